@@ -1,0 +1,14 @@
+"""Subcommands registered from their own modules, so ``cli.py`` stays small.
+
+Each registrar adds one subparser; importing a registrar must stay cheap (heavy imports
+happen inside the handler), so ``tuningsweep validate`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+REGISTRARS: list[Registrar] = []

@@ -1,0 +1,194 @@
+"""The TuningSweep API (tuningsweep.io/v1alpha1) as one schema tree.
+
+This tree is the single source of the API: :mod:`tuningsweep.core.spec` validates user
+input against it, and :mod:`tuningsweep.core.crd` renders it as the CRD. Field
+descriptions double as ``kubectl explain`` text. Only ``parallelism``, ``suspend`` and
+``maxFailedTrials`` may change after creation; every search-defining field is marked
+immutable, which becomes a CEL transition rule in the CRD.
+"""
+
+from __future__ import annotations
+
+from .schema import Field
+
+GROUP = "tuningsweep.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "TuningSweep"
+PLURAL = "tuningsweeps"
+SINGULAR = "tuningsweep"
+SHORT_NAMES = ("sweep", "sweeps")
+
+DEFAULT_TRAINER_IMAGE = "ghcr.io/tuningsweep/trainer:0.1.0"
+DEFAULT_DATA = "synthetic://ctr?seed=1"
+DEFAULT_METRICS = ("val_mse", "loss", "training_time_seconds")
+
+_PARAMETER = Field(
+    "object",
+    "One hyperparameter: a list of values (grid, random, auto) or a min/max range "
+    "(random, auto).",
+    properties={
+        "values": Field("array", "the values to try", items=Field("any"), min_items=1),
+        "min": Field("number", "lower bound of a range (inclusive)"),
+        "max": Field("number", "upper bound of a range (inclusive)"),
+        "scale": Field("string", "how a range is sampled", enum=("linear", "log")),
+        "type": Field("string", "value type; int rounds range draws to integers",
+                      enum=("float", "int", "string")),
+    },
+    rules=(
+        ("!(has(self.values) && (has(self.min) || has(self.max)))",
+         "give either values or min/max, not both"),
+        ("has(self.values) || (has(self.min) && has(self.max))",
+         "give values, or both min and max"),
+    ),
+)
+
+_DATE_RANGE = Field(
+    "object",
+    "An explicit window; whole months are recommended.",
+    properties={
+        "start": Field("date", "first day of the window (inclusive)", required=True),
+        "end": Field("date", "last day of the window (inclusive)", required=True),
+    },
+    rules=(("self.end >= self.start", "end must not be before start"),),
+)
+
+SPEC = Field(
+    "object",
+    "What to tune, on which date windows, and where results go.",
+    properties={
+        "architecture": Field(
+            "string", "the model family the trainer builds (auto mode knows mlp, bow, cnn, lstm)",
+            required=True, immutable=True,
+        ),
+        "mode": Field("string", "full, or fast: one window of fast.months and capped epochs",
+                      default="full", enum=("full", "fast"), immutable=True),
+        "fast": Field(
+            "object", "settings of fast mode", default={"months": 1, "maxEpochs": 20},
+            immutable=True,
+            properties={
+                "months": Field("integer", "months in the single fast-mode window",
+                                default=1, minimum=1),
+                "maxEpochs": Field("integer", "epoch cap in fast mode", default=20, minimum=1),
+            },
+        ),
+        "windows": Field(
+            "object",
+            "the date windows every configuration trains on: exactly one of rolling or ranges",
+            default={"rolling": {"count": 3, "months": 3, "stepMonths": 1}},
+            immutable=True,
+            properties={
+                "rolling": Field(
+                    "object",
+                    "windows relative to the last complete month before the sweep's creation",
+                    properties={
+                        "count": Field("integer", "number of windows", default=3, minimum=1),
+                        "months": Field("integer", "months per window", default=3, minimum=1),
+                        "stepMonths": Field("integer", "months between window ends",
+                                            default=1, minimum=1),
+                    },
+                ),
+                "ranges": Field("array", "explicit windows", items=_DATE_RANGE, min_items=1),
+            },
+            rules=(("has(self.rolling) != has(self.ranges)",
+                    "give exactly one of rolling or ranges"),),
+        ),
+        "search": Field(
+            "object", "how configurations are chosen",
+            default={"algorithm": "grid", "seed": 0}, immutable=True,
+            properties={
+                "algorithm": Field("string", "grid, random, or auto (built-in ranges, "
+                                   "learning-rate group first)",
+                                   default="grid", enum=("grid", "random", "auto")),
+                "maxConfigs": Field("integer", "how many configurations to run (each on every "
+                                    "window); grid default: the whole grid", minimum=1),
+                "seed": Field("integer", "seed for the grid order and random draws", default=0),
+            },
+        ),
+        "parameters": Field(
+            "object", "the search space, by hyperparameter name", default={},
+            values=_PARAMETER, immutable=True,
+        ),
+        "objective": Field(
+            "object", "the metric that ranks configurations",
+            default={"metric": "val_mse", "goal": "minimize"}, immutable=True,
+            properties={
+                "metric": Field("string", "metric name the trainer reports", default="val_mse"),
+                "goal": Field("string", "minimize or maximize", default="minimize",
+                              enum=("minimize", "maximize")),
+            },
+        ),
+        "metrics": Field("array", "metrics recorded as result columns besides the objective",
+                         default=list(DEFAULT_METRICS), items=Field("string"), immutable=True),
+        "parallelism": Field("integer", "trials running at once", default=2, minimum=1),
+        "maxFailedTrials": Field("integer", "failed trials tolerated before the sweep fails",
+                                 default=3, minimum=0),
+        "suspend": Field("boolean", "stop starting new trials (running ones finish)",
+                         default=False),
+        "trainer": Field(
+            "object", "the trainer container (cluster) or command (local)",
+            default={}, immutable=True,
+            properties={
+                "image": Field("string", "trainer image", default=DEFAULT_TRAINER_IMAGE),
+                "command": Field("array", "command replacing the image entrypoint; locally, "
+                                 "the command run per trial", items=Field("string")),
+                "args": Field("array", "extra arguments", default=[], items=Field("string")),
+                "env": Field("array", "extra environment variables", default=[],
+                             items=Field("object", properties={
+                                 "name": Field("string", "variable name", required=True),
+                                 "value": Field("string", "variable value", default=""),
+                             })),
+                "resources": Field("object", "container resources (a GPU by default)",
+                                   default={"limits": {"nvidia.com/gpu": 1}}, open=True),
+                "nodeSelector": Field("object", "node labels the trials must run on",
+                                      values=Field("string")),
+                "tolerations": Field("array", "pod tolerations", open=True),
+                "serviceAccountName": Field("string", "service account of the trial pods"),
+                "volumes": Field("array", "pod volumes (pvc, configMap, secret)", open=True),
+                "volumeMounts": Field("array", "container volume mounts", open=True),
+                "backoffLimit": Field("integer", "Job retries per trial", default=0, minimum=0),
+                "activeDeadlineSeconds": Field("integer", "per-trial time limit",
+                                               default=86400, minimum=1),
+            },
+        ),
+        "data": Field("string", "data URI: synthetic://ctr?seed=N, gs://bucket/path/, or a "
+                      "local folder of date=YYYY-MM-DD partitions", default=DEFAULT_DATA,
+                      immutable=True),
+        "output": Field(
+            "object", "where results and models go", default={}, immutable=True,
+            properties={
+                "results": Field("string", "results prefix: gs://bucket/path/ or a local "
+                                 "folder; the CSV goes to <results>/<namespace>/<name>/"),
+                "models": Field("string", "models prefix; each trial saves under "
+                                "<models>/<namespace>/<name>/<trial>/"),
+            },
+        ),
+    },
+)
+
+# Metadata is Kubernetes' own; the API server adds uid, resourceVersion and more, so it
+# passes through and spec.py checks the name and namespace itself.
+METADATA = Field(
+    "object", "object metadata", open=True,
+    properties={
+        "name": Field("string", "the sweep's name (DNS-1123: lowercase letters, digits, '-')",
+                      required=True),
+        "namespace": Field("string", "namespace", default="default"),
+        "labels": Field("object", "labels", values=Field("string")),
+        "annotations": Field("object", "annotations", values=Field("string")),
+    },
+)
+
+MANIFEST = Field(
+    "object", "a TuningSweep manifest",
+    properties={
+        "apiVersion": Field("string", f"must be {API_VERSION}", required=True),
+        "kind": Field("string", f"must be {KIND}", required=True),
+        "metadata": METADATA,
+        "spec": SPEC,
+        "status": Field("object", "written by the operator", open=True),
+    },
+)
+
+# The spec fields that may change while a sweep runs; everything else is immutable.
+MUTABLE_SPEC_FIELDS = ("parallelism", "suspend", "maxFailedTrials")

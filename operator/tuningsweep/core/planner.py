@@ -1,0 +1,149 @@
+"""The planner: a pure function from (spec, windows, results so far) to trials.
+
+Both executors (local processes and Kubernetes Jobs) call :func:`plan_trials` and run
+whatever it returns that has no result yet; neither keeps its own idea of what a sweep
+is. Because the planner sees results, staged algorithms fit the same loop: auto mode
+returns only its first stage until every trial of that stage has a result, then the
+next stage with the best learning-rate values fixed. Same inputs, same trials, on any
+machine.
+
+Trials are ordered configuration-major (``c0000-w0, c0000-w1, c0001-w0, ...``) so the
+first configurations complete on every window early and the leaderboard fills in while
+the sweep runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from . import naming, presets
+from .results import ResultRow
+from .search import auto_stages, grid_configs, random_configs, stage_configs
+from .spec import DateWindow, ParamValue, Spec
+
+
+class Trial(NamedTuple):
+    """One configuration trained on one window.
+
+    A NamedTuple rather than a frozen dataclass: plans of tens of thousands of trials are
+    built on every reconcile, and tuple construction is several times cheaper.
+    """
+
+    id: str
+    config: str
+    window: DateWindow
+    params: Mapping[str, ParamValue]
+    stage: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The trials known so far.
+
+    Attributes:
+        trials: every trial of the stages planned so far, finished or not.
+        stage: the latest stage planned (0-based; always 0 for grid and random).
+        final: no further stage will be added, whatever the results.
+        configs: number of configurations in ``trials``.
+    """
+
+    trials: tuple[Trial, ...]
+    stage: int
+    final: bool
+    configs: int
+
+    def pending(self, done: Iterable[str]) -> list[Trial]:
+        """The trials without a result among ``done`` trial ids, in plan order."""
+        finished = set(done)
+        return [t for t in self.trials if t.id not in finished]
+
+
+def _expand(
+    configs: Iterable[Mapping[str, ParamValue]], windows: Sequence[DateWindow], first: int,
+    stage: int,
+) -> Iterator[Trial]:
+    for offset, params in enumerate(configs):
+        config = naming.config_id(first + offset)
+        for window in windows:
+            yield Trial(f"{config}-{window.id}", config, window, params, stage)
+
+
+def best_config_params(
+    rows: Iterable[ResultRow], metric: str, goal: str, configs: set[str] | None = None
+) -> Mapping[str, ParamValue] | None:
+    """The params of the configuration with the best mean objective over its windows.
+
+    Only configurations whose every trial succeeded with a value are eligible; returns
+    None when none is.
+    """
+    values: dict[str, list[float]] = {}
+    params: dict[str, Mapping[str, ParamValue]] = {}
+    broken: set[str] = set()
+    for r in rows:
+        if configs is not None and r.config not in configs:
+            continue
+        value = r.metrics.get(metric)
+        if r.status != "succeeded" or value is None:
+            broken.add(r.config)
+            continue
+        values.setdefault(r.config, []).append(value)
+        params[r.config] = r.params
+    means = {c: statistics.fmean(v) for c, v in values.items() if c not in broken}
+    if not means:
+        return None
+    sign = 1.0 if goal == "minimize" else -1.0
+    best = min(sorted(means), key=lambda c: sign * means[c])
+    return params[best]
+
+
+def plan_trials(
+    spec: Spec, windows: Sequence[DateWindow], results: Iterable[ResultRow] = ()
+) -> Plan:
+    """Return the trials of ``spec`` over ``windows`` given the results so far."""
+    if spec.algorithm == "grid":
+        configs = list(grid_configs(spec.parameters, spec.seed, spec.max_configs))
+        return Plan(tuple(_expand(configs, windows, 0, 0)), 0, True, len(configs))
+    if spec.algorithm == "random":
+        limit = spec.max_configs or 1
+        configs = list(random_configs(spec.parameters, spec.seed, limit))
+        return Plan(tuple(_expand(configs, windows, 0, 0)), 0, True, len(configs))
+    return _plan_auto(spec, windows, list(results))
+
+
+def _plan_auto(spec: Spec, windows: Sequence[DateWindow], results: list[ResultRow]) -> Plan:
+    stages = auto_stages(spec.architecture, spec.parameters, spec.max_configs or 2)
+    done = {r.trial for r in results}
+    trials: list[Trial] = []
+    fixed: Mapping[str, ParamValue] = {}
+    first = 0
+    for stage in stages:
+        configs = list(stage_configs(stage, spec.seed, fixed))
+        stage_trials = list(_expand(configs, windows, first, stage.index))
+        trials.extend(stage_trials)
+        first += len(configs)
+        if stage.index == len(stages) - 1:
+            return Plan(tuple(trials), stage.index, True, first)
+        if any(t.id not in done for t in stage_trials):
+            return Plan(tuple(trials), stage.index, False, first)
+        ids = {t.config for t in stage_trials}
+        best = best_config_params(results, spec.objective_metric, spec.objective_goal, ids)
+        group = {p.name for p in stage.parameters}
+        if best is None:
+            # No configuration of the stage succeeded everywhere: carry on from the
+            # trainer's defaults rather than from a half-measured winner.
+            best = {k: v for k, v in presets.defaults(spec.architecture).items() if k in group}
+        fixed = {**fixed, **{k: v for k, v in best.items() if k in group}}
+    return Plan(tuple(trials), len(stages) - 1, True, first)
+
+
+def count_trials(spec: Spec, windows: Sequence[DateWindow]) -> tuple[int, int]:
+    """(configurations, trials) the sweep will run in total, auto stages included."""
+    if spec.algorithm == "auto":
+        configs = sum(s.configs for s in auto_stages(
+            spec.architecture, spec.parameters, spec.max_configs or 2))
+    else:
+        configs = plan_trials(spec, windows).configs
+    return configs, configs * len(windows)

@@ -1,0 +1,183 @@
+"""Result rows and the results CSV: one row per trial, the only state a sweep keeps.
+
+The CSV is the durable record both executors write and every reader (``report``, a
+restarted runner, the operator after a crash) reads back, so its format is defined once
+here as pure functions between rows and text. Columns are fixed first (identity, window,
+status, timing), then one ``param.<name>`` column per hyperparameter and one
+``metric.<name>`` column per recorded metric, then where the model went and why a trial
+failed. Rows are keyed by trial id: merging re-read rows with new ones never duplicates a
+trial, which is what makes restarts safe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+ParamValue = float | int | str
+TrialStatus = Literal["succeeded", "failed"]
+
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "sweep", "trial", "config", "window", "window_start", "window_end", "status",
+    "started_at", "finished_at", "duration_seconds", "gpu_seconds",
+)
+TRAILING_COLUMNS: tuple[str, ...] = ("model_uri", "job", "error")
+PARAM_PREFIX = "param."
+METRIC_PREFIX = "metric."
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One finished trial (a configuration trained on one window)."""
+
+    sweep: str
+    trial: str
+    config: str
+    window: str
+    window_start: str
+    window_end: str
+    status: TrialStatus
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    started_at: str = ""
+    finished_at: str = ""
+    duration_seconds: float = 0.0
+    gpu_seconds: float = 0.0
+    model_uri: str = ""
+    job: str = ""
+    error: str = ""
+
+
+def result_columns(param_names: Iterable[str], metric_names: Iterable[str]) -> list[str]:
+    """Return the CSV header for the given parameter and metric names, in order."""
+    return [
+        *IDENTITY_COLUMNS,
+        *(PARAM_PREFIX + p for p in param_names),
+        *(METRIC_PREFIX + m for m in metric_names),
+        *TRAILING_COLUMNS,
+    ]
+
+
+def _format_number(value: float) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return ""
+    # repr keeps full precision and a trailing ".0", so 1.0 reads back as a float.
+    return repr(float(value))
+
+
+def _format_value(value: ParamValue) -> str:
+    if isinstance(value, str):
+        return value
+    return _format_number(value)
+
+
+def parse_value(text: str) -> ParamValue:
+    """Read a parameter value back from its CSV text: int, then float, else string."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def render_csv(
+    rows: Iterable[ResultRow],
+    param_names: Sequence[str] | None = None,
+    metric_names: Sequence[str] | None = None,
+) -> str:
+    """Render rows as CSV text, sorted by trial id.
+
+    Parameter and metric columns default to the union over the rows (sorted), so a row
+    missing a metric (a failed trial) leaves that cell empty rather than shifting columns.
+    """
+    ordered = sorted(rows, key=lambda r: r.trial)
+    if param_names is None:
+        param_names = sorted({p for r in ordered for p in r.params})
+    if metric_names is None:
+        metric_names = sorted({m for r in ordered for m in r.metrics})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(result_columns(param_names, metric_names))
+    for r in ordered:
+        writer.writerow([
+            r.sweep, r.trial, r.config, r.window, r.window_start, r.window_end, r.status,
+            r.started_at, r.finished_at, _format_number(r.duration_seconds),
+            _format_number(r.gpu_seconds),
+            *(_format_value(r.params[p]) if p in r.params else "" for p in param_names),
+            *(_format_number(r.metrics[m]) if m in r.metrics else "" for m in metric_names),
+            r.model_uri, r.job, r.error,
+        ])
+    return buffer.getvalue()
+
+
+class ResultsFormatError(ValueError):
+    """The text is not a results CSV this version can read."""
+
+
+def _float_or_zero(text: str) -> float:
+    return float(text) if text else 0.0
+
+
+def parse_csv(text: str) -> list[ResultRow]:
+    """Parse results CSV text (as written by :func:`render_csv`) back into rows.
+
+    Raises:
+        ResultsFormatError: a required column is missing or a number does not parse.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    missing = [c for c in ("trial", "config", "status") if c not in header]
+    if missing:
+        raise ResultsFormatError(f"not a results CSV: missing column(s) {', '.join(missing)}")
+    params = [c for c in header if c.startswith(PARAM_PREFIX)]
+    metrics = [c for c in header if c.startswith(METRIC_PREFIX)]
+    rows: list[ResultRow] = []
+    for line_no, raw in enumerate(reader, start=2):
+        try:
+            status = raw["status"]
+            if status not in ("succeeded", "failed"):
+                raise ValueError(f"status {status!r} is not succeeded or failed")
+            rows.append(ResultRow(
+                sweep=raw.get("sweep", ""),
+                trial=raw["trial"],
+                config=raw["config"],
+                window=raw.get("window", ""),
+                window_start=raw.get("window_start", ""),
+                window_end=raw.get("window_end", ""),
+                status="succeeded" if status == "succeeded" else "failed",
+                params={c[len(PARAM_PREFIX):]: parse_value(raw[c]) for c in params if raw[c] != ""},
+                metrics={c[len(METRIC_PREFIX):]: float(raw[c]) for c in metrics if raw[c] != ""},
+                started_at=raw.get("started_at", ""),
+                finished_at=raw.get("finished_at", ""),
+                duration_seconds=_float_or_zero(raw.get("duration_seconds", "")),
+                gpu_seconds=_float_or_zero(raw.get("gpu_seconds", "")),
+                model_uri=raw.get("model_uri", ""),
+                job=raw.get("job", ""),
+                error=raw.get("error", ""),
+            ))
+        except (ValueError, TypeError) as exc:
+            raise ResultsFormatError(f"results CSV line {line_no}: {exc}") from exc
+    return rows
+
+
+def merge_rows(existing: Iterable[ResultRow], new: Iterable[ResultRow]) -> list[ResultRow]:
+    """Merge rows keyed by trial id; a new row for a known trial replaces the old one.
+
+    The result is sorted by trial id, so merging is idempotent and order-independent for
+    distinct trials: re-adding rows after a restart cannot duplicate them.
+    """
+    by_trial = {r.trial: r for r in existing}
+    for r in new:
+        by_trial[r.trial] = r
+    return [by_trial[t] for t in sorted(by_trial)]

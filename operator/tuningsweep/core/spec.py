@@ -1,0 +1,380 @@
+"""The TuningSweep model: typed, validated, defaults filled in.
+
+:func:`parse_sweep` turns one raw document (a dict from YAML or JSON) into a
+:class:`Sweep`, or raises :class:`~tuningsweep.core.errors.InvalidSpec` listing every
+problem at once. Structural checks (types, unknown fields, enums, minimums) come from the
+schema in :mod:`tuningsweep.core.api`; the cross-field rules a schema cannot express
+(min below max, exactly one window kind, grid needs value lists, ...) live here, with the
+same field paths and fixes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from . import api, presets
+from .errors import InvalidSpec, SpecError
+from .schema import validate
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+ParamValue = float | int | str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One search dimension: a value list, or a min/max range with a scale."""
+
+    name: str
+    values: tuple[ParamValue, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    scale: Literal["linear", "log"] = "linear"
+    type: Literal["float", "int", "string"] | None = None
+
+    @property
+    def is_range(self) -> bool:
+        """Whether this parameter is a min/max range rather than a value list."""
+        return self.values is None
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """An inclusive date range with its stable id (``w0`` is the most recent)."""
+
+    id: str
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
+class Rolling:
+    """Windows relative to the anchor date."""
+
+    count: int
+    months: int
+    step_months: int
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """The trainer container (cluster) or command (local)."""
+
+    image: str
+    command: tuple[str, ...] | None
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    resources: Mapping[str, Any]
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, Any], ...]
+    service_account_name: str | None
+    volumes: tuple[Mapping[str, Any], ...]
+    volume_mounts: tuple[Mapping[str, Any], ...]
+    backoff_limit: int
+    active_deadline_seconds: int
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated ``spec`` with every default filled in."""
+
+    architecture: str
+    mode: Literal["full", "fast"]
+    fast_months: int
+    fast_max_epochs: int
+    rolling: Rolling | None
+    ranges: tuple[tuple[dt.date, dt.date], ...]
+    algorithm: Literal["grid", "random", "auto"]
+    max_configs: int | None
+    seed: int
+    parameters: tuple[Parameter, ...]
+    objective_metric: str
+    objective_goal: Literal["minimize", "maximize"]
+    metrics: tuple[str, ...]
+    parallelism: int
+    max_failed_trials: int
+    suspend: bool
+    trainer: Trainer
+    data: str
+    results: str | None
+    models: str | None
+
+    @property
+    def max_epochs(self) -> int | None:
+        """The epoch cap passed to trainers (fast mode only)."""
+        return self.fast_max_epochs if self.mode == "fast" else None
+
+    @property
+    def recorded_metrics(self) -> tuple[str, ...]:
+        """The objective followed by the other metrics, without duplicates."""
+        seen = dict.fromkeys((self.objective_metric, *self.metrics))
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated TuningSweep: identity plus spec, and the normalised raw spec."""
+
+    name: str
+    namespace: str
+    spec: Spec
+    raw_spec: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def key(self) -> str:
+        """``namespace/name``, the sweep's identity in logs and results paths."""
+        return f"{self.namespace}/{self.name}"
+
+
+LineOf = Callable[[str], "int | None"]
+
+
+def parse_sweep(doc: Any, source: str = "", line_of: LineOf | None = None) -> Sweep:
+    """Validate one TuningSweep manifest and return the model.
+
+    Args:
+        doc: the parsed document (``apiVersion``, ``kind``, ``metadata``, ``spec``).
+        source: the file name, used in error messages.
+        line_of: maps a field path to its line in the file, when known.
+
+    Raises:
+        InvalidSpec: with every problem found.
+    """
+    locate = line_of or (lambda _p: None)
+    if not isinstance(doc, dict):
+        raise InvalidSpec([SpecError("", f"expected a TuningSweep mapping, got {doc!r:.60}",
+                                     "start the document with apiVersion: and kind:")], source)
+    normalised, errors = validate(api.MANIFEST, doc, "", locate)
+    if any(e.path in ("apiVersion", "kind") for e in errors):
+        raise InvalidSpec(errors, source)
+    if normalised["apiVersion"] != api.API_VERSION:
+        errors.append(SpecError("apiVersion", f"{normalised['apiVersion']!r} is not supported",
+                                f"use {api.API_VERSION}", locate("apiVersion")))
+    if normalised["kind"] != api.KIND:
+        errors.append(SpecError("kind", f"{normalised['kind']!r} is not a sweep",
+                                f"use {api.KIND}", locate("kind")))
+    metadata = normalised.get("metadata")
+    name, namespace = _identity(metadata, errors, locate)
+    raw_spec = normalised.get("spec")
+    if raw_spec is None:
+        errors.append(SpecError("spec", "is required", "add a spec with at least an architecture"))
+        raise InvalidSpec(errors, source)
+    spec: Spec | None = None
+    structural = len(errors)
+    try:
+        spec = build_spec(raw_spec, errors, locate)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        # The spec's structure is broken; the schema errors already say how, and the
+        # cross-field rules cannot run on it.
+        del errors[structural:]
+        if not errors:
+            raise
+    if errors or spec is None:
+        raise InvalidSpec(errors, source)
+    return Sweep(name=name, namespace=namespace, spec=spec, raw_spec=raw_spec)
+
+
+def parse_spec(raw: Any, name: str, namespace: str = "default") -> Sweep:
+    """Validate a bare ``spec`` mapping (as the operator reads it from the API server).
+
+    Raises:
+        InvalidSpec: with every problem found, paths starting at ``spec``.
+    """
+    doc = {"apiVersion": api.API_VERSION, "kind": api.KIND,
+           "metadata": {"name": name, "namespace": namespace}, "spec": raw}
+    return parse_sweep(doc)
+
+
+def _identity(metadata: Any, errors: list[SpecError], locate: LineOf) -> tuple[str, str]:
+    if not isinstance(metadata, dict):
+        errors.append(SpecError("metadata.name", "is required",
+                                "add metadata: {name: my-sweep}", locate("metadata")))
+        return "", "default"
+    name = metadata.get("name")
+    namespace = metadata.get("namespace") or "default"
+    if not isinstance(name, str) or not name:
+        errors.append(SpecError("metadata.name", "is required", "add metadata.name: my-sweep",
+                                locate("metadata")))
+        name = ""
+    elif len(name) > 63 or not DNS1123_LABEL.match(name):
+        suggestion = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63] or "my-sweep"
+        errors.append(SpecError(
+            "metadata.name", f"{name!r} is not a valid name",
+            f"use lowercase letters, digits and '-', at most 63 characters, e.g. {suggestion!r}",
+            locate("metadata.name")))
+    if not isinstance(namespace, str) or not DNS1123_LABEL.match(namespace):
+        errors.append(SpecError("metadata.namespace", f"{namespace!r} is not a valid namespace",
+                                "use lowercase letters, digits and '-'",
+                                locate("metadata.namespace")))
+        namespace = "default"
+    return name, namespace
+
+
+def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> Spec | None:
+    """Apply the cross-field rules to a schema-checked spec and build the model.
+
+    Appends to ``errors``; returns None when the spec cannot be built.
+    """
+    def err(path: str, message: str, fix: str = "") -> None:
+        errors.append(SpecError(f"spec.{path}", message, fix, locate(f"spec.{path}")))
+
+    search = raw["search"]
+    algorithm = search["algorithm"]
+    architecture = raw["architecture"]
+    if not architecture:
+        err("architecture", "must not be empty", "name the model family, e.g. mlp")
+    if algorithm == "auto" and architecture not in presets.ARCHITECTURES:
+        err("architecture", f"auto mode has no built-in ranges for {architecture!r}",
+            f"use one of {', '.join(presets.ARCHITECTURES)}, or search.algorithm: grid/random "
+            "with your own parameters")
+
+    parameters = _parameters(raw["parameters"], algorithm, architecture, err)
+    rolling, ranges = _windows(raw["windows"], err)
+
+    max_configs = search.get("maxConfigs")
+    if max_configs is None and algorithm == "random":
+        max_configs = 10
+    if max_configs is None and algorithm == "auto":
+        max_configs = 16
+    if algorithm == "auto" and max_configs is not None and max_configs < 2:
+        err("search.maxConfigs", "auto mode needs at least 2 configurations (one per stage)",
+            "set maxConfigs: 2 or more")
+
+    objective = raw["objective"]
+    trainer = raw["trainer"]
+    output = raw["output"]
+    if errors:
+        return None
+    return Spec(
+        architecture=architecture,
+        mode=raw["mode"],
+        fast_months=raw["fast"]["months"],
+        fast_max_epochs=raw["fast"]["maxEpochs"],
+        rolling=rolling,
+        ranges=ranges,
+        algorithm=algorithm,
+        max_configs=max_configs,
+        seed=search["seed"],
+        parameters=parameters,
+        objective_metric=objective["metric"],
+        objective_goal=objective["goal"],
+        metrics=tuple(raw["metrics"]),
+        parallelism=raw["parallelism"],
+        max_failed_trials=raw["maxFailedTrials"],
+        suspend=raw["suspend"],
+        trainer=Trainer(
+            image=trainer["image"],
+            command=tuple(trainer["command"]) if trainer.get("command") else None,
+            args=tuple(trainer["args"]),
+            env=tuple((e["name"], e["value"]) for e in trainer["env"]),
+            resources=trainer["resources"],
+            node_selector=trainer.get("nodeSelector") or {},
+            tolerations=tuple(trainer.get("tolerations") or ()),
+            service_account_name=trainer.get("serviceAccountName"),
+            volumes=tuple(trainer.get("volumes") or ()),
+            volume_mounts=tuple(trainer.get("volumeMounts") or ()),
+            backoff_limit=trainer["backoffLimit"],
+            active_deadline_seconds=trainer["activeDeadlineSeconds"],
+        ),
+        data=raw["data"],
+        results=output.get("results") or None,
+        models=output.get("models") or None,
+    )
+
+
+Err = Callable[..., None]
+
+
+def _parameters(
+    raw: dict[str, Any], algorithm: str, architecture: str, err: Err
+) -> tuple[Parameter, ...]:
+    table = presets.hyperparameters(architecture) if architecture in presets.ARCHITECTURES else {}
+    out: list[Parameter] = []
+    for name, p in raw.items():
+        path = f"parameters.{name}"
+        has_values = "values" in p
+        has_min, has_max = "min" in p, "max" in p
+        if has_values and (has_min or has_max):
+            err(path, "has both values and a min/max range", "keep one of them")
+            continue
+        if not has_values and not (has_min and has_max):
+            missing = "max" if has_min else "min" if has_max else "values, or min and max"
+            err(path, f"needs {missing}", "give values: [...] or both min: and max:")
+            continue
+        kind = p.get("type")
+        if algorithm == "auto" and table and name not in table:
+            err(path, f"{name!r} is not a hyperparameter of the {architecture!r} preset",
+                f"known: {', '.join(sorted(table))}")
+        if has_values:
+            values = tuple(p["values"])
+            if kind == "int" and not all(
+                isinstance(v, int) or (isinstance(v, float) and v.is_integer()) for v in values
+            ):
+                err(f"{path}.values", "has non-integer values but type is int",
+                    "remove type: int or use whole numbers")
+                continue
+            if kind == "int":
+                values = tuple(int(v) for v in values)  # type: ignore[arg-type]
+            if kind == "float":
+                if not all(isinstance(v, (int, float)) for v in values):
+                    err(f"{path}.values", "has non-numeric values but type is float",
+                        "remove type: float or use numbers")
+                    continue
+                values = tuple(float(v) for v in values)
+            if kind == "string":
+                values = tuple(str(v) for v in values)
+            if len(set(values)) != len(values):
+                err(f"{path}.values", "lists a value more than once", "remove the duplicates")
+            out.append(Parameter(name=name, values=values, type=kind))
+            continue
+        lo, hi = float(p["min"]), float(p["max"])
+        scale = p.get("scale", "linear")
+        if lo > hi:
+            err(f"{path}.max", f"max ({p['max']}) is below min ({p['min']})",
+                "swap them or raise max")
+            continue
+        if scale == "log" and lo <= 0:
+            err(f"{path}.min", f"a log-scale range needs min > 0, got {p['min']}",
+                "raise min above 0 or use scale: linear")
+            continue
+        if kind == "string":
+            err(f"{path}.type", "a min/max range cannot be of type string",
+                "use values: [...] for strings")
+            continue
+        if algorithm == "grid":
+            err(path, "is a min/max range, but a grid needs a list of values",
+                "give values: [...] or use search.algorithm: random")
+            continue
+        out.append(Parameter(name=name, min=lo, max=hi, scale=scale, type=kind))
+    return tuple(out)
+
+
+def _windows(
+    raw: dict[str, Any], err: Err
+) -> tuple[Rolling | None, tuple[tuple[dt.date, dt.date], ...]]:
+    has_rolling, has_ranges = "rolling" in raw, "ranges" in raw
+    if has_rolling == has_ranges:
+        which = "both" if has_rolling else "neither"
+        err("windows", f"gives {which} of rolling and ranges",
+            "give exactly one: rolling: {count: 3, months: 3} or ranges: [{start:, end:}]")
+        return None, ()
+    if has_rolling:
+        r = raw["rolling"]
+        return Rolling(r["count"], r["months"], r["stepMonths"]), ()
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for i, item in enumerate(raw["ranges"]):
+        try:
+            start = dt.date.fromisoformat(item["start"])
+            end = dt.date.fromisoformat(item["end"])
+        except (TypeError, ValueError):
+            continue  # the schema already reported the malformed date
+        if end < start:
+            err(f"windows.ranges[{i}].end", f"{end} is before start {start}",
+                "swap start and end")
+            continue
+        ranges.append((start, end))
+    return None, tuple(ranges)

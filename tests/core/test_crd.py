@@ -1,0 +1,86 @@
+"""The CRD is generated from the same schema as validation, and never goes stale."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tuningsweep.core.crd import build_crd, render_crd
+from tuningsweep.core.manifest import load_sweeps
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_crd_is_current() -> None:
+    committed = (ROOT / "crds" / "tuningsweep.yaml").read_text()
+    assert committed == render_crd(), "crds/tuningsweep.yaml is stale: run `make crds`"
+
+
+def _walk(node: dict[str, Any], path: str = "") -> list[str]:
+    """Paths of schema nodes that break Kubernetes' structural-schema rules."""
+    problems = []
+    if "type" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+        problems.append(path or "<root>")
+    for key in ("anyOf", "oneOf", "$ref"):
+        if key in node:
+            problems.append(f"{path}: {key}")
+    for name, sub in node.get("properties", {}).items():
+        problems += _walk(sub, f"{path}.{name}")
+    if isinstance(node.get("items"), dict):
+        problems += _walk(node["items"], f"{path}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        problems += _walk(node["additionalProperties"], f"{path}.*")
+    return problems
+
+
+def schema() -> dict[str, Any]:
+    return build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]  # type: ignore[no-any-return]
+
+
+def test_schema_is_structural() -> None:
+    assert _walk(schema()) == []
+
+
+def test_crd_shape_for_kubectl_users() -> None:
+    crd = build_crd()
+    version = crd["spec"]["versions"][0]
+    assert crd["spec"]["names"]["shortNames"][0] == "sweep"
+    assert version["subresources"] == {"status": {}}
+    columns = [c["name"] for c in version["additionalPrinterColumns"]]
+    assert columns[:3] == ["Phase", "Progress", "Best"] and "Age" in columns
+    spec = schema()["properties"]["spec"]["properties"]
+    immutable = {k for k, v in spec.items()
+                 if any(r["rule"] == "self == oldSelf" for r in v.get("x-kubernetes-validations", []))}
+    assert {"parallelism", "suspend", "maxFailedTrials"}.isdisjoint(immutable)
+    assert {"architecture", "search", "parameters", "windows", "objective"} <= immutable
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_examples_match_the_crd_schema_and_validate(example: Path) -> None:
+    for doc in yaml.safe_load_all(example.read_text()):
+        if doc.get("kind") != "TuningSweep":
+            continue
+        jsonschema.validate(_json_ready(doc), schema())
+    load_sweeps(example.read_text(), str(example))
+
+
+def test_crd_rejects_what_validation_rejects() -> None:
+    bad = {"apiVersion": "tuningsweep.io/v1alpha1", "kind": "TuningSweep",
+           "metadata": {"name": "x"}, "spec": {"architecture": "mlp", "parallelism": 0}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema())
