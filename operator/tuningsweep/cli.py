@@ -86,7 +86,7 @@ def _optional_commands() -> list[Callable[[argparse._SubParsersAction[argparse.A
     """Subcommands that live in their own modules (run, report, render, operator)."""
     from .commands import registry
 
-    return registry.REGISTRARS
+    return registry.load_all()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,3 +12,10 @@ from collections.abc import Callable
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 REGISTRARS: list[Registrar] = []
+
+
+def load_all() -> list[Registrar]:
+    """Import every subcommand module (each appends its registrar) and return them."""
+    from . import run  # noqa: F401
+
+    return REGISTRARS

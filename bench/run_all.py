@@ -1,0 +1,33 @@
+"""`make bench`: run every benchmark; each prints its figures and writes bench/out/*.json."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = [
+    "planner_bench.py",
+    "runner_overhead.py",
+    "report_bench.py",
+    "trainer_throughput.py",
+    "operator_bench.py",
+]
+
+
+def main() -> int:
+    failed = []
+    for name in BENCHMARKS:
+        print(f"== {name}", flush=True)
+        if subprocess.run([sys.executable, str(HERE / name)]).returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"figures written to {HERE / 'out'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""``tuningsweep run FILE``: the embedded default, every trial as a local process.
+
+Everything a user could get wrong is checked before the first trial starts: the
+manifest (same messages as ``validate``), the hyperparameters against the reference
+trainer's table, the results location (writable, bucket exists), the trainer command.
+Then the sweep runs with a progress bar (or one line per trial when output is not a
+terminal), the CSVs are rewritten as trials finish, and a leaderboard closes the run.
+Running the same command again resumes; ``--fresh`` starts over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..core import presets
+from ..core.errors import InvalidSpec, SpecError
+from ..core.planner import Plan, Trial, count_trials
+from ..core.results import ResultRow
+from ..core.spec import Sweep
+from ..core.summary import Summary
+from ..core.windows import resolve_windows
+from ..executors.local import Events, LocalExecutor, LocalSettings, default_workdir
+from ..io.manifests import read_sweeps
+from ..io.results_store import ResultsStore
+from ..io.storage import StorageError, open_store
+from .registry import REGISTRARS
+
+DEFAULT_RESULTS = "./tuningsweep-results"
+LEADERBOARD_ROWS = 10
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``run``."""
+    p = sub.add_parser(
+        "run", help="run a sweep on this machine (trials as local processes)",
+        description="Run every trial of the sweep(s) in FILE as local processes, keeping "
+                    "results.csv and summary.csv up to date. Run again to resume.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--today", type=_date, default=None,
+                   help="anchor date for rolling windows on a first run (default: today)")
+    p.add_argument("--results", metavar="DIR|gs://BUCKET/PREFIX", default=None,
+                   help=f"results location (default: spec.output.results, else {DEFAULT_RESULTS})")
+    p.add_argument("--parallel", type=_positive, default=None, metavar="N",
+                   help="trials at once (default: GPUs if any, else CPU cores)")
+    p.add_argument("--data", metavar="URI", default=None, help="override spec.data")
+    p.add_argument("--trainer-command", metavar="CMD", default=None,
+                   help="command run per trial (default: spec.trainer.command, else the "
+                        "reference TensorFlow trainer)")
+    p.add_argument("--fresh", action="store_true", help="discard earlier results and start over")
+    p.add_argument("--retry-failed", action="store_true", help="run failed trials again")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=_handle)
+
+
+REGISTRARS.append(add_parser)
+
+
+def _date(text: str) -> dt.date:
+    from ..cli import parse_today
+
+    return parse_today(text)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _handle(args: argparse.Namespace) -> int:
+    return run_command(args)
+
+
+# -- machine ------------------------------------------------------------------------------
+
+
+def detect_gpus() -> list[str]:
+    """GPU indices visible to this process (via nvidia-smi), or none."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [g for g in visible.split(",") if g.strip() and g.strip() != "-1"]
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+# -- checks before anything runs -----------------------------------------------------------
+
+
+def _trainer_command(sweep: Sweep, override: str | None) -> tuple[list[str], bool]:
+    """(command, is_reference_trainer); raises InvalidSpec when it cannot run."""
+    if override:
+        command = shlex.split(override)
+        field = "--trainer-command"
+    elif sweep.spec.trainer.command:
+        command = list(sweep.spec.trainer.command)
+        field = "spec.trainer.command"
+    else:
+        if importlib.util.find_spec("tensorflow") is None:
+            raise InvalidSpec([SpecError(
+                "spec.trainer", "the reference trainer needs TensorFlow, which is not installed",
+                "pip install 'tuningsweep[trainer]', or give --trainer-command")])
+        return [sys.executable, "-m", "tuningsweep_trainer"], True
+    if not command:
+        raise InvalidSpec([SpecError(field, "is empty", "give the command to run per trial")])
+    exe = command[0]
+    if shutil.which(exe) is None and not (os.sep in exe and os.access(exe, os.X_OK)):
+        raise InvalidSpec([SpecError(field, f"command {exe!r} not found",
+                                     "check the name, or give an absolute path")])
+    return command, False
+
+
+def check_reference_params(sweep: Sweep) -> None:
+    """Check the search space against the reference trainer's hyperparameter table.
+
+    A typo or an out-of-range bound would otherwise fail every trial one by one.
+    """
+    spec = sweep.spec
+    if spec.architecture not in presets.ARCHITECTURES:
+        raise InvalidSpec([SpecError(
+            "spec.architecture", f"the reference trainer does not build {spec.architecture!r}",
+            f"use one of {', '.join(presets.ARCHITECTURES)}, or give your own trainer command")])
+    errors: list[SpecError] = []
+    for p in spec.parameters:
+        samples = list(p.values) if p.values is not None else [p.min, p.max]
+        for value in samples:
+            for problem in presets.check_params(spec.architecture, {p.name: value}):
+                errors.append(SpecError(f"spec.parameters.{p.name}", problem,
+                                        "see `tuningsweep-trainer --describe`"))
+                break
+            else:
+                continue
+            break
+    if errors:
+        raise InvalidSpec(errors)
+
+
+def _fmt(value: float | None) -> str:
+    """Four significant digits: enough to compare configurations at a glance."""
+    return "" if value is None else f"{value:.4g}"
+
+
+# -- progress -----------------------------------------------------------------------------
+
+
+class _ProgressEvents(Events):
+    """A rich progress bar on a terminal, one line per trial otherwise."""
+
+    def __init__(self, console: Console, results: ResultsStore, total: int, done: int,
+                 quiet: bool) -> None:
+        self.console = console
+        self.results = results
+        self.total = total
+        self.done = done
+        self.failed = sum(1 for r in results.rows if r.status == "failed")
+        self.quiet = quiet
+        self.live = console.is_terminal and not quiet
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("running {task.fields[running]}"),
+            TextColumn("failed {task.fields[failed]}"),
+            TextColumn("best {task.fields[best]}"), TimeRemainingColumn(),
+            console=console, disable=not self.live,
+        )
+        self.task = self.progress.add_task(results.sweep.name, total=total, completed=done,
+                                           running=0, failed=self.failed, best=self._best())
+
+    def _best(self) -> str:
+        summary = self.results.summary
+        if summary is None or summary.best is None:
+            return "-"
+        best = summary.config(summary.best)
+        return f"{summary.best} {summary.metric}={_fmt(best.mean)}"
+
+    def started(self, trial: Trial, running: int) -> None:
+        self.progress.update(self.task, running=running)
+
+    def finished(self, row: ResultRow, running: int) -> None:
+        self.done += 1
+        if row.status == "failed":
+            self.failed += 1
+        self.progress.update(self.task, completed=self.done, running=running,
+                             failed=self.failed, best=self._best())
+        if not self.live and not self.quiet:
+            metric = self.results.sweep.spec.objective_metric
+            value = row.metrics.get(metric)
+            shown = f"{metric}={value:.6g}" if value is not None else row.error[:160]
+            print(f"[{self.done}/{self.total}] {row.trial} {row.status} {shown} "
+                  f"({row.duration_seconds:.1f}s)", flush=True)
+
+    def planned(self, plan: Plan) -> None:
+        if plan.stage > 0 and not self.quiet:
+            self.console.print(f"auto mode: stage {plan.stage + 1} planned "
+                               "(learning-rate values fixed at the best of stage 1)")
+
+
+def leaderboard(summary: Summary, limit: int = LEADERBOARD_ROWS) -> Table:
+    """The top configurations: objective per window, mean, std, wins."""
+    table = Table(title=f"leaderboard ({summary.goal} {summary.metric})", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("config")
+    for name in summary.param_names:
+        table.add_column(name, justify="right")
+    for window in summary.windows:
+        table.add_column(window, justify="right")
+    for col in ("mean", "std", "won", "all windows"):
+        table.add_column(col, justify="right")
+    for i, c in enumerate(summary.configs[:limit], start=1):
+        table.add_row(
+            str(i) if c.complete else "-", c.config,
+            *(str(c.params.get(n, "")) for n in summary.param_names),
+            *(_fmt(c.per_window.get(w)) for w in summary.windows),
+            _fmt(c.mean), _fmt(c.std),
+            f"{c.windows_won}/{len(summary.windows)}",
+            "yes" if c.wins_all_windows else ("incomplete" if not c.complete else "no"),
+        )
+    return table
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run every sweep in the file; the exit status of the last one that did not succeed."""
+    console = Console()
+    if not console.is_terminal:
+        # Logs and CI captures have no width; do not squeeze the leaderboard into 80 columns.
+        console = Console(width=200)
+    status = 0
+    for sweep in read_sweeps(args.file):
+        status = _run_sweep(sweep, args, console) or status
+    return status
+
+
+def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console) -> int:
+    command, reference = _trainer_command(sweep, args.trainer_command)
+    if reference:
+        check_reference_params(sweep)
+    location = args.results or sweep.spec.results or DEFAULT_RESULTS
+    is_local = not location.startswith("gs://")
+    if is_local:
+        location = str(Path(location).expanduser().resolve())
+    try:
+        store = open_store(location)
+        store.check_writable()
+    except StorageError as exc:
+        # Storage messages already say what to do (create the bucket, log in, ...).
+        raise InvalidSpec([SpecError("--results" if args.results else "spec.output.results",
+                                     str(exc))]) from None
+    results = ResultsStore(store, sweep, min_interval=0.0 if is_local else 2.0)
+    try:
+        return _run_with_store(sweep, args, console, command, results, is_local, location)
+    finally:
+        results.close()
+
+
+def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
+                    command: list[str], results: ResultsStore, is_local: bool,
+                    location: str) -> int:
+    if args.fresh:
+        results.discard()
+    else:
+        results.check_same_sweep()
+        results.load()
+    windows = results.pin_windows(resolve_windows(sweep.spec, args.today or dt.date.today()))
+    if results.rows:
+        results.add([])  # refresh summary.csv and the in-memory summary
+    gpus = detect_gpus()
+    parallel = args.parallel or max(1, len(gpus) or _cores())
+    tf_threads = None if gpus else max(1, _cores() // parallel)
+    folder = Path(location) / results.folder if is_local else None
+    models = sweep.spec.models
+    models_uri = (f"{models.rstrip('/')}/{results.folder}" if models
+                  else results.store.uri_for(f"{results.folder}/models"))
+    settings = LocalSettings(
+        parallel=parallel, command=command, models_uri=models_uri,
+        workdir=default_workdir(is_local, folder), tf_threads=tf_threads,
+        gpus=gpus[:parallel], data=args.data, retry_failed=args.retry_failed)
+    _, total = count_trials(sweep.spec, windows)
+    done = sum(1 for r in results.rows if r.status == "succeeded" or not args.retry_failed)
+    if not args.quiet:
+        resumed = f", resuming with {done} done" if done else ""
+        console.print(f"[bold]{sweep.key}[/bold]: {total} trials on {len(windows)} window(s), "
+                      f"{parallel} at a time{resumed}; results: {results.results_uri}")
+    events = _ProgressEvents(console, results, total, done, args.quiet)
+    executor = LocalExecutor(sweep, results, windows, settings, events)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with events.progress:
+            outcome = executor.run()
+    except KeyboardInterrupt:
+        results.flush()
+        console.print(f"interrupted: {len(results.rows)} trials recorded in "
+                      f"{results.results_uri}; run the same command to resume")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    results.flush()
+    if not args.quiet and results.summary is not None:
+        console.print(leaderboard(results.summary))
+        console.print(f"results: {results.results_uri}")
+        console.print(f"summary: {results.store.uri_for(results.path('summary.csv'))}")
+    if not outcome.ok:
+        print(f"error: sweep {sweep.key} stopped: {outcome.stopped_reason}; see the error "
+              f"column of {results.results_uri}, fix the cause and run again with "
+              "--retry-failed", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Executors run planned trials: local processes or Kubernetes Jobs, one contract."""

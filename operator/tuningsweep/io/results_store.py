@@ -1,0 +1,160 @@
+"""The sweep's durable record: results.csv, summary.csv, pinned windows, resolved spec.
+
+Both executors keep a sweep's state here and nowhere else (no database). The folder is
+``<results>/<namespace>/<name>/`` on a local disk or in GCS:
+
+* ``results.csv``: one row per finished trial (:mod:`tuningsweep.core.results`);
+* ``summary.csv``: one row per configuration (:mod:`tuningsweep.core.summary`);
+* ``windows.json``: the windows resolved when the sweep first ran, never re-resolved,
+  so a sweep resumed next month trains on the same data;
+* ``resolved-spec.yaml``: the validated manifest with defaults, so a resume can refuse a
+  results folder that belongs to a different search, and ``report`` knows the objective.
+
+Rows are merged by trial id, and the CSVs are rewritten whole (atomically locally; one
+upload per write on GCS, throttled to one write per object per 2 s), so a crash at any
+point leaves the previous complete file and a restart neither loses nor duplicates rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from ..core import api
+from ..core.contract import results_relpath
+from ..core.errors import InvalidSpec, SpecError
+from ..core.results import ResultRow, ResultsFormatError, merge_rows, parse_csv, render_csv
+from ..core.spec import DateWindow, Sweep
+from ..core.summary import Summary, summarize, summary_csv
+from ..core.windows import windows_from_data, windows_to_data
+from .storage import StorageError, Store, ThrottledWriter
+
+RESULTS_CSV = "results.csv"
+SUMMARY_CSV = "summary.csv"
+WINDOWS_JSON = "windows.json"
+SPEC_YAML = "resolved-spec.yaml"
+
+
+def sweep_manifest(sweep: Sweep) -> dict[str, Any]:
+    """The validated manifest with every default, as written to ``resolved-spec.yaml``."""
+    return {"apiVersion": api.API_VERSION, "kind": api.KIND,
+            "metadata": {"name": sweep.name, "namespace": sweep.namespace},
+            "spec": dict(sweep.raw_spec)}
+
+
+def immutable_differences(old_spec: dict[str, Any], new_spec: dict[str, Any]) -> list[str]:
+    """The spec fields that differ between two sweeps, ignoring the mutable ones."""
+    keys = (set(old_spec) | set(new_spec)) - set(api.MUTABLE_SPEC_FIELDS)
+    return sorted(k for k in keys if old_spec.get(k) != new_spec.get(k))
+
+
+class ResultsStore:
+    """One sweep's results folder: read back on start, merged and rewritten as rows arrive.
+
+    Args:
+        store: the results location (local folder or GCS prefix).
+        sweep: the sweep whose folder this is.
+        min_interval: seconds between rewrites of one object (0 locally, 2 on GCS).
+    """
+
+    def __init__(self, store: Store, sweep: Sweep, min_interval: float) -> None:
+        self.store = store
+        self.sweep = sweep
+        self.folder = results_relpath(sweep)
+        self.rows: list[ResultRow] = []
+        self.windows: tuple[DateWindow, ...] = ()
+        self.summary: Summary | None = None
+        self._writer = ThrottledWriter(store, min_interval)
+
+    def path(self, name: str) -> str:
+        """Relative path of a file in the sweep's folder."""
+        return f"{self.folder}/{name}"
+
+    def _read(self, name: str) -> str | None:
+        """A file's text, or None when absent or emptied by ``--fresh``."""
+        text = self.store.read_text(self.path(name))
+        return text if text and text.strip() else None
+
+    @property
+    def results_uri(self) -> str:
+        """Where ``results.csv`` lives, for messages and the sweep's status."""
+        return self.store.uri_for(self.path(RESULTS_CSV))
+
+    def load(self) -> list[ResultRow]:
+        """Read the existing rows back (none for a new sweep).
+
+        Raises:
+            StorageError: the file exists but is not a results CSV.
+        """
+        text = self._read(RESULTS_CSV)
+        if text is None:
+            self.rows = []
+            return self.rows
+        try:
+            self.rows = merge_rows((), parse_csv(text))
+        except ResultsFormatError as exc:
+            raise StorageError(f"{self.results_uri}: {exc}; move it away or use --fresh") from None
+        return self.rows
+
+    def check_same_sweep(self) -> None:
+        """Refuse a folder holding results of a different search (same name, new spec).
+
+        Raises:
+            InvalidSpec: naming the fields that differ and the way out.
+        """
+        text = self._read(SPEC_YAML)
+        if text is None:
+            return
+        previous = yaml.safe_load(text) or {}
+        differences = immutable_differences(previous.get("spec") or {}, dict(self.sweep.raw_spec))
+        if differences:
+            fields = ", ".join(f"spec.{d}" for d in differences)
+            raise InvalidSpec([SpecError(
+                fields, f"differs from the sweep whose results are in {self.store.uri_for(self.folder)}",
+                "rename the sweep (metadata.name), choose another --results, or pass --fresh "
+                "to discard the earlier results")])
+
+    def pin_windows(self, resolved: tuple[DateWindow, ...]) -> tuple[DateWindow, ...]:
+        """Return the pinned windows, pinning ``resolved`` if none are pinned yet.
+
+        Also records the resolved spec. Written synchronously: no trial may start on
+        windows that a crash could forget.
+        """
+        text = self._read(WINDOWS_JSON)
+        if text is not None:
+            self.windows = windows_from_data(json.loads(text)["windows"])
+            return self.windows
+        self.windows = resolved
+        self.store.write_text(self.path(SPEC_YAML),
+                              yaml.safe_dump(sweep_manifest(self.sweep), sort_keys=False))
+        self.store.write_text(self.path(WINDOWS_JSON),
+                              json.dumps({"windows": windows_to_data(resolved)}, indent=2) + "\n")
+        return self.windows
+
+    def discard(self) -> None:
+        """Forget earlier results (``--fresh``): emptied files read as absent."""
+        for name in (RESULTS_CSV, SUMMARY_CSV, WINDOWS_JSON, SPEC_YAML):
+            if self.store.exists(self.path(name)):
+                self.store.write_text(self.path(name), "")
+        self.rows = []
+
+    def add(self, rows: Iterable[ResultRow]) -> None:
+        """Merge ``rows`` and queue rewrites of results.csv and summary.csv."""
+        self.rows = merge_rows(self.rows, rows)
+        spec = self.sweep.spec
+        self._writer.submit(self.path(RESULTS_CSV),
+                            render_csv(self.rows, metric_names=spec.recorded_metrics))
+        self.summary = summarize(self.rows, spec.objective_metric, spec.objective_goal,
+                                 [w.id for w in self.windows])
+        self._writer.submit(self.path(SUMMARY_CSV), summary_csv(self.summary))
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every queued rewrite is durable."""
+        self._writer.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush and stop the background writer."""
+        self._writer.close(timeout)

@@ -1,0 +1,48 @@
+"""A stand-in trainer for runner tests: follows the trainer contract without TensorFlow.
+
+Its objective is a known function of the parameters and the window, so tests can check
+rows and summaries exactly. Behaviour is steered through the environment:
+
+* ``FAKE_SLEEP``: seconds to "train" (default 0.2);
+* ``FAKE_FAIL_CONFIGS``: comma-separated config ids (from the trial id) that exit 1;
+* ``FAKE_STARTED_DIR``: a folder where each trial touches ``<trial>.started``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def objective(params: dict[str, float], window_start: str) -> float:
+    """val_mse: lower learning rates and more units are better; later windows are harder."""
+    month = int(window_start[5:7])
+    return round(params.get("learning_rate", 0.0) * 10 + 1.0 / params.get("hidden_units", 1)
+                 + month / 1000, 9)
+
+
+def main() -> int:
+    trial = os.environ["TUNINGSWEEP_TRIAL"]
+    started_dir = os.environ.get("FAKE_STARTED_DIR")
+    if started_dir:
+        Path(started_dir, f"{trial}.started").touch()
+    time.sleep(float(os.environ.get("FAKE_SLEEP", "0.2")))
+    config = trial.split("-")[0]
+    if config in os.environ.get("FAKE_FAIL_CONFIGS", "").split(","):
+        print("loading data...", file=sys.stderr)
+        print(f"RuntimeError: simulated failure in {config}", file=sys.stderr)
+        return 1
+    params = json.loads(os.environ["TUNINGSWEEP_PARAMS"])
+    value = objective(params, os.environ["TUNINGSWEEP_WINDOW_START"])
+    record = {"type": "final", "metrics": {"val_mse": value, "loss": value * 2,
+                                           "training_time_seconds": 0.1}, "time": time.time()}
+    with open(os.environ["TUNINGSWEEP_METRICS_FILE"], "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
