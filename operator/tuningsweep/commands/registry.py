@@ -16,6 +16,6 @@ REGISTRARS: list[Registrar] = []
 
 def load_all() -> list[Registrar]:
     """Import every subcommand module (each appends its registrar) and return them."""
-    from . import run  # noqa: F401
+    from . import operator, render, run  # noqa: F401
 
     return REGISTRARS

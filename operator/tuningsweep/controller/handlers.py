@@ -1,0 +1,113 @@
+"""kopf handlers: thin wiring from cluster events to the per-sweep reconciler.
+
+* A **daemon per TuningSweep** runs its reconciler in a loop: step, then wait until woken
+  or until the step's requested delay passes. A daemon (not a timer) so that each sweep
+  keeps its in-memory state (rows, plan) between steps and reacts within milliseconds.
+* An **index of Jobs** by (namespace, sweep), filled from the watch stream, gives the
+  reconciler the Jobs without listing them on every step; kopf fills indexes before any
+  handler runs, so a restarted operator sees every existing Job before it creates any.
+* **Event handlers** on Jobs and sweeps only wake the sweep's daemon. They persist
+  nothing, so they cost no API writes.
+
+kopf's own event posting is raised to errors only, so the API sees a handful of Events
+per sweep (main transitions) rather than one per log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from ..core import api
+from ..core.jobs import LABEL_SWEEP, job_state
+from . import settings as settings_module
+from .kube import KubeApi, load_credentials
+from .metrics import SWEEPS, serve
+from .ratelimit import TokenBucket
+from .reconciler import ObservedJob, SweepReconciler
+
+Key = tuple[str, str]
+_wakeups: dict[Key, asyncio.Event] = {}
+_phases: dict[Key, str] = {}
+DEBOUNCE_S = 0.05
+
+
+def _wake(key: Key) -> None:
+    event = _wakeups.get(key)
+    if event is not None:
+        event.set()
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Operator-wide settings, credentials, the API client and /metrics."""
+    ours = settings_module.current
+    settings.persistence.finalizer = f"{api.GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=api.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=api.GROUP, key="last-handled-configuration")
+    settings.posting.level = logging.ERROR
+    settings.watching.server_timeout = 300
+    load_credentials()
+    memo.kube = KubeApi(TokenBucket(ours.api_rate_limit, ours.api_burst))
+    serve(ours.metrics_port)
+
+
+@kopf.index("batch", "v1", "jobs", labels={LABEL_SWEEP: kopf.PRESENT})
+def jobs_by_sweep(namespace: str, labels: kopf.Labels, body: kopf.Body,
+                  meta: kopf.Meta, **_: Any) -> dict[Key, ObservedJob]:
+    """Index each Job by its sweep, with its state and owners."""
+    owners = tuple(ref.get("uid", "") for ref in meta.get("ownerReferences") or [])
+    return {(namespace, labels[LABEL_SWEEP]): ObservedJob(job_state(dict(body)), owners)}
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={LABEL_SWEEP: kopf.PRESENT})
+def job_changed(namespace: str, labels: kopf.Labels, **_: Any) -> None:
+    """A Job of a sweep changed: wake that sweep's daemon."""
+    _wake((namespace, labels[LABEL_SWEEP]))
+
+
+@kopf.on.event(api.GROUP, api.VERSION, api.PLURAL)
+def sweep_changed(namespace: str, name: str, **_: Any) -> None:
+    """A sweep changed (parallelism, suspend, ...): wake its daemon."""
+    _wake((namespace, name))
+
+
+@kopf.daemon(api.GROUP, api.VERSION, api.PLURAL, initial_delay=0, cancellation_timeout=10)
+async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
+                    stopped: kopf.DaemonStopped, memo: kopf.Memo,
+                    jobs_by_sweep: kopf.Index[Key, ObservedJob], **_: Any) -> None:
+    """Reconcile one sweep until it is done or deleted."""
+    key = (namespace, name)
+    wakeup = _wakeups.setdefault(key, asyncio.Event())
+
+    def emit(type_: str, reason: str, message: str) -> None:
+        kopf.event(body, type=type_, reason=reason, message=message[:1000])
+
+    reconciler = SweepReconciler(settings_module.current, memo.kube, emit, namespace, name, uid)
+    try:
+        while not stopped:
+            wakeup.clear()
+            result = await reconciler.step(dict(body), list(jobs_by_sweep.get(key, [])))
+            _phases[key] = reconciler.m.phase
+            _count_phases()
+            if result.done:
+                return
+            try:
+                await asyncio.wait_for(wakeup.wait(), timeout=result.wait)
+                await asyncio.sleep(DEBOUNCE_S)  # let a burst of Job events coalesce
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        _wakeups.pop(key, None)
+
+
+def _count_phases() -> None:
+    counts: dict[str, int] = {}
+    for phase in _phases.values():
+        counts[phase] = counts.get(phase, 0) + 1
+    for phase in ("Pending", "Running", "Succeeded", "Failed", "Suspended"):
+        SWEEPS.labels(phase).set(counts.get(phase, 0))

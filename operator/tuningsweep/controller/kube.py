@@ -1,0 +1,71 @@
+"""The operator's Kubernetes API calls: Jobs and the sweep's status, rate-limited.
+
+The synchronous ``kubernetes`` client runs in worker threads so the kopf event loop never
+blocks; responses are not deserialised (``_preload_content=False``) since the reconciler
+needs none of them. Jobs are never listed here: the handlers keep a kopf index of them,
+filled from the watch stream. Every call is counted by verb and result on /metrics;
+every write first takes a token from the bucket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from ..core import api
+from . import metrics
+from .ratelimit import TokenBucket
+
+
+def load_credentials() -> None:
+    """In-cluster credentials when running in a pod, else the local kubeconfig."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+
+
+class KubeApi:
+    """The handful of API calls the reconciler makes."""
+
+    def __init__(self, bucket: TokenBucket) -> None:
+        self.bucket = bucket
+        self._api_client = client.ApiClient()
+        self._batch = client.BatchV1Api(self._api_client)
+        self._custom = client.CustomObjectsApi(self._api_client)
+
+    async def create_job(self, namespace: str, body: dict[str, Any]) -> bool:
+        """Create a Job; False when it already exists (a restart re-creating it is fine)."""
+        await self.bucket.acquire()
+        try:
+            await self._call("create", "jobs",
+                             lambda: self._batch.create_namespaced_job(
+                                 namespace, body, _preload_content=False))
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch the sweep's status subresource."""
+        await self.bucket.acquire()
+        await self._call("patch", "tuningsweeps/status",
+                         lambda: self._custom.patch_namespaced_custom_object_status(
+                             api.GROUP, api.VERSION, namespace, api.PLURAL, name,
+                             {"status": status}, _preload_content=False))
+
+    async def _call(self, verb: str, resource: str, fn: Any) -> Any:
+        try:
+            result = await asyncio.to_thread(fn)
+        except ApiException as exc:
+            metrics.API_CALLS.labels(verb, resource, str(exc.status)).inc()
+            raise
+        except Exception:
+            metrics.API_CALLS.labels(verb, resource, "error").inc()
+            raise
+        metrics.API_CALLS.labels(verb, resource, "ok").inc()
+        return result

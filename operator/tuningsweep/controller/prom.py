@@ -1,0 +1,107 @@
+"""Reading trial metrics from Prometheus and cleaning up Pushgateway groups.
+
+Trainers push to the Pushgateway; Prometheus scrapes it (``honor_labels``) and the
+operator asks Prometheus, once per collection tick, for every finished-but-uncollected
+trial of a sweep in one query. Reading from Prometheus rather than the Pushgateway
+means the values a user sees on dashboards are the values recorded in the CSV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from prometheus_client import delete_from_gateway
+
+PUSH_JOB = "tuningsweep"
+QUERY_TIMEOUT_S = 10.0
+
+
+class PrometheusUnavailable(Exception):
+    """Prometheus could not be queried; the caller retries later with backoff."""
+
+
+@dataclass
+class TrialMetrics:
+    """What Prometheus holds for one trial."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    finished: bool = False
+
+
+def _label_regex(values: Iterable[str]) -> str:
+    return "|".join(re.escape(v) for v in values)
+
+
+def trials_query(namespace: str, sweep: str, trials: Iterable[str]) -> str:
+    """One PromQL selector for the metric and finished series of many trials."""
+    return ('{__name__=~"tuningsweep_trial_metric|tuningsweep_trial_finished",'
+            f'namespace="{namespace}",sweep="{sweep}",trial=~"{_label_regex(trials)}"}}')
+
+
+def _query_sync(url: str, expr: str) -> list[dict[str, object]]:
+    data = urllib.parse.urlencode({"query": expr}).encode()
+    request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/query", data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=QUERY_TIMEOUT_S) as response:
+            payload = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise PrometheusUnavailable(f"{url}: {exc}") from exc
+    if payload.get("status") != "success":
+        raise PrometheusUnavailable(f"{url}: {payload.get('error', 'query failed')}")
+    result = payload["data"]["result"]
+    return result if isinstance(result, list) else []
+
+
+async def query_trials(
+    url: str, namespace: str, sweep: str, trials: list[str]
+) -> dict[str, TrialMetrics]:
+    """The latest metrics and finished flag of each trial that Prometheus has seen."""
+    out: dict[str, TrialMetrics] = {}
+    if not trials:
+        return out
+    series = await asyncio.to_thread(_query_sync, url, trials_query(namespace, sweep, trials))
+    for item in series:
+        labels = item.get("metric") or {}
+        value = item.get("value") or [0, "nan"]
+        assert isinstance(labels, dict) and isinstance(value, list)
+        trial = str(labels.get("trial", ""))
+        entry = out.setdefault(trial, TrialMetrics())
+        number = float(value[1])
+        if labels.get("__name__") == "tuningsweep_trial_finished":
+            entry.finished = number >= 1
+        elif "metric" in labels:
+            entry.metrics[str(labels["metric"])] = number
+    return out
+
+
+def _delete_group(url: str, namespace: str, sweep: str, trial: str) -> None:
+    delete_from_gateway(url, job=PUSH_JOB,
+                        grouping_key={"namespace": namespace, "sweep": sweep, "trial": trial})
+
+
+async def delete_groups(url: str, namespace: str, sweep: str, trials: Iterable[str]) -> None:
+    """Delete the Pushgateway groups of collected trials (idempotent)."""
+    for trial in trials:
+        await asyncio.to_thread(_delete_group, url, namespace, sweep, trial)
+
+
+def _groups_sync(url: str) -> list[dict[str, str]]:
+    with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/metrics",
+                                timeout=QUERY_TIMEOUT_S) as response:
+        payload = json.loads(response.read())
+    return [g.get("labels", {}) for g in payload.get("data", [])]
+
+
+async def leftover_groups(url: str, namespace: str, sweep: str) -> list[str]:
+    """Trials of this sweep that still have a Pushgateway group."""
+    groups = await asyncio.to_thread(_groups_sync, url)
+    return sorted(g["trial"] for g in groups
+                  if g.get("job") == PUSH_JOB and g.get("namespace") == namespace
+                  and g.get("sweep") == sweep and "trial" in g)

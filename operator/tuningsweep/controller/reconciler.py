@@ -1,0 +1,460 @@
+"""One sweep's reconcile loop: from observed state to Jobs, rows and status.
+
+Each :meth:`SweepReconciler.step` works from state, never from remembered events
+(Katib's lesson): the Jobs the cluster has (from the handlers' index), the rows the
+results CSV has, and the spec. It
+
+1. validates the spec once (invalid -> phase Failed, condition ``InvalidSpec``, an Event,
+   and no retries);
+2. pins the windows (status and ``windows.json``) before any Job exists;
+3. collects finished, uncollected trials with one Prometheus query, merges their rows,
+   makes the CSVs durable, and only then deletes their Pushgateway groups;
+4. fails the sweep past ``maxFailedTrials``, with the failing trials and reasons;
+5. plans (auto mode's next stage appears once the earlier one is collected) and creates
+   Jobs up to ``parallelism`` unless suspended;
+6. patches the status when it changed, at most once per ``status_interval`` except on
+   phase transitions.
+
+The results CSV is the record of what was collected: a trial with a row is collected,
+whatever happened to the operator in between, so no Job annotation is needed (it would
+double the API writes per trial). Killing the operator at any point and starting it
+again re-creates nothing (Job names are deterministic; 409 is success) and collects each
+trial exactly once (rows merge by trial id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ..core.errors import InvalidSpec, SpecError
+from ..core.jobs import JobState, build_job, gpus_requested, model_uri_for
+from ..core.planner import Plan, count_trials, plan_trials
+from ..core.results import ResultRow
+from ..core.spec import DateWindow, Sweep, parse_spec
+from ..core.status import (
+    FAILED, PENDING, RUNNING, SUCCEEDED, SUSPENDED, build_status, set_condition,
+)
+from ..core.windows import resolve_windows, windows_from_data
+from ..io.results_store import SPEC_YAML, ResultsStore, immutable_differences
+from ..io.storage import StorageError, open_store
+from . import metrics
+from .kube import KubeApi
+from .prom import PrometheusUnavailable, delete_groups, leftover_groups, query_trials
+from .settings import OperatorSettings
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str, str, str], None]  # (type, reason, message) -> posts an Event
+
+
+@dataclass
+class ObservedJob:
+    """A Job from the index: its state and the uid of the sweep owning it."""
+
+    state: JobState
+    owner_uids: tuple[str, ...]
+
+
+@dataclass
+class StepResult:
+    """What the daemon should do next."""
+
+    done: bool = False  # terminal for good: stop the daemon
+    wait: float = 2.0  # seconds until the next step unless woken earlier
+
+
+@dataclass
+class _Memory:
+    sweep: Sweep | None = None
+    results: ResultsStore | None = None
+    windows: tuple[DateWindow, ...] = ()
+    plan: Plan | None = None
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    phase: str = PENDING
+    last_patch: float = -1e9
+    last_status: dict[str, Any] | None = None
+    first_seen_finished: dict[str, float] = field(default_factory=dict)
+    uncleaned: set[str] = field(default_factory=set)
+    finished_at: dict[str, str] = field(default_factory=dict)  # collected, lag not yet measured
+    refused_spec_change: bool = False
+    backoff: float = 1.0
+    leftovers_checked: bool = False
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace(
+        "+00:00", "Z")
+
+
+def _date_of(timestamp: str | None) -> dt.date:
+    if timestamp:
+        try:
+            return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+class SweepReconciler:
+    """The state and the reconcile step of one TuningSweep."""
+
+    def __init__(self, settings: OperatorSettings, kube: KubeApi, emit: Emit,
+                 namespace: str, name: str, uid: str) -> None:
+        self.settings = settings
+        self.kube = kube
+        self.emit = emit
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.m = _Memory()
+
+    # -- setup (once) ------------------------------------------------------------------
+
+    async def _fail(self, reason: str, message: str, body: dict[str, Any]) -> StepResult:
+        self.m.phase = FAILED
+        now = _now_iso()
+        self.m.conditions = set_condition(self.m.conditions, "Failed", True, reason, message, now)
+        self.m.conditions = set_condition(self.m.conditions, "Ready", False, reason, message, now)
+        self.emit("Warning", reason, message)
+        status = {"phase": FAILED, "conditions": self.m.conditions,
+                  "observedGeneration": body.get("metadata", {}).get("generation")}
+        await self._patch(status, force=True)
+        return StepResult(done=reason == "InvalidSpec", wait=60.0)
+
+    async def _setup(self, body: dict[str, Any]) -> StepResult | None:
+        """Validate, open the results store, pin windows, load rows; None when ready."""
+        status = body.get("status") or {}
+        self.m.conditions = list(status.get("conditions") or [])
+        try:
+            sweep = parse_spec(body.get("spec") or {}, self.name, self.namespace)
+        except InvalidSpec as exc:
+            return await self._fail("InvalidSpec", "; ".join(e.render() for e in exc.errors), body)
+        results_prefix = sweep.spec.results or self.settings.results_default
+        if not results_prefix:
+            error = SpecError("spec.output.results", "is required on a cluster",
+                              "set it to gs://BUCKET/PREFIX (or configure the operator's "
+                              "default results location)")
+            return await self._fail("InvalidSpec", error.render(), body)
+        store = open_store(results_prefix)
+        await asyncio.to_thread(store.check_writable)
+        results = ResultsStore(store, sweep, min_interval=2.0)
+        sweep = await self._original_spec(results, sweep)
+        results.sweep = sweep
+        pinned = status.get("windows")
+        if pinned:
+            windows = windows_from_data(pinned)
+            results.windows = windows
+        else:
+            anchor = _date_of(body.get("metadata", {}).get("creationTimestamp"))
+            windows = await asyncio.to_thread(results.pin_windows,
+                                              resolve_windows(sweep.spec, anchor))
+        await asyncio.to_thread(results.load)
+        if results.rows:
+            results.add([])  # compute the summary for the status
+        self.m.sweep, self.m.results, self.m.windows = sweep, results, windows
+        if not pinned:
+            self.emit("Normal", "WindowsPinned", ", ".join(
+                f"{w.id} {w.start}..{w.end}" for w in windows))
+            await self._patch({"windows": [{"id": w.id, "start": w.start.isoformat(),
+                                            "end": w.end.isoformat()} for w in windows],
+                               "resultsURI": results.results_uri, "phase": PENDING}, force=True)
+        return None
+
+    async def _original_spec(self, results: ResultsStore, live: Sweep) -> Sweep:
+        """The spec the sweep started with; later changes to immutable fields are refused."""
+        text = await asyncio.to_thread(results.store.read_text, results.path(SPEC_YAML))
+        if not text or not text.strip():
+            return live
+        previous = yaml.safe_load(text) or {}
+        try:
+            original = parse_spec(previous.get("spec") or {}, self.name, self.namespace)
+        except InvalidSpec:
+            return live
+        self._check_spec_change(original, live)
+        return original
+
+    def _check_spec_change(self, original: Sweep, live: Sweep) -> None:
+        changed = immutable_differences(dict(original.raw_spec), dict(live.raw_spec))
+        if changed and not self.m.refused_spec_change:
+            fields = ", ".join(f"spec.{c}" for c in changed)
+            message = (f"{fields} cannot change while the sweep exists; only parallelism, "
+                       "suspend and maxFailedTrials can. Create a new sweep for a new search.")
+            self.m.conditions = set_condition(self.m.conditions, "SpecChangeRefused", True,
+                                              "ImmutableField", message, _now_iso())
+            self.emit("Warning", "SpecChangeRefused", message)
+            self.m.refused_spec_change = True
+
+    def _live_sweep(self, body: dict[str, Any]) -> Sweep:
+        """The pinned sweep with the mutable fields taken from the live object."""
+        assert self.m.sweep is not None
+        live_spec = body.get("spec") or {}
+        spec = dataclasses.replace(
+            self.m.sweep.spec,
+            parallelism=int(live_spec.get("parallelism", self.m.sweep.spec.parallelism)),
+            suspend=bool(live_spec.get("suspend", False)),
+            max_failed_trials=int(live_spec.get("maxFailedTrials",
+                                                self.m.sweep.spec.max_failed_trials)),
+        )
+        try:
+            live = parse_spec(live_spec, self.name, self.namespace)
+            self._check_spec_change(self.m.sweep, live)
+        except InvalidSpec:
+            pass  # an invalid edit changes nothing; the CRD should have refused it
+        return dataclasses.replace(self.m.sweep, spec=spec)
+
+    # -- the step ----------------------------------------------------------------------
+
+    async def step(self, body: dict[str, Any], jobs: Iterable[ObservedJob]) -> StepResult:
+        """Reconcile once; see the module docstring for the order of things."""
+        status = body.get("status") or {}
+        if self.m.sweep is None and status.get("phase") == SUCCEEDED:
+            return StepResult(done=True)
+        if self.m.sweep is None and status.get("phase") == FAILED and any(
+                c.get("reason") == "InvalidSpec" for c in status.get("conditions") or []):
+            return StepResult(done=True)  # already reported; the spec cannot change
+        try:
+            if self.m.sweep is None:
+                early = await self._setup(body)
+                if early is not None:
+                    return early
+            result = await self._step(body, [j.state for j in jobs if self.uid in j.owner_uids])
+            self.m.backoff = 1.0
+            return result
+        except (StorageError, PrometheusUnavailable, OSError) as exc:
+            # Transient: GCS, Prometheus or the API are down. Say so, retry with backoff.
+            self.m.backoff = min(self.m.backoff * 2, 60.0)
+            message = f"{type(exc).__name__}: {exc}; retrying in {self.m.backoff:.0f}s"
+            log.warning("%s/%s: %s", self.namespace, self.name, message)
+            self.m.conditions = set_condition(self.m.conditions, "Degraded", True,
+                                              type(exc).__name__, message, _now_iso())
+            await self._patch({"conditions": self.m.conditions}, force=False)
+            return StepResult(wait=self.m.backoff)
+
+    async def _step(self, body: dict[str, Any], jobs: list[JobState]) -> StepResult:
+        assert self.m.results is not None
+        sweep = self._live_sweep(body)
+        results = self.m.results
+        results.sweep = sweep
+        wait = self.settings.tick_interval
+
+        by_trial = {j.trial: j for j in jobs}
+        done_ids = {r.trial for r in results.rows}
+        finished = [j for j in jobs if j.finished and j.trial not in done_ids]
+        if finished:
+            still_waiting = await self._collect(sweep, finished)
+            if still_waiting:
+                wait = min(wait, 1.0)
+        await self._durable_then_clean(sweep)
+        if not self.m.leftovers_checked:
+            await self._clean_leftovers(sweep)
+
+        failed_rows = [r for r in results.rows if r.status == "failed"]
+        if len(failed_rows) > sweep.spec.max_failed_trials:
+            if self.m.phase != FAILED:
+                listed = "; ".join(f"{r.trial}: {r.error[:120]}" for r in failed_rows[:5])
+                await self._fail("TooManyFailedTrials",
+                                 f"{len(failed_rows)} trials failed, more than maxFailedTrials "
+                                 f"({sweep.spec.max_failed_trials}): {listed}", body)
+            return StepResult(wait=30.0)  # raising maxFailedTrials resumes the sweep
+
+        plan = self._plan(sweep)
+        done_ids = {r.trial for r in results.rows}
+        active = [j for j in jobs if not j.finished]
+        pending = [t for t in plan.pending(done_ids) if t.id not in by_trial]
+        created = 0
+        if not sweep.spec.suspend:
+            room = max(0, sweep.spec.parallelism - len(active))
+            for trial in pending[:room]:
+                job = build_job(sweep, trial, owner_uid=self.uid,
+                                pushgateway=self.settings.pushgateway_url,
+                                model_uri=model_uri_for(sweep, trial.id, results.store.uri))
+                await self.kube.create_job(self.namespace, job)
+                created += 1
+
+        _, total = count_trials(sweep.spec, self.m.windows)
+        complete = plan.final and not plan.pending(done_ids)
+        if complete:
+            phase = SUCCEEDED
+        elif sweep.spec.suspend:
+            phase = SUSPENDED
+        elif active or created or results.rows:
+            phase = RUNNING
+        else:
+            phase = PENDING
+        await self._update_status(body, sweep, phase, total, len(active) + created)
+        if complete:
+            await self._clean_leftovers(sweep)
+            return StepResult(done=True)
+        return StepResult(wait=wait)
+
+    def _plan(self, sweep: Sweep) -> Plan:
+        assert self.m.results is not None
+        if self.m.plan is None or not self.m.plan.final:
+            previous = self.m.plan
+            self.m.plan = plan_trials(sweep.spec, self.m.windows, self.m.results.rows)
+            if previous is not None and self.m.plan.stage != previous.stage:
+                self.emit("Normal", "StageStarted",
+                          f"auto mode stage {self.m.plan.stage + 1}: "
+                          f"{self.m.plan.configs - previous.configs} configurations with the "
+                          "best learning-rate values fixed")
+        return self.m.plan
+
+    # -- collection --------------------------------------------------------------------
+
+    async def _collect(self, sweep: Sweep, finished: list[JobState]) -> bool:
+        """Turn finished Jobs into rows; True when some still wait for their metrics."""
+        assert self.m.results is not None
+        try:
+            found = await query_trials(self.settings.prometheus_url, self.namespace,
+                                       self.name, [j.trial for j in finished])
+        except PrometheusUnavailable:
+            metrics.PROMETHEUS_ERRORS.inc()
+            raise
+        now = time.monotonic()
+        rows: list[ResultRow] = []
+        waiting = False
+        plan = self._plan(sweep)
+        trials = {t.id: t for t in plan.trials}
+        for job in finished:
+            trial = trials.get(job.trial)
+            if trial is None:
+                continue  # not a trial of this plan (a stray Job with our label)
+            reported = found.get(job.trial)
+            error = ""
+            status = "succeeded"
+            if job.phase == "failed":
+                status = "failed"
+                error = f"Job failed: {job.reason or 'Failed'}: {job.message}".strip()
+            elif reported is None or not reported.finished:
+                first = self.m.first_seen_finished.setdefault(job.trial, now)
+                if now - first < self.settings.collect_timeout:
+                    waiting = True
+                    continue
+                status = "failed"
+                error = (f"final metrics did not reach Prometheus within "
+                         f"{self.settings.collect_timeout:.0f}s: is the trainer pushing to "
+                         "TUNINGSWEEP_PUSHGATEWAY, and is Prometheus scraping the Pushgateway?")
+            elif sweep.spec.objective_metric not in reported.metrics:
+                status = "failed"
+                error = f"trainer did not report the objective metric {sweep.spec.objective_metric!r}"
+            values = reported.metrics if reported is not None else {}
+            duration = job.duration_seconds()
+            rows.append(ResultRow(
+                sweep=self.name, trial=job.trial, config=trial.config, window=trial.window.id,
+                window_start=trial.window.start.isoformat(),
+                window_end=trial.window.end.isoformat(),
+                status="succeeded" if status == "succeeded" else "failed",
+                params=dict(trial.params),
+                metrics={m: values[m] for m in sweep.spec.recorded_metrics if m in values},
+                started_at=job.started_at, finished_at=job.finished_at,
+                duration_seconds=duration, gpu_seconds=duration * gpus_requested(sweep),
+                model_uri=(model_uri_for(sweep, job.trial, self.m.results.store.uri)
+                           if status == "succeeded" else ""),
+                job=job.name, error=error,
+            ))
+            if duration:
+                metrics.TRIAL_DURATION.observe(duration)
+            self.m.first_seen_finished.pop(job.trial, None)
+        if rows:
+            self.m.results.add(rows)
+            self.m.uncleaned.update(r.trial for r in rows)
+            self.m.finished_at.update({r.trial: r.finished_at for r in rows})
+        return waiting
+
+    async def _durable_then_clean(self, sweep: Sweep) -> None:
+        """Flush the CSVs; only once they are durable, delete the Pushgateway groups."""
+        if not self.m.uncleaned:
+            return
+        assert self.m.results is not None
+        started = time.monotonic()
+        await asyncio.to_thread(self.m.results.flush, 60.0)
+        metrics.FLUSH_LATENCY.observe(time.monotonic() - started)
+        now = dt.datetime.now(dt.timezone.utc)
+        for finished_at in self.m.finished_at.values():
+            try:
+                ended = dt.datetime.fromisoformat(finished_at.replace("Z", "+00:00"))
+                metrics.COLLECTION_LAG.observe(max(0.0, (now - ended).total_seconds()))
+            except ValueError:
+                continue
+        self.m.finished_at.clear()
+        trials = sorted(self.m.uncleaned)
+        await delete_groups(self.settings.pushgateway_for_operator, self.namespace, self.name,
+                            trials)
+        self.m.uncleaned.clear()
+
+    async def _clean_leftovers(self, sweep: Sweep) -> None:
+        """Delete groups of collected trials left by a crash between flush and delete."""
+        assert self.m.results is not None
+        collected = {r.trial for r in self.m.results.rows}
+        try:
+            groups = await leftover_groups(self.settings.pushgateway_for_operator,
+                                           self.namespace, self.name)
+        except OSError as exc:
+            log.warning("could not list Pushgateway groups: %s", exc)
+            return
+        await delete_groups(self.settings.pushgateway_for_operator, self.namespace, self.name,
+                            [t for t in groups if t in collected])
+        self.m.leftovers_checked = True
+
+    # -- status ------------------------------------------------------------------------
+
+    async def _update_status(self, body: dict[str, Any], sweep: Sweep, phase: str, total: int,
+                             running: int) -> None:
+        assert self.m.results is not None
+        rows = self.m.results.rows
+        succeeded = sum(1 for r in rows if r.status == "succeeded")
+        failed = len(rows) - succeeded
+        transition = phase != self.m.phase
+        if transition:
+            now = _now_iso()
+            self.m.conditions = set_condition(
+                self.m.conditions, "Ready", phase in (RUNNING, SUCCEEDED, PENDING),
+                phase, f"{succeeded + failed}/{total} trials done", now)
+            self.m.conditions = set_condition(
+                self.m.conditions, "Failed", False, phase, "", now)
+            if phase == SUCCEEDED:
+                summary = self.m.results.summary
+                best = f"; best {summary.best}" if summary and summary.best else ""
+                self.emit("Normal", "Succeeded", f"{total} trials done{best}; results in "
+                          f"{self.m.results.results_uri}")
+            elif phase == SUSPENDED:
+                self.emit("Normal", "Suspended", "no new trials start until spec.suspend is false")
+            elif phase == RUNNING and self.m.phase in (PENDING, SUSPENDED):
+                self.emit("Normal", "Running", f"{total} trials, {sweep.spec.parallelism} at a time")
+            self.m.phase = phase
+        status = build_status(
+            phase=phase, total=total, succeeded=succeeded, failed=failed, running=running,
+            windows=self.m.windows, summary=self.m.results.summary,
+            results_uri=self.m.results.results_uri, conditions=self.m.conditions,
+            observed_generation=body.get("metadata", {}).get("generation"),
+        )
+        metrics.TRIALS.labels(self.namespace, self.name, "succeeded").set(succeeded)
+        metrics.TRIALS.labels(self.namespace, self.name, "failed").set(failed)
+        metrics.TRIALS.labels(self.namespace, self.name, "running").set(running)
+        metrics.TRIALS.labels(self.namespace, self.name, "pending").set(
+            max(0, total - succeeded - failed - running))
+        best = status.get("best")
+        if best:
+            metrics.BEST.labels(self.namespace, self.name, sweep.spec.objective_metric).set(
+                best["objective"])
+        await self._patch(status, force=transition)
+
+    async def _patch(self, status: dict[str, Any], force: bool) -> None:
+        if status == self.m.last_status:
+            return
+        now = time.monotonic()
+        if not force and now - self.m.last_patch < self.settings.status_interval:
+            return
+        await self.kube.patch_status(self.namespace, self.name, status)
+        self.m.last_patch = now
+        self.m.last_status = status
+

@@ -1,0 +1,195 @@
+"""Kubernetes Job manifests for trials: a pure builder shared by the operator and ``render``.
+
+One Job per trial, named deterministically from the sweep and trial id, so creating it
+twice is a no-op and a restarted operator recognises its own Jobs. The pod runs the
+trainer image with the trainer contract's environment, requests the trainer's resources
+(a GPU by default), and is locked down by default (non-root, no privilege escalation,
+all capabilities dropped, RuntimeDefault seccomp, read-only root with a writable /tmp).
+``restartPolicy: Never`` and ``backoffLimit`` from the spec (0 by default) mean a failed
+trial is reported, not silently retried on the same GPU budget.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from . import api, naming
+from .contract import params_json, trial_env
+from .planner import Trial
+from .spec import Sweep
+
+LABEL_SWEEP = "tuningsweep.io/sweep"
+LABEL_TRIAL = "tuningsweep.io/trial"
+LABEL_CONFIG = "tuningsweep.io/config"
+ANNOTATION_PARAMS = "tuningsweep.io/params"
+ANNOTATION_WINDOW = "tuningsweep.io/window"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "tuningsweep"}
+
+_POD_SECURITY: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "runAsGroup": 1000,
+    "fsGroup": 1000,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+_CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def trial_labels(sweep: Sweep, trial: Trial) -> dict[str, str]:
+    """Labels that let the operator list a sweep's Jobs and users filter them."""
+    return {LABEL_SWEEP: sweep.name, LABEL_TRIAL: trial.id, LABEL_CONFIG: trial.config,
+            **MANAGED_BY}
+
+
+def owner_reference(sweep: Sweep, uid: str) -> dict[str, Any]:
+    """The ownerReference that makes deleting a sweep delete its Jobs."""
+    return {"apiVersion": api.API_VERSION, "kind": api.KIND, "name": sweep.name, "uid": uid,
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def build_job(
+    sweep: Sweep,
+    trial: Trial,
+    *,
+    model_uri: str,
+    owner_uid: str | None,
+    pushgateway: str | None,
+) -> dict[str, Any]:
+    """Return the Job manifest of one trial.
+
+    ``owner_uid`` is None only for ``tuningsweep render``, where the sweep does not exist
+    yet; the operator always passes the sweep's uid.
+    """
+    spec = sweep.spec
+    trainer = spec.trainer
+    env = trial_env(sweep, trial, model_uri=model_uri, pushgateway=pushgateway)
+    env_list = [{"name": k, "value": v} for k, v in env.items()]
+    env_list += [{"name": k, "value": v} for k, v in trainer.env]
+    container: dict[str, Any] = {
+        "name": "trainer",
+        "image": trainer.image,
+        "env": env_list,
+        "resources": json.loads(json.dumps(trainer.resources)),
+        "securityContext": dict(_CONTAINER_SECURITY),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *trainer.volume_mounts],
+    }
+    if trainer.command:
+        container["command"] = list(trainer.command)
+    if trainer.args:
+        container["args"] = list(trainer.args)
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "securityContext": dict(_POD_SECURITY),
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}, *trainer.volumes],
+    }
+    if trainer.service_account_name:
+        pod["serviceAccountName"] = trainer.service_account_name
+    if trainer.node_selector:
+        pod["nodeSelector"] = dict(trainer.node_selector)
+    if trainer.tolerations:
+        pod["tolerations"] = [dict(t) for t in trainer.tolerations]
+    labels = trial_labels(sweep, trial)
+    metadata: dict[str, Any] = {
+        "name": naming.job_name(sweep.name, trial.id),
+        "namespace": sweep.namespace,
+        "labels": labels,
+        "annotations": {
+            ANNOTATION_PARAMS: params_json(trial),
+            ANNOTATION_WINDOW: f"{trial.window.start.isoformat()}/{trial.window.end.isoformat()}",
+        },
+    }
+    if owner_uid is not None:
+        metadata["ownerReferences"] = [owner_reference(sweep, owner_uid)]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": {
+            "backoffLimit": trainer.backoff_limit,
+            "activeDeadlineSeconds": trainer.active_deadline_seconds,
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
+        },
+    }
+
+
+def model_uri_for(sweep: Sweep, trial_id: str, results: str) -> str:
+    """A trial's model location: ``<models>/<ns>/<name>/<trial>`` or beside the results."""
+    if sweep.spec.models:
+        return f"{sweep.spec.models.rstrip('/')}/{sweep.namespace}/{sweep.name}/{trial_id}"
+    return f"{results.rstrip('/')}/{sweep.namespace}/{sweep.name}/models/{trial_id}"
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the operator needs to know about one observed Job."""
+
+    name: str
+    trial: str
+    phase: Literal["active", "succeeded", "failed"]
+    started_at: str
+    finished_at: str
+    reason: str = ""
+    message: str = ""
+
+    @property
+    def finished(self) -> bool:
+        """Complete or Failed, as the Job controller reports it."""
+        return self.phase != "active"
+
+    def duration_seconds(self) -> float:
+        """Seconds from start to finish (0 when either is unknown)."""
+        try:
+            start = dt.datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
+            end = dt.datetime.fromisoformat(self.finished_at.replace("Z", "+00:00"))
+        except ValueError:
+            return 0.0
+        return max(0.0, (end - start).total_seconds())
+
+
+def job_state(job: dict[str, Any]) -> JobState:
+    """Read a Job object (as the API returns it) into a :class:`JobState`."""
+    metadata = job.get("metadata") or {}
+    status = job.get("status") or {}
+    phase: Literal["active", "succeeded", "failed"] = "active"
+    reason = message = finished_at = ""
+    for condition in status.get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") == "Complete":
+            phase = "succeeded"
+            finished_at = status.get("completionTime") or condition.get("lastTransitionTime", "")
+        elif condition.get("type") == "Failed":
+            phase = "failed"
+            reason = condition.get("reason", "")
+            message = condition.get("message", "")
+            finished_at = condition.get("lastTransitionTime", "")
+    return JobState(
+        name=metadata.get("name", ""),
+        trial=(metadata.get("labels") or {}).get(LABEL_TRIAL, ""),
+        phase=phase,
+        started_at=status.get("startTime") or metadata.get("creationTimestamp") or "",
+        finished_at=finished_at,
+        reason=reason,
+        message=message,
+    )
+
+
+def gpus_requested(sweep: Sweep) -> float:
+    """GPUs each trial requests (for the gpu_seconds column)."""
+    resources = sweep.spec.trainer.resources
+    for section in ("limits", "requests"):
+        value = (resources.get(section) or {}).get("nvidia.com/gpu")
+        if value is not None:
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return 0.0
+    return 0.0

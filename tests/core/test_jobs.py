@@ -1,0 +1,90 @@
+"""The Job builder (shared by the operator and `render`) and reading Job state back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from tuningsweep.core.jobs import build_job, gpus_requested, job_state, model_uri_for
+from tuningsweep.core.manifest import load_sweeps
+from tuningsweep.core.planner import plan_trials
+from tuningsweep.core.spec import Sweep
+from tuningsweep.core.windows import resolve_windows
+
+MANIFEST = """\
+apiVersion: tuningsweep.io/v1alpha1
+kind: TuningSweep
+metadata: {name: ctr, namespace: ml}
+spec:
+  architecture: mlp
+  mode: fast
+  parameters:
+    learning_rate: {values: [0.01]}
+  trainer:
+    image: example.org/trainer:1
+    command: [python, -m, tuningsweep_trainer]
+    args: [--verbose]
+    env: [{name: EXTRA, value: "1"}]
+    nodeSelector: {pool: gpu}
+    tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+    serviceAccountName: trainer
+    backoffLimit: 1
+  output: {results: gs://b/r, models: gs://b/m}
+"""
+
+
+def sweep() -> Sweep:
+    return load_sweeps(MANIFEST)[0]
+
+
+def test_job_carries_the_contract_labels_owner_and_security() -> None:
+    s = sweep()
+    trial = plan_trials(s.spec, resolve_windows(s.spec, dt.date(2026, 11, 27))).trials[0]
+    job = build_job(s, trial, model_uri=model_uri_for(s, trial.id, "gs://b/r"),
+                    owner_uid="uid-1", pushgateway="http://pgw:9091")
+    meta = job["metadata"]
+    assert meta["name"] == "ctr-c0000-w0" and meta["namespace"] == "ml"
+    assert meta["labels"]["tuningsweep.io/sweep"] == "ctr"
+    assert meta["labels"]["tuningsweep.io/trial"] == "c0000-w0"
+    assert meta["labels"]["tuningsweep.io/config"] == "c0000"
+    assert json.loads(meta["annotations"]["tuningsweep.io/params"]) == {"learning_rate": 0.01}
+    assert meta["ownerReferences"] == [{
+        "apiVersion": "tuningsweep.io/v1alpha1", "kind": "TuningSweep", "name": "ctr",
+        "uid": "uid-1", "controller": True, "blockOwnerDeletion": True}]
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 1 and spec["activeDeadlineSeconds"] == 86400
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["nodeSelector"] == {"pool": "gpu"} and pod["serviceAccountName"] == "trainer"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "tuningsweep_trainer"]
+    assert container["args"] == ["--verbose"]
+    assert container["resources"] == {"limits": {"nvidia.com/gpu": 1}}
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["TUNINGSWEEP_TRIAL"] == "c0000-w0" and env["TUNINGSWEEP_MAX_EPOCHS"] == "20"
+    assert env["TUNINGSWEEP_PUSHGATEWAY"] == "http://pgw:9091"
+    assert env["TUNINGSWEEP_MODEL_URI"] == "gs://b/m/ml/ctr/c0000-w0"
+    assert env["TUNINGSWEEP_WINDOW_START"] == "2026-10-01"
+    assert env["EXTRA"] == "1"
+    assert "TUNINGSWEEP_METRICS_FILE" not in env
+    assert gpus_requested(s) == 1.0
+
+
+def test_job_state_reads_the_job_controllers_conditions() -> None:
+    base = {"metadata": {"name": "j", "labels": {"tuningsweep.io/trial": "c0001-w0"}},
+            "status": {"startTime": "2026-11-27T01:00:00Z", "active": 1}}
+    active = job_state(base)
+    assert active.phase == "active" and not active.finished
+    done = job_state({**base, "status": {
+        "startTime": "2026-11-27T01:00:00Z", "completionTime": "2026-11-27T01:01:30Z",
+        "conditions": [{"type": "Complete", "status": "True"}]}})
+    assert done.phase == "succeeded" and done.duration_seconds() == 90.0
+    failed = job_state({**base, "status": {
+        "startTime": "2026-11-27T01:00:00Z",
+        "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit",
+                        "lastTransitionTime": "2026-11-27T01:00:10Z"}]}})
+    assert failed.phase == "failed" and failed.reason == "BackoffLimitExceeded"
+    assert failed.duration_seconds() == 10.0
