@@ -16,6 +16,9 @@ REGISTRARS: list[Registrar] = []
 
 def load_all() -> list[Registrar]:
     """Import every subcommand module (each appends its registrar) and return them."""
+    from ..reports.command import add_report_parser
     from . import operator, render, run  # noqa: F401
 
+    if add_report_parser not in REGISTRARS:
+        REGISTRARS.append(add_report_parser)
     return REGISTRARS

@@ -116,6 +116,7 @@ class LearningCurves:
     """Median and IQR per epoch and the epoch where the median converges."""
 
     metric: str
+    goal: Goal
     points: tuple[CurvePoint, ...]
     n_trials: int
     converged_epoch: int | None
@@ -186,4 +187,4 @@ def learning_curves(
     converged = converged_epoch(
         [p.epoch for p in solid], [p.median for p in solid], goal, tolerance
     )
-    return LearningCurves(metric, tuple(points), n_trials, converged, tolerance)
+    return LearningCurves(metric, goal, tuple(points), n_trials, converged, tolerance)

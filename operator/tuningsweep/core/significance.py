@@ -17,9 +17,13 @@ Why these tests:
   which gives it more power once there are enough windows, at the price of assuming the
   differences are comparable across windows. Reported next to the sign test.
 * **Bootstrap percentile interval** of the mean difference: a scale for the effect in the
-  objective's own units. Resampling is seeded by the number of pairs only, so a
-  configuration's interval never depends on which other configurations are in the sweep,
-  and the whole computation is vectorised for thousands of configurations at once.
+  objective's own units. With few windows (up to :data:`EXACT_BOOTSTRAP_MAX`) there are
+  few distinct resamples, so the bootstrap distribution is enumerated exactly instead of
+  sampled: no Monte Carlo noise, no seed, and faster. With more windows resampling is
+  seeded by the number of pairs only. Either way a configuration's interval never
+  depends on which other configurations are in the sweep, and the computation is
+  vectorised for thousands of configurations at once. With 3-5 windows the interval is
+  rough (it can only take a handful of values); it is a scale, not a test.
 
 Both tests are two-sided: the direction was picked after looking at the data (the best
 configuration is chosen by its mean), so a one-sided test would overstate the evidence.
@@ -34,6 +38,7 @@ procedure; they carry no information about direction. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from functools import lru_cache
@@ -47,8 +52,10 @@ FloatArray = npt.NDArray[np.float64]
 LOW_POWER_PAIRS = 6
 #: Up to this many non-zero differences the Wilcoxon null distribution is enumerated.
 EXACT_WILCOXON_MAX = 50
-#: Bootstrap resamples for mean-difference intervals.
-BOOTSTRAP_RESAMPLES = 1000
+#: Up to this many pairs the bootstrap distribution is enumerated exactly (462 resamples).
+EXACT_BOOTSTRAP_MAX = 6
+#: Monte Carlo bootstrap resamples for more pairs than that.
+BOOTSTRAP_RESAMPLES = 2000
 #: Base seed of the bootstrap; the stream for ``n`` pairs is seeded with ``(BASE, n)``.
 BOOTSTRAP_SEED = 20240601
 _BOOTSTRAP_CHUNK = 2048
@@ -218,29 +225,36 @@ def wilcoxon_rows(differences: FloatArray) -> list[float]:
     return result
 
 
-def average_ranks(values: FloatArray) -> FloatArray:
-    """Rank values ascending (1 = smallest); tied values share their average rank.
+@lru_cache(maxsize=16)
+def _exact_resamples(n_pairs: int) -> tuple[FloatArray, FloatArray]:
+    """Every distinct bootstrap resample of ``n_pairs`` items and its probability.
 
-    Average ranks keep the sum of ranks fixed at ``n(n+1)/2`` whatever the ties, which is
-    what rank statistics assume, and make a tie for first visibly not a win (1.5).
+    A resample is a multiset of the items: ``C(2n-1, n)`` of them (126 for 5 windows),
+    each with the multinomial probability ``n! / (prod k_i!) / n**n`` of being drawn.
+    Returns ``(weights, probabilities)`` with ``weights`` = counts / n (one row each).
     """
-    n = values.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.float64)
-    order = np.argsort(values, kind="stable")
-    sorted_values = values[order]
-    # Start index of each run of equal values, and each run's length.
-    starts = np.flatnonzero(np.concatenate(([True], sorted_values[1:] != sorted_values[:-1])))
-    lengths = np.diff(np.append(starts, n))
-    run_ranks = starts + (lengths - 1) / 2.0 + 1.0
-    ranks = np.empty(n, dtype=np.float64)
-    ranks[order] = np.repeat(run_ranks, lengths)
-    return ranks
+    rows: list[list[float]] = []
+    probabilities: list[float] = []
+    scale = n_pairs**n_pairs
+    for combo in itertools.combinations_with_replacement(range(n_pairs), n_pairs):
+        counts = [0] * n_pairs
+        for item in combo:
+            counts[item] += 1
+        ways = math.factorial(n_pairs)
+        for k in counts:
+            ways //= math.factorial(k)
+        rows.append([k / n_pairs for k in counts])
+        probabilities.append(ways / scale)
+    weights = np.asarray(rows, dtype=np.float64)
+    probs = np.asarray(probabilities, dtype=np.float64)
+    weights.setflags(write=False)
+    probs.setflags(write=False)
+    return weights, probs
 
 
 @lru_cache(maxsize=64)
-def _bootstrap_weights(n_pairs: int, resamples: int) -> FloatArray:
-    """Resampling weights (``resamples x n_pairs``): counts of each pair / n_pairs."""
+def _random_resamples(n_pairs: int, resamples: int) -> FloatArray:
+    """Monte Carlo resampling weights (``resamples x n_pairs``): counts / n_pairs."""
     rng = np.random.default_rng((BOOTSTRAP_SEED, n_pairs))
     picks = rng.integers(0, n_pairs, size=(resamples, n_pairs))
     counts = np.zeros((resamples, n_pairs), dtype=np.float64)
@@ -250,6 +264,20 @@ def _bootstrap_weights(n_pairs: int, resamples: int) -> FloatArray:
     return weights
 
 
+def _weighted_quantiles(
+    means: FloatArray, probs: FloatArray, levels: tuple[float, float]
+) -> tuple[FloatArray, FloatArray]:
+    """Per row, the smallest value whose cumulative probability reaches each level."""
+    order = np.argsort(means, axis=1, kind="stable")
+    sorted_means = np.take_along_axis(means, order, axis=1)
+    cumulative = np.cumsum(probs[order], axis=1)
+    found = []
+    for level in levels:
+        index = np.argmax(cumulative >= level - 1e-12, axis=1)
+        found.append(np.take_along_axis(sorted_means, index[:, None], axis=1)[:, 0])
+    return found[0], found[1]
+
+
 def bootstrap_mean_ci(
     differences: FloatArray,
     confidence: float = 0.95,
@@ -257,29 +285,37 @@ def bootstrap_mean_ci(
 ) -> tuple[FloatArray, FloatArray]:
     """Percentile bootstrap intervals of the mean for each row of a difference matrix.
 
+    With up to :data:`EXACT_BOOTSTRAP_MAX` pairs the bootstrap distribution is
+    enumerated exactly (every distinct resample with its probability), so the interval
+    has no Monte Carlo error and needs no seed; beyond that ``resamples`` random
+    resamples are drawn from a stream seeded by the number of pairs.
+
     Args:
         differences: ``k x n`` matrix, one row of ``n`` paired differences per
             comparison; all rows share ``n`` so they share one set of resamples.
         confidence: coverage of the two-sided interval.
-        resamples: bootstrap resamples.
+        resamples: Monte Carlo resamples when ``n`` is too large to enumerate.
 
     Returns:
-        ``(low, high)`` arrays of length ``k``. Deterministic: the resamples depend only
-        on ``n`` and :data:`BOOTSTRAP_SEED`. With ``n < 2`` the intervals are NaN (a
-        single window has no spread to resample).
+        ``(low, high)`` arrays of length ``k``. Deterministic: a row's interval depends
+        only on that row. With ``n < 2`` the intervals are NaN (a single window has no
+        spread to resample).
     """
     k, n = differences.shape
     if n < 2 or k == 0:
         nan = np.full(k, np.nan, dtype=np.float64)
         return nan, nan.copy()
-    weights = _bootstrap_weights(n, resamples)
     alpha = (1.0 - confidence) / 2.0
+    if n <= EXACT_BOOTSTRAP_MAX:
+        weights, probs = _exact_resamples(n)
+    else:
+        weights = _random_resamples(n, resamples)
+        probs = np.full(resamples, 1.0 / resamples)
     low = np.empty(k, dtype=np.float64)
     high = np.empty(k, dtype=np.float64)
     for start in range(0, k, _BOOTSTRAP_CHUNK):
         block = differences[start:start + _BOOTSTRAP_CHUNK]
-        means = block @ weights.T
-        qs = np.quantile(means, [alpha, 1.0 - alpha], axis=1)
-        low[start:start + block.shape[0]] = qs[0]
-        high[start:start + block.shape[0]] = qs[1]
+        lo, hi = _weighted_quantiles(block @ weights.T, probs, (alpha, 1.0 - alpha))
+        low[start:start + block.shape[0]] = lo
+        high[start:start + block.shape[0]] = hi
     return low, high

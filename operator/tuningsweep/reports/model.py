@@ -1,0 +1,68 @@
+"""Everything a report shows, computed once and handed to every renderer.
+
+Computing is kept apart from rendering: :func:`build_report` calls the pure core
+(summary, trends, curves) and the renderers (table, JSON, HTML) only format a
+:class:`Report`, so the three formats can never disagree on a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, learning_curves
+from tuningsweep.core.results import ResultRow
+from tuningsweep.core.summary import Goal, Summary, summarize
+from tuningsweep.core.trends import Trends, trends_from_summary
+from tuningsweep.reports.objective import DEFAULT_GOAL, infer_goal
+
+
+@dataclass(frozen=True)
+class Report:
+    """A sweep's leaderboard, trends and learning curves, plus where they came from."""
+
+    source: str
+    summary: Summary
+    trends: Trends
+    curves: LearningCurves | None
+    best_histories: Mapping[str, Epochs]
+    notes: tuple[str, ...] = ()
+
+
+def _curve_goal(curve: str, metric: str, goal: Goal) -> Goal:
+    if curve == metric:
+        return goal
+    return infer_goal(curve) or DEFAULT_GOAL
+
+
+def build_report(
+    rows: Sequence[ResultRow],
+    metric: str,
+    goal: Goal,
+    *,
+    source: str = "",
+    windows: Sequence[str] | None = None,
+    histories: Mapping[str, Epochs] | None = None,
+    notes: Sequence[str] = (),
+    summary: Summary | None = None,
+) -> Report:
+    """Compute the report for one objective from result rows and trial histories.
+
+    ``histories`` maps trial ids to normalised per-epoch histories; trials of the best
+    configuration are also kept separately so the curves can show them. A ``summary``
+    already computed from the same rows, objective and windows may be passed in to save
+    recomputing it.
+    """
+    if summary is None:
+        summary = summarize(rows, metric, goal, windows)
+    trends = trends_from_summary(summary)
+    curves: LearningCurves | None = None
+    best_histories: dict[str, Epochs] = {}
+    if histories:
+        name = curve_metric(list(histories.values()), metric)
+        if name is not None:
+            curves = learning_curves(histories, name, _curve_goal(name, metric, goal))
+        if summary.best is not None:
+            best_trials = {r.trial for r in rows if r.config == summary.best}
+            best_histories = {t: h for t, h in histories.items() if t in best_trials}
+    return Report(source, summary, trends, curves, best_histories, tuple(notes))

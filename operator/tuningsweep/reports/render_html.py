@@ -1,0 +1,185 @@
+"""``report --format html``: one self-contained page with the leaderboard and plots.
+
+Self-contained means a user can mail the file or open it on an air-gapped machine: the
+styles are inline, the plots are inline SVG (see :mod:`tuningsweep.reports.plots`), and
+there is no script, font, image or link that needs the network. The sections: verdict,
+leaderboard (first ``top`` rows), objective-by-window heatmap, parameter importance and
+trends, interaction, parallel coordinates, learning curves, and a short guide to
+reading the statistics.
+"""
+
+from __future__ import annotations
+
+from tuningsweep.core.summary import ConfigSummary, Summary
+from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_rank, fmt_signed, fmt_value
+from tuningsweep.reports.model import Report
+from tuningsweep.reports.plots import (
+    importance_plot,
+    interaction_plot,
+    learning_curve_plot,
+    parallel_coordinates,
+    trend_plot,
+    window_heatmap,
+)
+from tuningsweep.reports.svg import esc, goodness_color, text_color
+from tuningsweep.reports.verdict import verdict
+
+DEFAULT_HTML_TOP = 50
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px auto;
+       max-width: 1280px; padding: 0 16px; color: #1a1a1a; background: #fff; }
+h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32px;
+     border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.meta { color: #555; margin-top: 0; }
+.verdict li { margin: 4px 0; line-height: 1.4; }
+.scroll { overflow-x: auto; }
+table.leaderboard { border-collapse: collapse; font-size: 13px; white-space: nowrap; }
+table.leaderboard th, table.leaderboard td { padding: 4px 8px; border-bottom: 1px solid #eee;
+     text-align: right; }
+table.leaderboard th { background: #f5f5f5; position: sticky; top: 0; }
+table.leaderboard td.name, table.leaderboard th.name { text-align: left; }
+tr.best td { font-weight: 600; } tr.incomplete td { color: #888; }
+.tag { font-size: 11px; padding: 1px 5px; border-radius: 8px; background: #eee; color: #555;
+       font-weight: normal; margin-left: 4px; }
+.tag.best { background: #d62728; color: #fff; } .tag.all { background: #31a354; color: #fff; }
+.plots { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+svg.plot { background: #fff; border: 1px solid #eee; border-radius: 4px; font-family: inherit; }
+.note { color: #666; font-size: 13px; }
+.guide p { max-width: 900px; line-height: 1.45; font-size: 14px; }
+"""
+
+
+def _leaderboard(summary: Summary, top: int) -> str:
+    windows = summary.windows
+    head = ["#", "config", *summary.param_names, *windows, "mean ± std", "won", "p vs best",
+            "Δ mean vs best [95% CI]"]
+    name_cols = {1}
+    header = "".join(
+        f'<th class="name">{esc(h)}</th>' if i in name_cols else f"<th>{esc(h)}</th>"
+        for i, h in enumerate(head)
+    )
+    field = {w: sum(1 for c in summary.configs if w in c.per_window) for w in windows}
+    body = [_leaderboard_row(summary, c, i, field) for i, c in enumerate(summary.configs[:top], 1)]
+    more = len(summary.configs) - top
+    tail = (f'<p class="note">… {more} more configurations; the JSON report and summary.csv '
+            "hold all of them.</p>" if more > 0 else "")
+    return (f'<div class="scroll"><table class="leaderboard" id="leaderboard-table">'
+            f"<thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{tail}")
+
+
+def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
+                     field: dict[str, int]) -> str:
+    classes = ["best"] if c.config == summary.best else []
+    if not c.complete:
+        classes.append("incomplete")
+    tags = ""
+    if c.config == summary.best:
+        tags += '<span class="tag best">best</span>'
+    if c.wins_all_windows:
+        tags += '<span class="tag all">wins all windows</span>'
+    if not c.complete:
+        tags += '<span class="tag">incomplete</span>'
+    cells = [f"<td>{position if c.complete else '&ndash;'}</td>",
+             f'<td class="name">{esc(c.config)}{tags}</td>']
+    cells += [f"<td>{esc(fmt_param(c.params.get(p)))}</td>" for p in summary.param_names]
+    for w in summary.windows:
+        if w not in c.per_window:
+            cells.append('<td class="missing">&ndash;</td>')
+            continue
+        rank = c.ranks.get(w, 1.0)
+        n = field[w]
+        goodness = 1.0 if n <= 1 else 1.0 - (rank - 1.0) / (n - 1.0)
+        cells.append(
+            f'<td style="background:{goodness_color(goodness)};color:{text_color(goodness)}" '
+            f'title="rank {fmt_rank(rank)} of {n}">{fmt_value(c.per_window[w])} '
+            f"<small>#{fmt_rank(rank)}</small></td>"
+        )
+    std = f" ± {fmt_value(c.std, 2)}" if c.std is not None else ""
+    cells.append(f"<td>{fmt_value(c.mean)}{std}</td>")
+    cells.append(f"<td>{c.windows_won}/{len(summary.windows)}</td>")
+    comp = c.comparison
+    if comp is None:
+        cells += ["<td>&ndash;</td>", "<td>&ndash;</td>"]
+    else:
+        against = f" <small>vs {esc(comp.reference)}</small>" if c.config == summary.best else ""
+        title = (f"sign test p={fmt_p(comp.sign_test_p)}, Wilcoxon p={fmt_p(comp.wilcoxon_p)}, "
+                 f"{comp.wins} better / {comp.losses} worse / {comp.ties} tied of {comp.n_pairs}")
+        cells.append(f'<td title="{esc(title)}">{fmt_p(comp.sign_test_p)}{against}</td>')
+        interval = ""
+        if comp.ci_low is not None and comp.ci_high is not None:
+            interval = f" [{fmt_signed(comp.ci_low)}, {fmt_signed(comp.ci_high)}]"
+        cells.append(f"<td>{fmt_signed(comp.mean_difference)}{interval}</td>")
+    return f'<tr class="{" ".join(classes)}">{"".join(cells)}</tr>'
+
+
+_GUIDE = """
+<p><b>Windows.</b> Every configuration is trained on the same date windows (w0 is the most
+recent). A configuration that is best in every window (<i>wins all windows</i>) is more
+likely to stay best on new data than one whose mean is pulled up by one lucky window.</p>
+<p><b>p vs best.</b> A two-sided sign test pairing each configuration with the best one
+(the best with the runner-up) over the windows both finished: the chance of a split of
+wins at least this lopsided if both were equally good. Hover for the Wilcoxon signed-rank
+p-value, which also weighs the size of the differences. With n windows neither test can
+go below 2/2<sup>n</sup> (0.25 for 3 windows, 0.0625 for 5): with fewer than 6 windows a
+large p-value means "not enough windows to tell", not "no difference".</p>
+<p><b>Δ mean.</b> Mean difference to the reference over common windows, with a 95%
+bootstrap interval (rough with few windows). <b>Incomplete</b> configurations miss at
+least one window (failed or not run yet): they are listed after the complete ones and
+never chosen as best. <b>Importance</b> is the share of the variance of the
+configurations' mean objective explained by one parameter alone.</p>
+"""
+
+
+def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
+    """Render the report as one self-contained HTML page."""
+    s = report.summary
+    title = f"tuningsweep report: {s.metric} ({s.goal})"
+    sections: list[str] = []
+    sections.append('<section id="verdict"><h2>Verdict</h2><ul class="verdict">'
+                    + "".join(f"<li>{esc(line)}</li>" for line in verdict(report))
+                    + "".join(f'<li class="note">note: {esc(n)}</li>' for n in report.notes)
+                    + "</ul></section>")
+    if s.configs:
+        sections.append(f'<section id="leaderboard"><h2>Leaderboard</h2>{_leaderboard(s, top)}</section>')
+        sections.append('<section id="heatmap"><h2>Objective by window</h2>'
+                        '<p class="note">Colour is the rank within each window (darker is better); '
+                        '* marks incomplete configurations.</p>'
+                        f"{window_heatmap(s, top)}</section>")
+    trends = report.trends
+    if trends.parameters:
+        plots = "".join(trend_plot(t, s.metric) for t in trends.parameters)
+        sections.append(
+            '<section id="trends"><h2>Parameters</h2>'
+            f'<p class="note">Over {trends.n_configs} '
+            f"{'complete ' if trends.basis == 'complete' else ''}configurations: importance is "
+            "the share of the variance of the mean objective explained by each parameter; "
+            "points are mean ± std per value, the best value in red.</p>"
+            f'{importance_plot(trends)}<div class="plots">{plots}</div></section>'
+        )
+        if trends.interaction is not None:
+            a, b = trends.interaction.params
+            sections.append(
+                f'<section id="interactions"><h2>Interaction: {esc(a)} &times; {esc(b)}</h2>'
+                f"{interaction_plot(trends.interaction, s.metric, s.goal)}</section>"
+            )
+    if any(c.mean is not None for c in s.configs):
+        sections.append('<section id="parallel"><h2>Parallel coordinates</h2>'
+                        f"{parallel_coordinates(s, trends)}</section>")
+    if report.curves is not None:
+        curves = learning_curve_plot(report.curves, report.best_histories, s.best)
+    else:
+        curves = '<p class="note" id="no-curves">No learning curves: no trial history was found.</p>'
+    sections.append(f'<section id="curves"><h2>Learning curves</h2>{curves}</section>')
+    sections.append(f'<section id="guide" class="guide"><h2>How to read this</h2>{_GUIDE}</section>')
+    meta = (f"{esc(report.source)} · {len(s.configs)} configurations ({s.n_complete} complete) · "
+            f"{s.n_trials} trials ({s.n_failed} failed) · windows {esc(', '.join(s.windows) or 'none')}")
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{_STYLE}</style></head><body>"
+        f"<h1>{esc(title)}</h1><p class=\"meta\">{meta}</p>"
+        + "".join(sections)
+        + "</body></html>\n"
+    )

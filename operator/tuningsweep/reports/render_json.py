@@ -1,0 +1,147 @@
+"""``report --format json``: one object, the documented schema plus a few extra keys.
+
+The keys the issue defines are always present with exactly those names::
+
+    {"objective": {"metric": M, "goal": G}, "best": ID,
+     "configs": [{"config", "params", "per_window", "mean", "std", "ranks",
+                  "windows_won", "wins_all_windows", "complete", "p_value_vs_best"}],
+     "trends": {"PARAM": [{"value", "mean", "count"}]},
+     "importance": {"PARAM": share}}
+
+Extras, which consumers may ignore: top-level ``windows``, ``runner_up``, ``counts``,
+``interactions``, ``curves``, ``verdict``, ``notes``, ``source``; per configuration
+``comparison`` (the paired comparison behind ``p_value_vs_best``) and ``n_failed``; per
+trend level ``std`` and, for binned parameters, ``low``/``high``. Ranks are integers
+unless tied (average rank). Missing numbers are ``null``; never NaN, which is not JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from tuningsweep.core.curves import LearningCurves
+from tuningsweep.core.summary import Comparison, ConfigSummary, rank_number
+from tuningsweep.core.trends import Interaction, Level, Trends
+from tuningsweep.reports.model import Report
+from tuningsweep.reports.verdict import verdict
+
+
+def _num(value: float | None) -> float | None:
+    if value is None or math.isnan(value) or math.isinf(value):
+        return None
+    return value
+
+
+def _comparison(comp: Comparison) -> dict[str, Any]:
+    return {
+        "against": comp.reference,
+        "windows": comp.n_pairs,
+        "wins": comp.wins,
+        "losses": comp.losses,
+        "ties": comp.ties,
+        "sign_test_p": comp.sign_test_p,
+        "wilcoxon_p": comp.wilcoxon_p,
+        "mean_difference": _num(comp.mean_difference),
+        "mean_difference_ci95": [_num(comp.ci_low), _num(comp.ci_high)],
+        "low_power": comp.low_power,
+        "min_attainable_p": comp.min_attainable_p,
+    }
+
+
+def config_json(c: ConfigSummary) -> dict[str, Any]:
+    """One configuration in the JSON schema."""
+    return {
+        "config": c.config,
+        "params": dict(c.params),
+        "per_window": {w: _num(v) for w, v in c.per_window.items()},
+        "mean": _num(c.mean),
+        "std": _num(c.std),
+        "ranks": {w: rank_number(r) for w, r in c.ranks.items()},
+        "windows_won": c.windows_won,
+        "wins_all_windows": c.wins_all_windows,
+        "complete": c.complete,
+        "p_value_vs_best": c.p_value_vs_best,
+        "comparison": _comparison(c.comparison) if c.comparison else None,
+        "n_failed": c.n_failed,
+    }
+
+
+def _level(level: Level) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "value": level.value,
+        "mean": _num(level.mean),
+        "count": level.count,
+        "std": _num(level.std),
+    }
+    if level.low is not None:
+        item["low"] = level.low
+        item["high"] = level.high
+    return item
+
+
+def _interaction(interaction: Interaction | None) -> list[dict[str, Any]]:
+    if interaction is None:
+        return []
+    a, b = interaction.params
+    cells = [
+        {a: row, b: column, "mean": _num(mean), "count": count}
+        for row, means, counts in zip(
+            interaction.row_values, interaction.means, interaction.counts, strict=True
+        )
+        for column, mean, count in zip(interaction.column_values, means, counts, strict=True)
+    ]
+    return [{"params": [a, b], "cells": cells}]
+
+
+def _curves(curves: LearningCurves | None) -> dict[str, Any] | None:
+    if curves is None:
+        return None
+    return {
+        "metric": curves.metric,
+        "trials": curves.n_trials,
+        "converged_epoch": curves.converged_epoch,
+        "epochs": [
+            {"epoch": p.epoch, "median": p.median, "q25": p.q25, "q75": p.q75, "count": p.count}
+            for p in curves.points
+        ],
+    }
+
+
+def _trends(trends: Trends) -> dict[str, list[dict[str, Any]]]:
+    return {p.name: [_level(lv) for lv in p.levels] for p in sorted(trends.parameters, key=lambda p: p.name)}
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    """The report as a JSON-ready dict (see the module docstring for the schema)."""
+    s = report.summary
+    return {
+        "objective": {"metric": s.metric, "goal": s.goal},
+        "best": s.best,
+        "configs": [config_json(c) for c in s.configs],
+        "trends": _trends(report.trends),
+        "importance": {
+            p.name: p.importance for p in sorted(report.trends.parameters, key=lambda p: p.name)
+        },
+        "windows": list(s.windows),
+        "runner_up": s.runner_up,
+        "counts": {
+            "trials": s.n_trials,
+            "failed": s.n_failed,
+            "missing_objective": s.n_missing_objective,
+            "configs": len(s.configs),
+            "complete": s.n_complete,
+        },
+        "importance_basis": report.trends.basis,
+        "interactions": _interaction(report.trends.interaction),
+        "curves": _curves(report.curves),
+        "verdict": verdict(report),
+        "notes": list(report.notes),
+        "source": report.source,
+    }
+
+
+def render_json(report: Report) -> str:
+    """Render the report as indented JSON text (ending in a newline)."""
+    return json.dumps(report_dict(report), indent=2, allow_nan=False) + "\n"

@@ -1,0 +1,218 @@
+"""``report --format table``: the leaderboard, verdict, trends and curves for a terminal.
+
+Only the first ``top`` configurations of the leaderboard are printed (a sweep can have
+thousands; the JSON output and ``summary.csv`` hold all of them), followed by the
+verdict in sentences, per-parameter trends with their importance, the interaction of
+the two most important parameters, and a condensed learning curve.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from tuningsweep.core.curves import LearningCurves
+from tuningsweep.core.summary import ConfigSummary, Summary
+from tuningsweep.core.trends import Interaction, ParameterTrend
+from tuningsweep.reports.formatting import (
+    MISSING,
+    fmt_p,
+    fmt_param,
+    fmt_rank,
+    fmt_share,
+    fmt_value,
+)
+from tuningsweep.reports.model import Report
+from tuningsweep.reports.verdict import verdict
+
+DEFAULT_TOP = 20
+_CURVE_ROWS = 12
+_WIDE_CONSOLE = 140
+
+
+def _leaderboard(summary: Summary, top: int, with_params: bool) -> Table:
+    runner = f"; the best (★) against the runner-up {summary.runner_up}" if summary.runner_up else ""
+    table = Table(
+        title=f"Leaderboard: {summary.metric} ({summary.goal}) per window, #rank in that window",
+        caption=f"p: sign test against the best across windows{runner}",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        caption_justify="left",
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+        collapse_padding=True,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("config", no_wrap=True)
+    for w in summary.windows:
+        table.add_column(w, justify="right", no_wrap=True)
+    table.add_column("mean±std", justify="right", no_wrap=True)
+    table.add_column("won", justify="right", no_wrap=True)
+    table.add_column("p", justify="right", no_wrap=True)
+    if with_params:
+        table.add_column("parameters", overflow="fold", min_width=16)
+    for position, c in enumerate(summary.configs[:top], start=1):
+        style = "bold" if c.config == summary.best else ("dim" if not c.complete else None)
+        cells = _leaderboard_row(summary, c, position)
+        if with_params:
+            cells.append(_params_text(summary, c))
+        table.add_row(*cells, style=style)
+    return table
+
+
+def _params_text(summary: Summary, c: ConfigSummary) -> str:
+    return " ".join(f"{p}={fmt_param(c.params.get(p))}" for p in summary.param_names)
+
+
+def _parameter_table(summary: Summary, top: int) -> Table:
+    table = Table(title="Parameters of the leaderboard", box=box.SIMPLE_HEAD,
+                  title_justify="left", pad_edge=False)
+    table.add_column("config", no_wrap=True)
+    for name in summary.param_names:
+        table.add_column(name, justify="right", overflow="fold")
+    for c in summary.configs[:top]:
+        table.add_row(c.config, *(fmt_param(c.params.get(p)) for p in summary.param_names))
+    return table
+
+
+def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int) -> list[str]:
+    marks = " ★" if c.config == summary.best else ""
+    marks += " all" if c.wins_all_windows else ""
+    marks += " (incomplete)" if not c.complete else ""
+    cells = [str(position) if c.complete else MISSING, c.config + marks]
+    for w in summary.windows:
+        if w in c.per_window:
+            cells.append(f"{fmt_value(c.per_window[w], 4)} #{fmt_rank(c.ranks.get(w))}")
+        else:
+            cells.append("failed" if c.n_failed and w in c.missing_windows else MISSING)
+    std = f"±{fmt_value(c.std, 2)}" if c.std is not None else ""
+    cells.append(f"{fmt_value(c.mean, 4)}{std}")
+    cells.append(f"{c.windows_won}/{len(summary.windows)}")
+    cells.append(fmt_p(c.comparison.sign_test_p) if c.comparison else MISSING)
+    return cells
+
+
+def _trend_table(trend: ParameterTrend, metric: str) -> Table:
+    kind = " (quantile bins)" if trend.binned else ""
+    table = Table(
+        title=f"{trend.name}{kind}: importance {fmt_share(trend.importance)}",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    table.add_column("value", justify="right")
+    table.add_column(f"mean {metric}", justify="right")
+    table.add_column("std", justify="right")
+    table.add_column("configs", justify="right")
+    for level in trend.levels:
+        best = level.value == trend.best_value
+        table.add_row(
+            fmt_param(level.value) + (" ★" if best else ""),
+            fmt_value(level.mean),
+            fmt_value(level.std, 2),
+            str(level.count),
+            style="bold" if best else None,
+        )
+    return table
+
+
+def _interaction_table(interaction: Interaction, metric: str) -> Table:
+    a, b = interaction.params
+    table = Table(
+        title=f"Interaction: mean {metric} by {a} (rows) x {b} (columns)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    table.add_column(f"{a} \\ {b}", justify="right")
+    for column in interaction.column_values:
+        table.add_column(fmt_param(column), justify="right")
+    for row, means in zip(interaction.row_values, interaction.means, strict=True):
+        table.add_row(fmt_param(row), *(fmt_value(m) for m in means))
+    return table
+
+
+def _curve_table(curves: LearningCurves) -> Table:
+    table = Table(
+        title=f"Learning curve: median {curves.metric} over {curves.n_trials} trials",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    table.add_column("epoch", justify="right")
+    table.add_column("median", justify="right")
+    table.add_column("IQR", justify="right")
+    table.add_column("trials", justify="right")
+    points = curves.points
+    step = max(1, -(-len(points) // _CURVE_ROWS))
+    shown = list(points[::step])
+    converged = next((p for p in points if p.epoch == curves.converged_epoch), None)
+    if points[-1] not in shown:
+        shown.append(points[-1])
+    if converged is not None and converged not in shown:
+        shown = sorted([*shown, converged], key=lambda p: p.epoch)
+    for p in shown:
+        mark = " ← converged" if p.epoch == curves.converged_epoch else ""
+        table.add_row(
+            f"{p.epoch}{mark}",
+            fmt_value(p.median),
+            f"{fmt_value(p.q25)} to {fmt_value(p.q75)}",
+            str(p.count),
+            style="bold" if mark else None,
+        )
+    return table
+
+
+def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color: bool = True) -> None:
+    """Print the report to ``file`` as rich tables and a verdict.
+
+    Args:
+        report: what to show.
+        file: where to write (a terminal or a text file).
+        top: how many leaderboard rows to print.
+        color: allow colours and styles (off when writing to a file).
+    """
+    console = Console(
+        file=file,
+        width=None if color else 160,
+        color_system="auto" if color else None,
+        force_terminal=None if color else False,
+        highlight=False,
+    )
+    summary = report.summary
+    console.print(f"[bold]Sweep results[/bold] {report.source}", markup=True, soft_wrap=True)
+    console.print(
+        f"{len(summary.configs)} configurations, {summary.n_complete} complete, "
+        f"{summary.n_trials} trials ({summary.n_failed} failed), windows: "
+        f"{', '.join(summary.windows) or 'none'} (w0 = most recent)"
+    )
+    if summary.configs:
+        # Parameters beside the numbers when the terminal is wide enough, else below them.
+        wide = console.width >= _WIDE_CONSOLE
+        console.print(_leaderboard(summary, top, with_params=wide))
+        if not wide and summary.param_names:
+            console.print(_parameter_table(summary, top))
+        hidden = len(summary.configs) - top
+        if hidden > 0:
+            console.print(
+                f"… {hidden} more configurations (all of them: --format json, or summary.csv)"
+            )
+    console.print("[bold]Verdict[/bold]", markup=True)
+    for sentence in verdict(report):
+        console.print(f"  {sentence}", markup=False, highlight=False)
+    for note in report.notes:
+        console.print(f"  note: {note}", markup=False, style="dim")
+    if report.trends.parameters:
+        console.print()
+        console.print(
+            f"[bold]Trends[/bold] over {report.trends.n_configs} "
+            f"{'complete ' if report.trends.basis == 'complete' else ''}configurations "
+            "(importance = share of the variance of configuration means explained)",
+            markup=True,
+        )
+        for trend in report.trends.parameters:
+            console.print(_trend_table(trend, summary.metric))
+        if report.trends.interaction is not None:
+            console.print(_interaction_table(report.trends.interaction, summary.metric))
+    if report.curves is not None:
+        console.print(_curve_table(report.curves))

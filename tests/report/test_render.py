@@ -1,0 +1,153 @@
+"""The three renderings of one report: exact JSON schema, table text, self-contained HTML."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tuningsweep.core.curves import normalize_history
+from tuningsweep.reports.model import Report, build_report
+from tuningsweep.reports.render_html import render_html
+from tuningsweep.reports.render_json import render_json
+from tuningsweep.reports.render_table import render_table
+
+from .conftest import PARAMS, TABLE
+from .synthetic import history, rows_from_table
+
+SCHEMA_TOP = {"objective", "best", "configs", "trends", "importance"}
+EXTRA_TOP = {"windows", "runner_up", "counts", "importance_basis", "interactions", "curves",
+             "verdict", "notes", "source"}
+SCHEMA_CONFIG = {"config", "params", "per_window", "mean", "std", "ranks", "windows_won",
+                 "wins_all_windows", "complete", "p_value_vs_best"}
+EXTRA_CONFIG = {"comparison", "n_failed"}
+
+
+@pytest.fixture
+def report() -> Report:
+    rows = rows_from_table(TABLE, PARAMS, model_root="/m")
+    histories = {r.trial: normalize_history(history(r.metrics["val_mse"]))
+                 for r in rows if r.status == "succeeded"}
+    return build_report(rows, "val_mse", "minimize", source="results.csv", histories=histories)
+
+
+def test_json_has_exactly_the_documented_keys(report: Report) -> None:
+    data = json.loads(render_json(report))
+    assert set(data) == SCHEMA_TOP | EXTRA_TOP
+    assert data["objective"] == {"metric": "val_mse", "goal": "minimize"}
+    assert data["best"] == "c0001"
+    for config in data["configs"]:
+        assert set(config) == SCHEMA_CONFIG | EXTRA_CONFIG
+    assert set(data["trends"]) == set(data["importance"]) == {
+        "learning_rate", "hidden_units", "optimizer"}
+    for levels in data["trends"].values():
+        for level in levels:
+            assert {"value", "mean", "count"} <= set(level)
+
+
+def test_json_values(report: Report) -> None:
+    data = json.loads(render_json(report))
+    by_id = {c["config"]: c for c in data["configs"]}
+    best = by_id["c0001"]
+    assert best["per_window"] == {"w0": 0.020, "w1": 0.022, "w2": 0.021}
+    assert best["ranks"] == {"w0": 1, "w1": 1, "w2": 1}
+    assert best["windows_won"] == 3 and best["wins_all_windows"] is True
+    assert best["complete"] is True and best["p_value_vs_best"] == 0.25
+    assert best["comparison"]["against"] == "c0002" and best["comparison"]["low_power"]
+    assert by_id["c0004"]["complete"] is False and by_id["c0004"]["std"] == pytest.approx(0.01414, abs=1e-5)
+    assert by_id["c0005"]["ranks"] == {"w0": 2, "w1": 2}
+    assert [c["config"] for c in data["configs"]][:3] == ["c0001", "c0002", "c0003"]
+    trend = {lv["value"]: lv for lv in data["trends"]["optimizer"]}
+    assert trend["adam"]["count"] == 2 and trend["sgd"]["count"] == 1  # complete configs only
+    assert 0.0 <= data["importance"]["learning_rate"] <= 1.0
+    assert data["curves"]["metric"] == "val_mse" and data["curves"]["converged_epoch"] >= 1
+    assert data["counts"] == {"trials": 14, "failed": 1, "missing_objective": 0, "configs": 5,
+                              "complete": 3}
+
+
+def test_json_has_no_nan(report: Report) -> None:
+    text = render_json(report)
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def _table(report: Report, top: int = 20) -> str:
+    out = io.StringIO()
+    render_table(report, out, top=top, color=False)
+    return out.getvalue()
+
+
+def test_table_shows_leaderboard_and_plain_verdict(report: Report) -> None:
+    text = _table(report)
+    assert "Leaderboard: val_mse (minimize)" in text
+    assert "c0001 wins every window (3/3)" in text
+    assert "no two-sided test can give p below 0.25" in text
+    assert "c0004 (incomplete)" in text and "failed" in text
+    assert "2 configurations are incomplete" in text
+    assert "1 trial failed" in text
+    assert "Learning curve: median val_mse" in text and "converged" in text
+    assert "Interaction" in text
+
+
+def test_table_top_limits_rows(report: Report) -> None:
+    text = _table(report, top=2)
+    assert "c0003" not in text.split("Verdict")[0].split("Parameters of")[0]
+    assert "3 more configurations" in text
+
+
+def test_verdict_for_an_outlier_best_mean() -> None:
+    rows = rows_from_table({"c01": [1.0, 1.0, 1.0], "c02": [1.1, 1.1, 0.5]})
+    text = _table(build_report(rows, "val_mse", "minimize"))
+    assert "c02 has the best mean val_mse" in text and "wins 1 of 3 windows" in text
+    assert "c01 wins the most windows (2/3)" in text
+    assert "No learning curves" in text
+
+
+def test_verdict_with_enough_windows() -> None:
+    rows = rows_from_table({"c01": [1.0 + w for w in range(7)], "c02": [1.5 + w for w in range(7)]})
+    text = _table(build_report(rows, "val_mse", "minimize"))
+    assert "sign test p = 0.016" in text
+    assert "significant at the 5% level" in text
+
+
+def test_verdict_when_nothing_is_complete() -> None:
+    rows = rows_from_table({"c01": [1.0, None], "c02": [None, 2.0]})
+    text = _table(build_report(rows, "val_mse", "minimize"))
+    assert "no winner can be declared" in text
+
+
+def test_html_is_self_contained(report: Report) -> None:
+    page = render_html(report)
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"(src|href)\s*=\s*[\"']?\s*(https?:)?//", page, re.I)
+    assert not re.search(r"https?://", page)
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+
+
+def test_html_contains_every_plot(report: Report) -> None:
+    page = render_html(report)
+    for element_id in ("leaderboard-table", "window-heatmap", "importance", "parallel-coordinates",
+                       "learning-curves", "interaction", "trend-learning_rate",
+                       "trend-hidden_units", "trend-optimizer"):
+        assert f'id="{element_id}"' in page, element_id
+    heatmap = re.search(r'<svg id="window-heatmap".*?</svg>', page, re.S)
+    assert heatmap is not None
+    # 15 trials: 1 failed and 1 not run leave 13 values; the 2 holes are marked missing.
+    assert heatmap.group(0).count('class="heat-cell"') == 13
+    assert heatmap.group(0).count('class="heat-missing"') == 2
+    assert page.count('class="pc-line') == 3  # the complete configurations
+
+
+def test_html_escapes_user_text() -> None:
+    rows = rows_from_table({"c01": [1.0]}, {"c01": {"<b>": "<script>alert(1)</script>"}})
+    page = render_html(build_report(rows, "val_mse", "minimize"))
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_summary_with_no_rows_renders_everywhere(tmp_path: Path) -> None:
+    empty = build_report([], "val_mse", "minimize")
+    assert json.loads(render_json(empty))["configs"] == []
+    assert "No trials have finished yet." in _table(empty)
+    assert "No trials have finished yet." in render_html(empty)
