@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write  # noqa: E402
+from common import write
 
-from tuningsweep.core.manifest import load_sweeps  # noqa: E402
-from tuningsweep.core.planner import plan_trials  # noqa: E402
-from tuningsweep.core.windows import resolve_windows  # noqa: E402
+from tuningsweep.core.manifest import load_sweeps
+from tuningsweep.core.planner import plan_trials
+from tuningsweep.core.windows import resolve_windows
 
 ANCHOR = dt.date(2026, 11, 27)
 

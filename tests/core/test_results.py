@@ -7,7 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tuningsweep.core.results import (
-    ResultRow, ResultsFormatError, merge_rows, parse_csv, render_csv,
+    ResultRow,
+    ResultsFormatError,
+    merge_rows,
+    parse_csv,
+    render_csv,
 )
 
 names = st.sampled_from(["learning_rate", "hidden_units", "act"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -73,7 +74,7 @@ def test_rolling_windows_properties(anchor: dt.date, count: int, months: int, st
         assert w.end < anchor.replace(day=1)  # only complete months before the anchor
     # w0 ends with the month just before the anchor's month.
     assert ws[0].end == anchor.replace(day=1) - dt.timedelta(days=1)
-    for a, b in zip(ws, ws[1:], strict=False):
+    for a, b in itertools.pairwise(ws):
         gap = (a.end.year - b.end.year) * 12 + a.end.month - b.end.month
         assert gap == step
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def test_429_and_503_from_gcs_lose_nothing(
     writes = [e.at for e in flaky_gcs.exchanges()
               if e.method == "POST" and not e.faulted and marker in e.body]
     assert len(writes) >= 2
-    assert min(b - a for a, b in zip(writes, writes[1:], strict=False)) >= 1.9
+    assert min(b - a for a, b in itertools.pairwise(writes)) >= 1.9
 
 
 def test_missing_bucket_fails_before_training(tmp_path: Path, fake_command: str,

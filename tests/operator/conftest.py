@@ -126,3 +126,24 @@ def kopf_settings() -> Any:
     settings.watching.connect_timeout = 5
     settings.networking.request_timeout = 10
     return settings
+
+
+# -- the real operator -------------------------------------------------------------------
+
+
+@pytest.fixture
+def agent(node_agent_factory: Callable[..., NodeAgent]) -> NodeAgent:
+    """A node agent with 8 slots whose processes can import the tests' fake trainer."""
+    return node_agent_factory(max_concurrency=8, extra_env={'PYTHONPATH': str(REPO_ROOT)})
+
+
+@pytest.fixture
+def operator(k8s_emulator: EmulatorProcess, prometheus: Any, pushgateway: Any,
+             gcs_emulator: Any, tmp_path: Path) -> Iterator[Any]:
+    """The real operator as a process (not started): ``.start()``, ``.kill()``, ``.stop()``."""
+    from tests.operator.operator_process import OperatorProcess
+
+    proc = OperatorProcess(k8s_emulator.kubeconfig, prometheus.url, pushgateway.url,
+                           tmp_path / 'operator')
+    yield proc
+    proc.stop()

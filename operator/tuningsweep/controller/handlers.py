@@ -10,7 +10,9 @@
   nothing, so they cost no API writes.
 
 kopf's own event posting is raised to errors only, so the API sees a handful of Events
-per sweep (main transitions) rather than one per log line.
+per sweep (main transitions) rather than one per log line. The handlers take only the
+keyword arguments they use, which kopf's strict handler protocols do not express (hence
+the ``type: ignore`` on the decorators).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     serve(ours.metrics_port)
 
 
-@kopf.index("batch", "v1", "jobs", labels={LABEL_SWEEP: kopf.PRESENT})
+@kopf.index("batch", "v1", "jobs", labels={LABEL_SWEEP: kopf.PRESENT})  # type: ignore[arg-type]
 def jobs_by_sweep(namespace: str, labels: kopf.Labels, body: kopf.Body,
                   meta: kopf.Meta, **_: Any) -> dict[Key, ObservedJob]:
     """Index each Job by its sweep, with its state and owners."""
@@ -64,19 +66,20 @@ def jobs_by_sweep(namespace: str, labels: kopf.Labels, body: kopf.Body,
     return {(namespace, labels[LABEL_SWEEP]): ObservedJob(job_state(dict(body)), owners)}
 
 
-@kopf.on.event("batch", "v1", "jobs", labels={LABEL_SWEEP: kopf.PRESENT})
+@kopf.on.event("batch", "v1", "jobs", labels={LABEL_SWEEP: kopf.PRESENT})  # type: ignore[arg-type]
 def job_changed(namespace: str, labels: kopf.Labels, **_: Any) -> None:
     """A Job of a sweep changed: wake that sweep's daemon."""
     _wake((namespace, labels[LABEL_SWEEP]))
 
 
-@kopf.on.event(api.GROUP, api.VERSION, api.PLURAL)
+@kopf.on.event(api.GROUP, api.VERSION, api.PLURAL)  # type: ignore[arg-type]
 def sweep_changed(namespace: str, name: str, **_: Any) -> None:
     """A sweep changed (parallelism, suspend, ...): wake its daemon."""
     _wake((namespace, name))
 
 
-@kopf.daemon(api.GROUP, api.VERSION, api.PLURAL, initial_delay=0, cancellation_timeout=10)
+@kopf.daemon(api.GROUP, api.VERSION, api.PLURAL,  # type: ignore[arg-type]
+             initial_delay=0, cancellation_timeout=10)
 async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
                     stopped: kopf.DaemonStopped, memo: kopf.Memo,
                     jobs_by_sweep: kopf.Index[Key, ObservedJob], **_: Any) -> None:
@@ -99,7 +102,7 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
             try:
                 await asyncio.wait_for(wakeup.wait(), timeout=result.wait)
                 await asyncio.sleep(DEBOUNCE_S)  # let a burst of Job events coalesce
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     finally:
         _wakeups.pop(key, None)

@@ -15,6 +15,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from .. import __version__
 from ..core import api
 from . import metrics
 from .ratelimit import TokenBucket
@@ -23,9 +24,9 @@ from .ratelimit import TokenBucket
 def load_credentials() -> None:
     """In-cluster credentials when running in a pod, else the local kubeconfig."""
     try:
-        config.load_incluster_config()
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_kube_config()
+        config.load_kube_config()  # type: ignore[no-untyped-call]
 
 
 class KubeApi:
@@ -34,6 +35,8 @@ class KubeApi:
     def __init__(self, bucket: TokenBucket) -> None:
         self.bucket = bucket
         self._api_client = client.ApiClient()
+        # A user agent of our own tells the operator's calls from kopf's in audit logs.
+        self._api_client.user_agent = f"tuningsweep-operator/{__version__}"
         self._batch = client.BatchV1Api(self._api_client)
         self._custom = client.CustomObjectsApi(self._api_client)
 
@@ -43,7 +46,8 @@ class KubeApi:
         try:
             await self._call("create", "jobs",
                              lambda: self._batch.create_namespaced_job(
-                                 namespace, body, _preload_content=False))
+                                 namespace, body,  # type: ignore[arg-type]
+                                 _preload_content=False))
         except ApiException as exc:
             if exc.status == 409:
                 return False

@@ -35,8 +35,18 @@ class TrialMetrics:
     finished: bool = False
 
 
+_SAFE = re.compile(r"^[a-z0-9-]+$")
+
+
 def _label_regex(values: Iterable[str]) -> str:
-    return "|".join(re.escape(v) for v in values)
+    # Trial ids are DNS-1123 labels, which contain no regex or PromQL string
+    # metacharacters; refuse anything else rather than escape it (PromQL strings and
+    # RE2 escape differently, a classic source of 400s).
+    items = list(values)
+    bad = [v for v in items if not _SAFE.match(v)]
+    if bad:
+        raise ValueError(f"unexpected trial ids: {bad[:3]}")
+    return "|".join(items)
 
 
 def trials_query(namespace: str, sweep: str, trials: Iterable[str]) -> str:

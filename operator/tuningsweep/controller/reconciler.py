@@ -41,7 +41,13 @@ from ..core.planner import Plan, count_trials, plan_trials
 from ..core.results import ResultRow
 from ..core.spec import DateWindow, Sweep, parse_spec
 from ..core.status import (
-    FAILED, PENDING, RUNNING, SUCCEEDED, SUSPENDED, build_status, set_condition,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    SUSPENDED,
+    build_status,
+    set_condition,
 )
 from ..core.windows import resolve_windows, windows_from_data
 from ..io.results_store import SPEC_YAML, ResultsStore, immutable_differences
@@ -91,7 +97,7 @@ class _Memory:
 
 
 def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace(
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace(
         "+00:00", "Z")
 
 
@@ -101,7 +107,7 @@ def _date_of(timestamp: str | None) -> dt.date:
             return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).date()
         except ValueError:
             pass
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 class SweepReconciler:
@@ -227,7 +233,10 @@ class SweepReconciler:
                 if early is not None:
                     return early
             result = await self._step(body, [j.state for j in jobs if self.uid in j.owner_uids])
-            self.m.backoff = 1.0
+            if self.m.backoff > 1.0:
+                self.m.backoff = 1.0
+                self.m.conditions = set_condition(self.m.conditions, "Degraded", False,
+                                                  "Recovered", "", _now_iso())
             return result
         except (StorageError, PrometheusUnavailable, OSError) as exc:
             # Transient: GCS, Prometheus or the API are down. Say so, retry with backoff.
@@ -378,7 +387,7 @@ class SweepReconciler:
         started = time.monotonic()
         await asyncio.to_thread(self.m.results.flush, 60.0)
         metrics.FLUSH_LATENCY.observe(time.monotonic() - started)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         for finished_at in self.m.finished_at.values():
             try:
                 ended = dt.datetime.fromisoformat(finished_at.replace("Z", "+00:00"))
@@ -442,10 +451,10 @@ class SweepReconciler:
         metrics.TRIALS.labels(self.namespace, self.name, "running").set(running)
         metrics.TRIALS.labels(self.namespace, self.name, "pending").set(
             max(0, total - succeeded - failed - running))
-        best = status.get("best")
-        if best:
+        best_info = status.get("best")
+        if best_info:
             metrics.BEST.labels(self.namespace, self.name, sweep.spec.objective_metric).set(
-                best["objective"])
+                float(best_info["objective"]))
         await self._patch(status, force=transition)
 
     async def _patch(self, status: dict[str, Any], force: bool) -> None:

@@ -18,6 +18,7 @@ import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from . import presets
 from .spec import Parameter, ParamValue
@@ -157,7 +158,7 @@ class AutoStage:
 def _preset_parameter(hp: presets.HyperParameter) -> Parameter:
     if hp.auto_values:
         return Parameter(hp.name, values=tuple(hp.auto_values))
-    kind = "int" if hp.kind == "int" else "float"
+    kind: Literal["int", "float"] = "int" if hp.kind == "int" else "float"
     return Parameter(hp.name, min=hp.auto_low, max=hp.auto_high,
                      scale="log" if hp.log else "linear", type=kind)
 

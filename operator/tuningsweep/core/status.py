@@ -27,10 +27,12 @@ def set_condition(
     out = [dict(c) for c in conditions if c.get("type") != type_]
     previous = next((c for c in conditions if c.get("type") == type_), None)
     value = "True" if status else "False"
-    changed = previous is None or previous.get("status") != value
+    since = now
+    if previous is not None and previous.get("status") == value:
+        since = previous.get("lastTransitionTime", now)
     out.append({
         "type": type_, "status": value, "reason": reason, "message": message,
-        "lastTransitionTime": now if changed else previous.get("lastTransitionTime", now),
+        "lastTransitionTime": since,
     })
     return sorted(out, key=lambda c: str(c["type"]))
 

@@ -100,7 +100,7 @@ class Events:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def read_final_metrics(path: Path) -> dict[str, float] | None:

@@ -1,0 +1,135 @@
+"""The operator end to end: kopf for real against the API emulator, Jobs run by the node
+agent, metrics through a real Pushgateway and Prometheus, results in fake-gcs-server.
+
+The Kubernetes API is emulated (no real API server can run here) and the node agent
+stands in for the kubelet and the Job controller; everything else is the real thing.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from google.cloud import storage
+
+from tests.local.fake_trainer import objective
+from tests.operator.emulator import EmulatorProcess
+from tests.operator.node_agent import NodeAgent
+from tests.operator.operator_process import OperatorProcess, wait_until
+from tests.operator.sweeps import (
+    JOBS,
+    NS,
+    SWEEPS,
+    pushgateway_groups,
+    results_rows,
+    sweep_manifest,
+    wait_phase,
+)
+from tests.services import Pushgateway
+
+
+def test_sweep_runs_to_success_with_one_row_per_trial(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
+    gcs_bucket: str, gcs_client: storage.Client, pushgateway: Pushgateway,
+) -> None:
+    operator.start()
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("op-e2e", gcs_bucket))
+    status = wait_phase(k8s_emulator, "op-e2e", "Succeeded", operator=operator)
+    assert status["progress"] == "4/4"
+    assert status["trials"] == {"total": 4, "pending": 0, "running": 0, "succeeded": 4,
+                                "failed": 0}
+    assert [w["start"] for w in status["windows"]] == ["2026-10-01", "2026-09-01"] or len(
+        status["windows"]) == 2
+    rows = results_rows(gcs_client, gcs_bucket, "op-e2e")
+    assert sorted(r["trial"] for r in rows) == ["c0000-w0", "c0000-w1", "c0001-w0", "c0001-w1"]
+    for r in rows:
+        assert r["status"] == "succeeded", r
+        params = {"learning_rate": float(r["param.learning_rate"]), "hidden_units": 64}
+        # The value in the CSV is exactly what the trainer reported.
+        assert float(r["metric.val_mse"]) == pytest.approx(objective(params, r["window_start"]))
+        assert r["job"] == f"op-e2e-{r['trial']}"
+    best = min(rows, key=lambda r: float(r["metric.val_mse"]))
+    assert status["best"]["config"] == best["config"]
+    assert status["best"]["display"].startswith(f"{best['config']} val_mse=")
+    assert pushgateway_groups(pushgateway, "op-e2e") == []
+    jobs = k8s_emulator.client.list(JOBS, NS)["items"]
+    assert len(jobs) == 4
+    for job in jobs:
+        (owner,) = job["metadata"]["ownerReferences"]
+        assert owner["kind"] == "TuningSweep" and owner["name"] == "op-e2e"
+    summary = gcs_client.bucket(gcs_bucket).blob(f"tuning/{NS}/op-e2e/summary.csv")
+    assert summary.download_as_text().count("\n") == 3
+    reasons = {e.get("reason") for e in k8s_emulator.client.list("v1/events", NS)["items"]}
+    assert {"WindowsPinned", "Succeeded"} <= reasons
+
+
+def test_invalid_spec_fails_with_condition_and_event(
+    k8s_emulator: EmulatorProcess, operator: OperatorProcess, gcs_bucket: str,
+) -> None:
+    operator.start()
+    body = sweep_manifest("bad", gcs_bucket)
+    body["spec"]["parameters"]["dropout"] = {"min": 0.5, "max": 0.1}
+    k8s_emulator.client.create(SWEEPS, body)
+    status = wait_phase(k8s_emulator, "bad", "Failed", operator=operator)
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["status"] == "True" and failed["reason"] == "InvalidSpec"
+    assert "spec.parameters.dropout.max: max (0.1) is below min (0.5)" in failed["message"]
+    events = k8s_emulator.client.list("v1/events", NS)["items"]
+    assert any(e.get("reason") == "InvalidSpec" and e.get("type") == "Warning" for e in events)
+    assert k8s_emulator.client.list(JOBS, NS)["items"] == []
+
+
+def test_failing_trainer_records_failed_rows_then_fails_past_budget(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
+    gcs_bucket: str, gcs_client: storage.Client, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_FAIL_CONFIGS", "c0000,c0001")
+    operator.start()
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("flaky", gcs_bucket, configs=4,
+                                                      parallelism=1, max_failed=2))
+    status = wait_phase(k8s_emulator, "flaky", "Failed", operator=operator)
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "TooManyFailedTrials"
+    assert "3 trials failed, more than maxFailedTrials (2)" in failed["message"]
+    assert "c0000-w0: Job failed: BackoffLimitExceeded" in failed["message"]
+    rows = wait_until(lambda: len(r := results_rows(gcs_client, gcs_bucket, "flaky")) >= 3 and r)
+    assert all(r["status"] == "failed" for r in rows)
+    assert "Job failed" in rows[0]["error"]
+    # No new trials start once the sweep has failed.
+    created = len(k8s_emulator.client.list(JOBS, NS)["items"])
+    assert created == 3
+
+
+def test_suspend_stops_new_jobs_and_resume_finishes(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
+    gcs_bucket: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_SLEEP", "0.5")
+    operator.start()
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("pause", gcs_bucket, configs=4,
+                                                      parallelism=1))
+    wait_until(lambda: k8s_emulator.client.list(JOBS, NS)["items"], what="a first Job")
+    k8s_emulator.client.patch(SWEEPS, "pause", {"spec": {"suspend": True}}, NS)
+    wait_phase(k8s_emulator, "pause", "Suspended", operator=operator)
+    count = len(k8s_emulator.client.list(JOBS, NS)["items"])
+    agent.wait_idle()
+    time.sleep(2)
+    assert len(k8s_emulator.client.list(JOBS, NS)["items"]) == count < 8
+    k8s_emulator.client.patch(SWEEPS, "pause", {"spec": {"suspend": False, "parallelism": 4}},
+                              NS)
+    wait_phase(k8s_emulator, "pause", "Succeeded", operator=operator)
+    assert agent.max_running >= 2  # the raised parallelism took effect
+
+
+def test_deleting_a_sweep_deletes_its_jobs(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess, gcs_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_SLEEP", "30")
+    operator.start()
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("gone", gcs_bucket))
+    wait_until(lambda: len(k8s_emulator.client.list(JOBS, NS)["items"]) == 2, what="2 Jobs")
+    k8s_emulator.client.delete(SWEEPS, "gone", NS)
+    wait_until(lambda: k8s_emulator.client.get_or_none(SWEEPS, "gone", NS) is None,
+               what="the sweep to be deleted")
+    wait_until(lambda: k8s_emulator.client.list(JOBS, NS)["items"] == [], what="Jobs deleted")
