@@ -5,8 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
+CHART := helm/tuningsweep
+HELM_HOME := $(CURDIR)/.tools/helm-home
+HELM := HELM_CACHE_HOME=$(HELM_HOME)/cache HELM_CONFIG_HOME=$(HELM_HOME)/config HELM_DATA_HOME=$(HELM_HOME)/data $(CURDIR)/.tools/bin/helm
+IMAGE ?= ghcr.io/tuningsweep/operator
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
+CONTAINER_ENGINE ?= $(shell command -v docker || command -v podman)
 
-.PHONY: install system-deps test test-fast lint typecheck bench crds check-crds demo chart image clean
+.PHONY: install system-deps test test-fast lint bench crds demo chart image clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,13 +44,33 @@ lint: install
 bench: system-deps install
 	$(PY) bench/run_all.py
 
-## crds: regenerate crds/tuningsweep.yaml from the API schema
+## crds: regenerate crds/tuningsweep.yaml from the API schema (and the chart's copy)
 crds: install
 	$(PY) -c "from tuningsweep.core.crd import render_crd; open('crds/tuningsweep.yaml','w').write(render_crd())"
+	cp crds/tuningsweep.yaml $(CHART)/files/crds/tuningsweep.yaml
+
+## chart: sync the chart's CRD copy, lint, run the chart tests, package into dist/
+chart: system-deps install
+	cp crds/tuningsweep.yaml $(CHART)/files/crds/tuningsweep.yaml
+	$(HELM) lint --strict $(CHART)
+	$(PY) -m pytest tests/chart -q
+	$(HELM) package $(CHART) --destination dist
+
+## image: build the operator image (docker with buildx, or podman); fails clearly without one
+image:
+	@engine="$(CONTAINER_ENGINE)"; \
+	if [ -z "$$engine" ] || ! "$$engine" info >/dev/null 2>&1; then \
+	  echo "make image: no working container engine (docker with buildx, or podman, with its daemon running); install or start one, or set CONTAINER_ENGINE=..." >&2; \
+	  exit 1; \
+	fi; \
+	case "$$(basename "$$engine")" in \
+	  podman*) "$$engine" build --ignorefile operator/Dockerfile.dockerignore -f operator/Dockerfile -t $(IMAGE):$(IMAGE_TAG) . ;; \
+	  *) DOCKER_BUILDKIT=1 "$$engine" build -f operator/Dockerfile -t $(IMAGE):$(IMAGE_TAG) . ;; \
+	esac
 
 ## demo: a small real sweep on synthetic data, locally, in fast mode
 demo: install
 	$(VENV)/bin/tuningsweep run examples/quickstart.yaml --results ./tuningsweep-results
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache tuningsweep-results bench/out
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache tuningsweep-results bench/out dist

@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 Emit = Callable[[str, str, str], None]  # (type, reason, message) -> posts an Event
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class ObservedJob:
     """A Job from the index: its state and the uid of the sweep owning it."""
 
@@ -94,6 +94,7 @@ class _Memory:
     refused_spec_change: bool = False
     backoff: float = 1.0
     leftovers_checked: bool = False
+    total: int | None = None
 
 
 def _now_iso() -> str:
@@ -122,6 +123,7 @@ class SweepReconciler:
         self.name = name
         self.uid = uid
         self.m = _Memory()
+        self._flush_task: asyncio.Task[None] | None = None
 
     # -- setup (once) ------------------------------------------------------------------
 
@@ -254,33 +256,23 @@ class SweepReconciler:
         results = self.m.results
         results.sweep = sweep
         wait = self.settings.tick_interval
-
         by_trial = {j.trial: j for j in jobs}
         done_ids = {r.trial for r in results.rows}
-        finished = [j for j in jobs if j.finished and j.trial not in done_ids]
-        if finished:
-            still_waiting = await self._collect(sweep, finished)
-            if still_waiting:
-                wait = min(wait, 1.0)
-        await self._durable_then_clean(sweep)
-        if not self.m.leftovers_checked:
-            await self._clean_leftovers(sweep)
 
-        failed_rows = [r for r in results.rows if r.status == "failed"]
-        if len(failed_rows) > sweep.spec.max_failed_trials:
-            if self.m.phase != FAILED:
-                listed = "; ".join(f"{r.trial}: {r.error[:120]}" for r in failed_rows[:5])
-                await self._fail("TooManyFailedTrials",
-                                 f"{len(failed_rows)} trials failed, more than maxFailedTrials "
-                                 f"({sweep.spec.max_failed_trials}): {listed}", body)
-            return StepResult(wait=30.0)  # raising maxFailedTrials resumes the sweep
+        # Failed Jobs count against the budget as soon as they are seen, before their
+        # rows are written, so no trial starts past the budget.
+        failed = {r.trial: r.error for r in results.rows if r.status == "failed"}
+        for j in jobs:
+            if j.phase == "failed" and j.trial not in failed:
+                failed[j.trial] = f"Job failed: {j.reason}: {j.message}"
+        over_budget = len(failed) > sweep.spec.max_failed_trials
 
+        # Start the next trials first: a free slot should not wait for collection.
         plan = self._plan(sweep)
-        done_ids = {r.trial for r in results.rows}
         active = [j for j in jobs if not j.finished]
-        pending = [t for t in plan.pending(done_ids) if t.id not in by_trial]
         created = 0
-        if not sweep.spec.suspend:
+        if not sweep.spec.suspend and not over_budget:
+            pending = [t for t in plan.pending(done_ids) if t.id not in by_trial]
             room = max(0, sweep.spec.parallelism - len(active))
             for trial in pending[:room]:
                 job = build_job(sweep, trial, owner_uid=self.uid,
@@ -289,7 +281,26 @@ class SweepReconciler:
                 await self.kube.create_job(self.namespace, job)
                 created += 1
 
-        _, total = count_trials(sweep.spec, self.m.windows)
+        finished = [j for j in jobs if j.finished and j.trial not in done_ids]
+        if finished:
+            still_waiting = await self._collect(sweep, finished)
+            if still_waiting:
+                wait = min(wait, 1.0)
+        self._start_flush()
+        if not self.m.leftovers_checked:
+            await self._clean_leftovers(sweep)
+
+        if over_budget:
+            if self.m.phase != FAILED:
+                listed = "; ".join(f"{t}: {e[:120]}" for t, e in sorted(failed.items())[:5])
+                await self._fail("TooManyFailedTrials",
+                                 f"{len(failed)} trials failed, more than maxFailedTrials "
+                                 f"({sweep.spec.max_failed_trials}): {listed}", body)
+            return StepResult(wait=min(wait, 30.0) if finished else 30.0)
+
+        plan = self._plan(sweep)  # auto mode: collection may have completed a stage
+        done_ids = {r.trial for r in results.rows}
+        total = self._total(sweep)
         complete = plan.final and not plan.pending(done_ids)
         if complete:
             phase = SUCCEEDED
@@ -299,11 +310,21 @@ class SweepReconciler:
             phase = RUNNING
         else:
             phase = PENDING
+        if complete:
+            # Succeeded only once every row is durable and every group is gone.
+            await self._finish_flush()
+            await self._clean_leftovers(sweep)
         await self._update_status(body, sweep, phase, total, len(active) + created)
         if complete:
-            await self._clean_leftovers(sweep)
             return StepResult(done=True)
+        if plan.final and not plan.pending(done_ids | set(by_trial)):
+            wait = min(wait, 1.0)  # only collection is left
         return StepResult(wait=wait)
+
+    def _total(self, sweep: Sweep) -> int:
+        if self.m.total is None:
+            self.m.total = count_trials(sweep.spec, self.m.windows)[1]
+        return self.m.total
 
     def _plan(self, sweep: Sweep) -> Plan:
         assert self.m.results is not None
@@ -362,7 +383,7 @@ class SweepReconciler:
                 window_start=trial.window.start.isoformat(),
                 window_end=trial.window.end.isoformat(),
                 status="succeeded" if status == "succeeded" else "failed",
-                params=dict(trial.params),
+                params=trial.params,  # shared with the plan, not copied per row
                 metrics={m: values[m] for m in sweep.spec.recorded_metrics if m in values},
                 started_at=job.started_at, finished_at=job.finished_at,
                 duration_seconds=duration, gpu_seconds=duration * gpus_requested(sweep),
@@ -379,26 +400,54 @@ class SweepReconciler:
             self.m.finished_at.update({r.trial: r.finished_at for r in rows})
         return waiting
 
-    async def _durable_then_clean(self, sweep: Sweep) -> None:
-        """Flush the CSVs; only once they are durable, delete the Pushgateway groups."""
-        if not self.m.uncleaned:
+    def _start_flush(self) -> None:
+        """Make collected rows durable in the background, then delete their groups.
+
+        Flushing waits out GCS's per-object write interval (2 s); doing it inline would
+        hold back the next Jobs by that much after every collection. Only the ordering
+        matters for safety: groups are deleted after their rows are durable.
+        """
+        if not self.m.uncleaned or (self._flush_task is not None and not self._flush_task.done()):
             return
+        task, self._flush_task = self._flush_task, None
+        if task is not None:
+            task.result()  # surface a failed earlier flush (StorageError); it is retried
+        trials = sorted(self.m.uncleaned)
+        finished_at = dict(self.m.finished_at)
+        self.m.uncleaned.difference_update(trials)
+        for trial in trials:
+            self.m.finished_at.pop(trial, None)
+        self._flush_task = asyncio.create_task(self._durable_then_clean(trials, finished_at))
+
+    async def _finish_flush(self) -> None:
+        """Wait for the background flush, then flush whatever was collected since."""
+        task, self._flush_task = self._flush_task, None
+        if task is not None:
+            await task
+        if self.m.uncleaned:
+            self._start_flush()
+            await self._finish_flush()
+
+    async def _durable_then_clean(self, trials: list[str], finished_at: dict[str, str]) -> None:
         assert self.m.results is not None
         started = time.monotonic()
-        await asyncio.to_thread(self.m.results.flush, 60.0)
+        try:
+            await asyncio.to_thread(self.m.results.flush, 60.0)
+        except BaseException:
+            # Not durable: keep the groups and retry with the next flush.
+            self.m.uncleaned.update(trials)
+            self.m.finished_at.update(finished_at)
+            raise
         metrics.FLUSH_LATENCY.observe(time.monotonic() - started)
-        now = dt.datetime.now(dt.UTC)
-        for finished_at in self.m.finished_at.values():
+        now = dt.datetime.now(dt.timezone.utc)
+        for value in finished_at.values():
             try:
-                ended = dt.datetime.fromisoformat(finished_at.replace("Z", "+00:00"))
-                metrics.COLLECTION_LAG.observe(max(0.0, (now - ended).total_seconds()))
+                ended = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
                 continue
-        self.m.finished_at.clear()
-        trials = sorted(self.m.uncleaned)
+            metrics.COLLECTION_LAG.observe(max(0.0, (now - ended).total_seconds()))
         await delete_groups(self.settings.pushgateway_for_operator, self.namespace, self.name,
                             trials)
-        self.m.uncleaned.clear()
 
     async def _clean_leftovers(self, sweep: Sweep) -> None:
         """Delete groups of collected trials left by a crash between flush and delete."""
@@ -455,15 +504,22 @@ class SweepReconciler:
         if best_info:
             metrics.BEST.labels(self.namespace, self.name, sweep.spec.objective_metric).set(
                 float(best_info["objective"]))
-        await self._patch(status, force=transition)
+        await self._patch(status, force=transition and phase in (SUCCEEDED, FAILED))
 
     async def _patch(self, status: dict[str, Any], force: bool) -> None:
+        """Patch the status when it changed, at most once per ``status_interval``.
+
+        ``force`` is for terminal phases: they are never skipped, but still wait out the
+        interval, so a sweep's status is patched at most once per interval, ever.
+        """
         if status == self.m.last_status:
             return
-        now = time.monotonic()
-        if not force and now - self.m.last_patch < self.settings.status_interval:
-            return
+        gap = self.settings.status_interval - (time.monotonic() - self.m.last_patch)
+        if gap > 0:
+            if not force:
+                return  # the next step patches the newer status
+            await asyncio.sleep(gap)
         await self.kube.patch_status(self.namespace, self.name, status)
-        self.m.last_patch = now
+        self.m.last_patch = time.monotonic()
         self.m.last_status = status
 

@@ -127,7 +127,7 @@ def model_uri_for(sweep: Sweep, trial_id: str, results: str) -> str:
     return f"{results.rstrip('/')}/{sweep.namespace}/{sweep.name}/models/{trial_id}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobState:
     """What the operator needs to know about one observed Job."""
 

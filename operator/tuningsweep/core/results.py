@@ -30,7 +30,7 @@ PARAM_PREFIX = "param."
 METRIC_PREFIX = "metric."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResultRow:
     """One finished trial (a configuration trained on one window)."""
 

@@ -1,0 +1,163 @@
+"""Operator benchmark against the Kubernetes API emulator, Jobs completed by the node agent.
+
+Figures (each is also a target from the operator issue):
+
+* time from creating a TuningSweep to its first Job, for 10 and 10,000 trials (< 1 s);
+* a 1,000-trial sweep of 1 s trials at parallelism 16: wall time against the ideal
+  1000 x 1 s / 16 (<= 1.2x), API write calls per trial from the emulator's request log
+  (<= 1.5), status patches per 5 s (<= 1), the status size (< 16 KiB), and the operator's
+  memory growth per tracked trial (< 2 KiB, from its RSS after a 100-trial and after the
+  1,000-trial sweep).
+
+Real Prometheus, Pushgateway and fake-gcs-server run on loopback (tests/services.py);
+the trainer is a one-second sleep that pushes its final metrics to the Pushgateway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+
+from common import write  # noqa: E402
+
+from tests.operator.emulator import EmulatorProcess  # noqa: E402
+from tests.operator.node_agent import NodeAgent  # noqa: E402
+from tests.operator.operator_process import OperatorProcess, wait_until  # noqa: E402
+from tests.services import FakeGcsServer, Prometheus, Pushgateway  # noqa: E402
+
+SWEEPS = "tuningsweep.io/v1alpha1/tuningsweeps"
+JOBS = "batch/v1/jobs"
+NS = "bench"
+
+TRAINER = """\
+import os, time, urllib.request
+time.sleep(1.0)
+e = os.environ
+url = (f"{e['TUNINGSWEEP_PUSHGATEWAY']}/metrics/job/tuningsweep/namespace/"
+       f"{e['TUNINGSWEEP_NAMESPACE']}/sweep/{e['TUNINGSWEEP_SWEEP']}/trial/{e['TUNINGSWEEP_TRIAL']}")
+body = b'tuningsweep_trial_metric{metric="val_mse"} 0.5\\ntuningsweep_trial_finished 1\\n'
+urllib.request.urlopen(urllib.request.Request(url, data=body, method="PUT"), timeout=10)
+"""
+
+
+def manifest(name: str, bucket: str, configs: int, parallelism: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "tuningsweep.io/v1alpha1", "kind": "TuningSweep",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "architecture": "custom",
+            "windows": {"ranges": [{"start": "2026-01-01", "end": "2026-01-31"}]},
+            "search": {"algorithm": "grid"},
+            "parameters": {"x": {"values": list(range(configs))}},
+            "parallelism": parallelism,
+            "trainer": {"image": "bench/trainer", "command": [sys.executable, "-S", "-c", TRAINER],
+                        "resources": {}},
+            "output": {"results": f"gs://{bucket}/tuning"},
+        },
+    }
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def first_job_latency(k8s: EmulatorProcess, bucket: str, name: str, configs: int) -> float:
+    started = time.monotonic()
+    k8s.client.create(SWEEPS, manifest(name, bucket, configs, parallelism=4))
+    wait_until(lambda: any(j["metadata"]["name"].startswith(name + "-")
+                           for j in k8s.client.list(JOBS, NS)["items"]),
+               timeout=30, interval=0.01, what=f"first Job of {name}")
+    return time.monotonic() - started
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="operator-bench-"))
+    with (Pushgateway(work / "pgw") as pgw, Prometheus(work / "prom", pgw) as prom,
+          FakeGcsServer(work / "gcs") as gcs):
+        os.environ["STORAGE_EMULATOR_HOST"] = gcs.url
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        bucket = f"bench-{uuid.uuid4().hex[:12]}"
+        storage.Client(project="bench", credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                       client_options={"api_endpoint": gcs.url}).create_bucket(bucket)
+        with EmulatorProcess(workdir=work / "k8s", crd_files=[REPO / "crds" / "tuningsweep.yaml"]) as k8s:
+            os.environ["KUBECONFIG"] = str(k8s.kubeconfig)
+            operator = OperatorProcess(k8s.kubeconfig, prom.url, pgw.url, work / "operator",
+                                       namespace=NS, extra_args=("--status-interval", "5"))
+            operator.start()
+            try:
+                # Let kopf finish its initial listing before timing anything.
+                time.sleep(3)
+                latency_10 = first_job_latency(k8s, bucket, "lat-10", 10)
+                latency_10k = first_job_latency(k8s, bucket, "lat-10k", 10_000)
+                k8s.client.delete(SWEEPS, "lat-10", NS)
+                k8s.client.delete(SWEEPS, "lat-10k", NS)
+                wait_until(lambda: k8s.client.list(JOBS, NS)["items"] == [], timeout=60)
+
+                with NodeAgent(k8s.url, namespace=NS, max_concurrency=16,
+                               workdir=work / "agent") as agent:
+                    assert operator.process is not None
+                    small = manifest("warm", bucket, 100, parallelism=16)
+                    k8s.client.create(SWEEPS, small)
+                    wait_until(lambda: (k8s.client.get(SWEEPS, "warm", NS).get("status") or {})
+                               .get("phase") == "Succeeded", timeout=300, interval=0.2)
+                    rss_small = rss_kib(operator.process.pid)
+
+                    mark = k8s.log_mark()
+                    started = time.monotonic()
+                    k8s.client.create(SWEEPS, manifest("big", bucket, 1000, parallelism=16))
+                    status = wait_until(
+                        lambda: (s := k8s.client.get(SWEEPS, "big", NS).get("status") or {})
+                        .get("phase") == "Succeeded" and s, timeout=600, interval=0.2)
+                    wall = time.monotonic() - started
+                    rss_big = rss_kib(operator.process.pid)
+                    log = [r for r in k8s.request_log(since=mark)
+                           if r["user_agent"] != "tuningsweep-test-node-agent"
+                           and r["user_agent"] != "tuningsweep-tests"]
+                    del agent
+            finally:
+                operator.stop()
+    writes = [r for r in log if r["verb"] in ("create", "update", "patch", "delete")]
+    status_patches = [r for r in writes if r["resource"] == "tuningsweeps/status"
+                      and r["name"] == "big"]
+    by_resource: dict[str, int] = {}
+    for r in writes:
+        key = f"{r['verb']} {r['resource']}"
+        by_resource[key] = by_resource.get(key, 0) + 1
+    write("operator", {
+        "first_job_seconds_10_trials": round(latency_10, 3),
+        "first_job_seconds_10000_trials": round(latency_10k, 3),
+        "target_first_job_seconds": 1.0,
+        "sweep_1000_trials_1s_parallel_16": {
+            "wall_seconds": round(wall, 1), "ideal_seconds": 1000 / 16,
+            "ratio_to_ideal": round(wall / (1000 / 16), 3), "target_ratio": 1.2,
+            "api_writes_per_trial": round(len(writes) / 1000, 3), "target_writes_per_trial": 1.5,
+            "api_writes_by_kind": by_resource,
+            "status_patches": len(status_patches),
+            "status_patches_per_5s": round(len(status_patches) / (wall / 5), 3),
+            "status_bytes": len(json.dumps(status)), "target_status_bytes": 16384,
+            "operator_rss_kib_after_100_trials": rss_small,
+            "operator_rss_kib_after_1100_trials": rss_big,
+            "memory_growth_bytes_per_trial": round((rss_big - rss_small) * 1024 / 1000, 1),
+            "target_memory_growth_bytes_per_trial": 2048,
+        },
+    })
+
+
+if __name__ == "__main__":
+    main()

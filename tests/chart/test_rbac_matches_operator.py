@@ -1,0 +1,49 @@
+"""Least privilege, proven: the RBAC the chart grants is exactly what the operator calls.
+
+For each install mode (all namespaces or listed ones, standalone or with kopf peering) the
+real operator, configured by the rendered chart, runs a sweep lifecycle against the API
+emulator (tests/chart/operator_run.py). Every API request it made, from the emulator's
+request log, must be granted by the rules bound to the chart's ServiceAccount (nothing
+missing: no 403 on a cluster), and every granted rule must have been used (nothing extra).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chart.operator_run import TEST_USER_AGENTS, OperatorRun
+from tests.chart.rbac import calls_from_log, compare, describe, grants_for
+from tests.chart.render import NAMESPACE
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def test_granted_rules_are_exactly_the_calls_the_operator_made(
+        operator_run: OperatorRun) -> None:
+    grants = grants_for(operator_run.manifests, operator_run.service_account, NAMESPACE)
+    calls = calls_from_log(operator_run.request_log, TEST_USER_AGENTS)
+    missing, extra = compare(grants, calls)
+    assert not missing and not extra, describe(missing, extra)
+
+
+def test_the_run_went_through_the_whole_lifecycle(operator_run: OperatorRun) -> None:
+    """Guards the comparison against a vacuous pass: the operator did all it can do."""
+    calls = {(c.resource, c.verb) for c in calls_from_log(operator_run.request_log,
+                                                           TEST_USER_AGENTS)}
+    assert {("jobs", "create"), ("tuningsweeps/status", "patch"), ("events", "create"),
+            ("tuningsweeps", "patch"), ("jobs", "watch"), ("tuningsweeps", "watch")} <= calls
+    mode = operator_run.mode
+    assert set(operator_run.final_status) == {f"{ns}/sweep-{mode.name}"
+                                              for ns in mode.sweep_namespaces}
+    for status in operator_run.final_status.values():
+        assert status["phase"] == "Succeeded"
+        assert status["trials"]["succeeded"] == status["trials"]["total"] == 2
+    assert operator_run.jobs_created == 2 * len(mode.sweep_namespaces)
+    assert operator_run.jobs_left_after_delete == 0
+    if mode.peering:
+        assert any(r.endswith("kopfpeerings") for r, _ in calls)
+
+
+def test_the_probe_endpoint_answers(operator_run: OperatorRun) -> None:
+    status, body = operator_run.health
+    assert status == 200, body
