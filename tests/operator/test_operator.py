@@ -7,7 +7,9 @@ stands in for the kubelet and the Job controller; everything else is the real th
 
 from __future__ import annotations
 
+import sys
 import time
+import urllib.request
 
 import pytest
 from google.cloud import storage
@@ -133,3 +135,74 @@ def test_deleting_a_sweep_deletes_its_jobs(
     wait_until(lambda: k8s_emulator.client.get_or_none(SWEEPS, "gone", NS) is None,
                what="the sweep to be deleted")
     wait_until(lambda: k8s_emulator.client.list(JOBS, NS)["items"] == [], what="Jobs deleted")
+
+
+def test_auto_mode_plans_its_second_stage_from_collected_results(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
+    gcs_bucket: str, gcs_client: storage.Client,
+) -> None:
+    operator.start()
+    body = sweep_manifest("auto", gcs_bucket, windows=1, parallelism=4)
+    body["spec"]["search"] = {"algorithm": "auto", "maxConfigs": 4, "seed": 1}
+    body["spec"]["parameters"] = {}
+    k8s_emulator.client.create(SWEEPS, body)
+    wait_phase(k8s_emulator, "auto", "Succeeded", operator=operator)
+    rows = sorted(results_rows(gcs_client, gcs_bucket, "auto"), key=lambda r: r["trial"])
+    assert [r["trial"] for r in rows] == ["c0000-w0", "c0001-w0", "c0002-w0", "c0003-w0"]
+    best = min(rows[:2], key=lambda r: float(r["metric.val_mse"]))
+    for later in rows[2:]:
+        assert later["param.learning_rate"] == best["param.learning_rate"]
+        assert later["param.hidden_units"] != ""
+    reasons = [e.get("reason") for e in k8s_emulator.client.list("v1/events", NS)["items"]]
+    assert "StageStarted" in reasons
+
+
+def test_operator_metrics_endpoint(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
+    gcs_bucket: str,
+) -> None:
+    from tests.services import free_port
+
+    port = free_port()
+    operator.args += ["--metrics-port", str(port)]
+    operator.start()
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("metered", gcs_bucket))
+    wait_phase(k8s_emulator, "metered", "Succeeded", operator=operator)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    assert 'tuningsweep_operator_trials{namespace="team",phase="succeeded",sweep="metered"} 4.0' \
+        in text
+    assert 'tuningsweep_operator_api_calls_total{resource="jobs",result="ok",verb="create"} 4.0' \
+        in text
+    assert 'tuningsweep_operator_sweeps{phase="Succeeded"} 1.0' in text
+    assert "tuningsweep_operator_collection_lag_seconds_count 4.0" in text
+    assert "tuningsweep_operator_csv_flush_seconds_count" in text
+    assert 'tuningsweep_operator_best_objective{metric="val_mse",namespace="team",sweep="metered"}' \
+        in text
+
+
+@pytest.mark.slow
+def test_real_tensorflow_trainer_end_to_end(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
+    gcs_bucket: str, gcs_client: storage.Client, pushgateway: Pushgateway,
+) -> None:
+    """The reference trainer runs as each Job's container command, on tiny synthetic data."""
+    operator.start()
+    body = sweep_manifest("real", gcs_bucket, configs=1, windows=2, parallelism=2,
+                          command=[sys.executable, "-m", "tuningsweep_trainer"])
+    body["spec"]["mode"] = "full"
+    body["spec"]["data"] = "synthetic://ctr?seed=1&rows_per_day=40"
+    body["spec"]["parameters"]["epochs"] = {"values": [2]}
+    body["spec"]["trainer"]["env"] = [{"name": "TUNINGSWEEP_TF_THREADS", "value": "1"}]
+    k8s_emulator.client.create(SWEEPS, body)
+    status = wait_phase(k8s_emulator, "real", "Succeeded", timeout=240, operator=operator)
+    assert status["trials"]["succeeded"] == 2
+    rows = results_rows(gcs_client, gcs_bucket, "real")
+    assert len(rows) == 2
+    for r in rows:
+        assert r["status"] == "succeeded" and float(r["metric.val_mse"]) > 0
+        assert r["model_uri"] == f"gs://{gcs_bucket}/tuning/{NS}/real/models/{r['trial']}"
+        prefix = r["model_uri"].removeprefix(f"gs://{gcs_bucket}/") + "/"
+        saved = {b.name.removeprefix(prefix) for b in gcs_client.list_blobs(gcs_bucket, prefix=prefix)}
+        assert {"model.keras", "history.json"} <= saved
+    assert pushgateway_groups(pushgateway, "real") == []

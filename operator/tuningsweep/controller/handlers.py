@@ -27,14 +27,14 @@ from ..core import api
 from ..core.jobs import LABEL_SWEEP, job_state
 from . import settings as settings_module
 from .kube import KubeApi, load_credentials
-from .metrics import SWEEPS, serve
+from .metrics import SWEEPS, forget_sweep, serve
 from .ratelimit import TokenBucket
 from .reconciler import ObservedJob, SweepReconciler
 
 Key = tuple[str, str]
 _wakeups: dict[Key, asyncio.Event] = {}
 _phases: dict[Key, str] = {}
-DEBOUNCE_S = 0.05
+DEBOUNCE_S = 0.02
 
 
 def _wake(key: Key) -> None:
@@ -53,6 +53,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         prefix=api.GROUP, key="last-handled-configuration")
     settings.posting.level = logging.ERROR
     settings.watching.server_timeout = 300
+    # kopf waits this long for more events of one object before handling them; our
+    # handlers only wake a daemon, so waiting only delays the next trial's start.
+    settings.batching.batch_window = 0.01
     load_credentials()
     memo.kube = KubeApi(TokenBucket(ours.api_rate_limit, ours.api_burst))
     serve(ours.metrics_port)
@@ -106,6 +109,12 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
                 pass
     finally:
         _wakeups.pop(key, None)
+        reason = stopped.reason
+        if reason is not None and reason & kopf.DaemonStoppingReason.RESOURCE_DELETED:
+            # A deleted sweep leaves the dashboards, not only at the next restart.
+            _phases.pop(key, None)
+            _count_phases()
+            forget_sweep(namespace, name)
 
 
 def _count_phases() -> None:

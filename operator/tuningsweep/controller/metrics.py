@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 SWEEPS = Gauge("tuningsweep_operator_sweeps", "Sweeps by phase", ["phase"])
@@ -23,6 +25,16 @@ FLUSH_LATENCY = Histogram("tuningsweep_operator_csv_flush_seconds",
                           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30))
 PROMETHEUS_ERRORS = Counter("tuningsweep_operator_prometheus_errors_total",
                             "Failed Prometheus queries")
+
+
+def forget_sweep(namespace: str, sweep: str) -> None:
+    """Drop a deleted sweep's per-sweep series."""
+    for phase in ("pending", "running", "succeeded", "failed"):
+        with contextlib.suppress(KeyError):
+            TRIALS.remove(namespace, sweep, phase)
+    for labels in list(BEST._metrics):  # prometheus-client offers no label query
+        if labels[:2] == (namespace, sweep):
+            BEST.remove(*labels)
 
 
 def serve(port: int) -> None:

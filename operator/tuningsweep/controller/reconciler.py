@@ -60,6 +60,7 @@ from .settings import OperatorSettings
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, str, str], None]  # (type, reason, message) -> posts an Event
+CREATED_MEMORY_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class _Memory:
     backoff: float = 1.0
     leftovers_checked: bool = False
     total: int | None = None
+    created: dict[str, float] = field(default_factory=dict)  # trial -> when; not yet indexed
 
 
 def _now_iso() -> str:
@@ -272,13 +274,22 @@ class SweepReconciler:
         active = [j for j in jobs if not j.finished]
         created = 0
         if not sweep.spec.suspend and not over_budget:
-            pending = [t for t in plan.pending(done_ids) if t.id not in by_trial]
+            # Jobs created by an earlier step may not be in the watch-fed index yet;
+            # creating them again would only cost a 409, but it costs a write.
+            # Forget them once indexed, or after a while (a Job deleted by hand before
+            # the index saw it must be created again).
+            horizon = time.monotonic() - CREATED_MEMORY_S
+            self.m.created = {t: at for t, at in self.m.created.items()
+                              if t not in by_trial and at > horizon}
+            pending = [t for t in plan.pending(done_ids)
+                       if t.id not in by_trial and t.id not in self.m.created]
             room = max(0, sweep.spec.parallelism - len(active))
             for trial in pending[:room]:
                 job = build_job(sweep, trial, owner_uid=self.uid,
                                 pushgateway=self.settings.pushgateway_url,
                                 model_uri=model_uri_for(sweep, trial.id, results.store.uri))
                 await self.kube.create_job(self.namespace, job)
+                self.m.created[trial.id] = time.monotonic()
                 created += 1
 
         finished = [j for j in jobs if j.finished and j.trial not in done_ids]
@@ -439,7 +450,7 @@ class SweepReconciler:
             self.m.finished_at.update(finished_at)
             raise
         metrics.FLUSH_LATENCY.observe(time.monotonic() - started)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         for value in finished_at.values():
             try:
                 ended = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
