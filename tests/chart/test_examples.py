@@ -5,7 +5,6 @@ kustomization lists every sweep in the folder; the Argo CD Application syncs tha
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import yaml
 
 from tests.chart.manifests import validate_manifest
 from tests.chart.render import REPO_ROOT, helm_binary
+from tests.core.test_crd import _json_ready  # YAML dates as JSON strings
 from tuningsweep.core.crd import build_crd
 from tuningsweep.core.manifest import load_sweeps
 
@@ -55,16 +55,6 @@ ARGO_APPLICATION = {
                  }},
     },
 }
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 def _kustomize(folder: Path) -> list[dict[str, Any]]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import time
 from collections.abc import Mapping, Sequence
 
 import pytest
 
-from tuningsweep.core.results import ResultRow
 from tuningsweep.core.summary import Summary, summarize, summary_csv
 
 from .synthetic import FAIL, Cell, large_sweep, rows_from_table
@@ -167,7 +167,7 @@ def test_single_window_has_no_std_and_no_ci() -> None:
 
 def test_windows_sort_naturally_and_come_from_trial_ids() -> None:
     rows = rows_from_table({"c01": [float(w) for w in range(12)]})
-    stripped = [ResultRow(**{**r.__dict__, "window": ""}) for r in rows]
+    stripped = [dataclasses.replace(r, window="") for r in rows]
     s = summarize(stripped, "val_mse", "minimize")
     assert s.windows == tuple(f"w{w}" for w in range(12))
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from tuningsweep import reporting
 from tuningsweep.core import presets
+from tuningsweep.core.contract import ENV_DATA
 
 from . import config
 from .errors import EXIT_OK, BadInputError, TrainerError, TrainingFailedError
@@ -254,7 +255,7 @@ def _make_data(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from .data_files import write_partitions
     from .data_synthetic import SyntheticSource
 
-    uri = args.data or env.get(config.ENV_DATA) or "synthetic://ctr?seed=0"
+    uri = args.data or env.get(ENV_DATA) or "synthetic://ctr?seed=0"
     if not uri.startswith("synthetic://"):
         raise BadInputError(f"make-data generates synthetic data; --data must be "
                             f"synthetic://ctr?seed=N, got {uri!r}")

@@ -20,24 +20,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tuningsweep.core import presets
+from tuningsweep.core.contract import (  # the contract's names, defined once
+    ENV_ARCHITECTURE,
+    ENV_DATA,
+    ENV_MAX_EPOCHS,
+    ENV_METRICS_FILE,
+    ENV_MODEL_URI,
+    ENV_NAMESPACE,
+    ENV_PARAMS,
+    ENV_PUSHGATEWAY,
+    ENV_SWEEP,
+    ENV_TF_THREADS,
+    ENV_TRIAL,
+    ENV_WINDOW_END,
+    ENV_WINDOW_START,
+)
 
 from .errors import BadInputError
 
-ENV_SWEEP = "TUNINGSWEEP_SWEEP"
-ENV_NAMESPACE = "TUNINGSWEEP_NAMESPACE"
-ENV_TRIAL = "TUNINGSWEEP_TRIAL"
-ENV_ARCHITECTURE = "TUNINGSWEEP_ARCHITECTURE"
-ENV_PARAMS = "TUNINGSWEEP_PARAMS"
-ENV_WINDOW_START = "TUNINGSWEEP_WINDOW_START"
-ENV_WINDOW_END = "TUNINGSWEEP_WINDOW_END"
-ENV_MAX_EPOCHS = "TUNINGSWEEP_MAX_EPOCHS"
-ENV_DATA = "TUNINGSWEEP_DATA"
-ENV_MODEL_URI = "TUNINGSWEEP_MODEL_URI"
-ENV_PUSHGATEWAY = "TUNINGSWEEP_PUSHGATEWAY"
-ENV_METRICS_FILE = "TUNINGSWEEP_METRICS_FILE"
-#: Optional: ``N`` (intra- and inter-op threads) or ``INTRA,INTER``; the local runner
-#: sets it to split the machine's cores between concurrent trials.
-ENV_TF_THREADS = "TUNINGSWEEP_TF_THREADS"
 #: Optional: seed of weight initialisation and shuffling (default 0).
 ENV_SEED = "TUNINGSWEEP_SEED"
 #: Optional: ``1`` for TensorFlow's own logs and Keras progress output.

@@ -25,6 +25,9 @@ ENV_DATA = "TUNINGSWEEP_DATA"
 ENV_MODEL_URI = "TUNINGSWEEP_MODEL_URI"
 ENV_PUSHGATEWAY = "TUNINGSWEEP_PUSHGATEWAY"
 ENV_METRICS_FILE = "TUNINGSWEEP_METRICS_FILE"
+#: Optional: ``N`` (intra- and inter-op threads) or ``INTRA,INTER``; the local runner
+#: sets it to split the machine's cores between concurrent trials.
+ENV_TF_THREADS = "TUNINGSWEEP_TF_THREADS"
 
 
 def params_json(trial: Trial) -> str:

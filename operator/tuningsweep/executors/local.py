@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.contract import trial_env
+from ..core.contract import ENV_TF_THREADS, trial_env
 from ..core.planner import Plan, Trial, plan_trials
 from ..core.results import ResultRow
 from ..core.spec import DateWindow, Sweep
@@ -178,7 +178,7 @@ class LocalExecutor:
         env.update(trial_env(self.sweep, trial, model_uri=model_uri,
                              data=self.settings.data, metrics_file=str(metrics_file)))
         if self.settings.tf_threads:
-            env["TUNINGSWEEP_TF_THREADS"] = str(self.settings.tf_threads)
+            env[ENV_TF_THREADS] = str(self.settings.tf_threads)
         if self.settings.gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpu or ""
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
