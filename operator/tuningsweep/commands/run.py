@@ -334,6 +334,8 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
         console.print(leaderboard(results.summary))
         console.print(f"results: {results.results_uri}")
         console.print(f"summary: {results.store.uri_for(results.path('summary.csv'))}")
+        console.print(f"next:    tuningsweep report {results.store.uri_for(results.folder)} "
+                      "(--format html --out report.html for plots)")
     if not outcome.ok:
         print(f"error: sweep {sweep.key} stopped: {outcome.stopped_reason}; see the error "
               f"column of {results.results_uri}, fix the cause and run again with "
