@@ -252,3 +252,40 @@ def test_results_folder_of_a_different_sweep_is_refused(tmp_path: Path, fake_com
     manifest.write_text(manifest.read_text().replace("seed: 4", "seed: 3").replace(
         "maxFailedTrials: 3", "maxFailedTrials: 5"))
     assert run_cli(args).returncode == 0
+
+
+def test_results_override_keeps_models_beside_results(tmp_path: Path, fake_command: str) -> None:
+    manifest = write_grid(tmp_path, max_configs=1)
+    manifest.write_text(manifest.read_text() + "  output: {models: gs://somebody-elses-bucket/m}\n")
+    done = run_cli(["run", str(manifest), "--results", str(tmp_path / "o"), "--today", ANCHOR,
+                    "--trainer-command", fake_command, "-q"])
+    assert done.returncode == 0, done.stderr
+    assert all(r["model_uri"].startswith(str(tmp_path / "o" / "team" / "grid" / "models"))
+               for r in rows_of(tmp_path / "o"))
+
+
+def test_unwritable_models_location_fails_before_training(
+    tmp_path: Path, fake_command: str,
+) -> None:
+    manifest = write_grid(tmp_path, max_configs=1)
+    started = tmp_path / "started"
+    started.mkdir()
+    done = run_cli(["run", str(manifest), "--results", str(tmp_path / "o"), "--models",
+                    "/proc/no-models-here", "--trainer-command", fake_command],
+                   {"FAKE_STARTED_DIR": str(started)})
+    assert done.returncode == 2 and "--models" in done.stderr
+    assert list(started.iterdir()) == []
+
+
+def test_error_column_shows_the_error_not_the_progress(tmp_path: Path) -> None:
+    trainer = tmp_path / "noisy.sh"
+    trainer.write_text("#!/bin/sh\nfor i in $(seq 1 30); do echo \"epoch $i loss=0.1\"; done\n"
+                       "echo 'trainer: error: could not save the model to gs://x: denied'\n"
+                       "exit 1\n")
+    trainer.chmod(0o755)
+    manifest = write_grid(tmp_path, max_configs=1)
+    run_cli(["run", str(manifest), "--results", str(tmp_path / "o"), "--trainer-command",
+             str(trainer), "-q"])
+    (row, *_) = rows_of(tmp_path / "o")
+    assert row["error"] == ("trainer exit status 1: trainer: error: could not save the model "
+                            "to gs://x: denied")

@@ -54,6 +54,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="anchor date for rolling windows on a first run (default: today)")
     p.add_argument("--results", metavar="DIR|gs://BUCKET/PREFIX", default=None,
                    help=f"results location (default: spec.output.results, else {DEFAULT_RESULTS})")
+    p.add_argument("--models", metavar="DIR|gs://BUCKET/PREFIX", default=None,
+                   help="where trials save models (default: spec.output.models, or beside "
+                        "the results when --results is given)")
     p.add_argument("--parallel", type=_positive, default=None, metavar="N",
                    help="trials at once (default: GPUs if any, else CPU cores)")
     p.add_argument("--data", metavar="URI", default=None, help="override spec.data")
@@ -282,15 +285,37 @@ def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console) -> int:
         raise InvalidSpec([SpecError("--results" if args.results else "spec.output.results",
                                      str(exc))]) from None
     results = ResultsStore(store, sweep, min_interval=0.0 if is_local else 2.0)
+    models_uri = _models_uri(sweep, args, results)
     try:
-        return _run_with_store(sweep, args, console, command, results, is_local, location)
+        return _run_with_store(sweep, args, console, command, results, is_local, location,
+                               models_uri)
     finally:
         results.close()
 
 
+def _models_uri(sweep: Sweep, args: argparse.Namespace, results: ResultsStore) -> str:
+    """This sweep's models folder, checked writable before anything trains.
+
+    ``--results`` alone moves the models beside the results too: a user redirecting a
+    run's output to a local folder does not expect the models to go to the manifest's
+    bucket (and fail there after every trial's training).
+    """
+    prefix = args.models or (sweep.spec.models if args.results is None else None)
+    if prefix is None:
+        return results.store.uri_for(f"{results.folder}/models")
+    if not prefix.startswith("gs://"):
+        prefix = str(Path(prefix).expanduser().resolve())
+    try:
+        open_store(prefix).check_writable()
+    except StorageError as exc:
+        field = "--models" if args.models else "spec.output.models"
+        raise InvalidSpec([SpecError(field, str(exc), "or pass --models DIR")]) from None
+    return f"{prefix.rstrip('/')}/{results.folder}"
+
+
 def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
                     command: list[str], results: ResultsStore, is_local: bool,
-                    location: str) -> int:
+                    location: str, models_uri: str) -> int:
     if args.fresh:
         results.discard()
     else:
@@ -303,9 +328,6 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
     parallel = args.parallel or max(1, len(gpus) or _cores())
     tf_threads = None if gpus else max(1, _cores() // parallel)
     folder = Path(location) / results.folder if is_local else None
-    models = sweep.spec.models
-    models_uri = (f"{models.rstrip('/')}/{results.folder}" if models
-                  else results.store.uri_for(f"{results.folder}/models"))
     settings = LocalSettings(
         parallel=parallel, command=command, models_uri=models_uri,
         workdir=default_workdir(is_local, folder), tf_threads=tf_threads,

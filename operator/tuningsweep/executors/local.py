@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -42,7 +43,7 @@ from ..core.spec import DateWindow, Sweep
 from ..io.results_store import ResultsStore
 
 TERMINATE_GRACE_S = 5.0
-ERROR_TAIL_LINES = 12
+ERROR_TAIL_LINES = 40
 ERROR_TAIL_CHARS = 1500
 
 
@@ -122,14 +123,23 @@ def read_final_metrics(path: Path) -> dict[str, float] | None:
     return final
 
 
+_ERROR_WORDS = re.compile(r"error|exception|traceback|killed|fatal", re.IGNORECASE)
+
+
 def error_tail(log_file: Path) -> str:
-    """The last lines of a trial's output, for the ``error`` column."""
+    """The informative end of a trial's output, for the ``error`` column.
+
+    The last line that mentions an error and what follows it; without one, the last
+    few lines. Progress lines before the error would only bury it.
+    """
     try:
         lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return ""
-    tail = " | ".join(line.strip() for line in lines[-ERROR_TAIL_LINES:] if line.strip())
-    return tail[-ERROR_TAIL_CHARS:]
+    tail = [line.strip() for line in lines[-ERROR_TAIL_LINES:] if line.strip()]
+    marked = [i for i, line in enumerate(tail) if _ERROR_WORDS.search(line)]
+    keep = tail[marked[-1]:][:3] if marked else tail[-3:]
+    return " | ".join(keep)[-ERROR_TAIL_CHARS:]
 
 
 def _pdeathsig_prefix() -> list[str]:
