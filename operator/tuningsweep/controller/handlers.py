@@ -109,6 +109,7 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
                 pass
     finally:
         _wakeups.pop(key, None)
+        await reconciler.close()
         reason = stopped.reason
         if reason is not None and reason & kopf.DaemonStoppingReason.RESOURCE_DELETED:
             # A deleted sweep leaves the dashboards, not only at the next restart.

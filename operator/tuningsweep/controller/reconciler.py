@@ -127,6 +127,23 @@ class SweepReconciler:
         self.m = _Memory()
         self._flush_task: asyncio.Task[None] | None = None
 
+    async def close(self) -> None:
+        """Finish the pending flush and stop the results writer (its thread and client)."""
+        if self.m.results is None:
+            return
+        results, self.m.results = self.m.results, None
+        try:
+            self.m.results = results
+            await self._finish_flush()
+            self.m.results = None
+            await asyncio.to_thread(results.close, 60.0)
+        except Exception as exc:
+            # The sweep is going away or the operator stopping: rows not yet durable are
+            # collected again on the next start (their Pushgateway groups were kept).
+            log.warning("%s/%s: last flush failed: %s", self.namespace, self.name, exc)
+        finally:
+            self.m.results = None
+
     # -- setup (once) ------------------------------------------------------------------
 
     async def _fail(self, reason: str, message: str, body: dict[str, Any]) -> StepResult:
@@ -169,7 +186,7 @@ class SweepReconciler:
                                               resolve_windows(sweep.spec, anchor))
         await asyncio.to_thread(results.load)
         if results.rows:
-            results.add([])  # compute the summary for the status
+            await asyncio.to_thread(results.publish)  # the summary for the status
         self.m.sweep, self.m.results, self.m.windows = sweep, results, windows
         if not pinned:
             self.emit("Normal", "WindowsPinned", ", ".join(
@@ -406,7 +423,7 @@ class SweepReconciler:
                 metrics.TRIAL_DURATION.observe(duration)
             self.m.first_seen_finished.pop(job.trial, None)
         if rows:
-            self.m.results.add(rows)
+            self.m.results.add(rows, publish=False)  # published by the next flush
             self.m.uncleaned.update(r.trial for r in rows)
             self.m.finished_at.update({r.trial: r.finished_at for r in rows})
         return waiting
@@ -428,7 +445,9 @@ class SweepReconciler:
         self.m.uncleaned.difference_update(trials)
         for trial in trials:
             self.m.finished_at.pop(trial, None)
-        self._flush_task = asyncio.create_task(self._durable_then_clean(trials, finished_at))
+        snapshot = list(self.m.results.rows) if self.m.results is not None else []
+        self._flush_task = asyncio.create_task(
+            self._durable_then_clean(trials, finished_at, snapshot))
 
     async def _finish_flush(self) -> None:
         """Wait for the background flush, then flush whatever was collected since."""
@@ -439,10 +458,12 @@ class SweepReconciler:
             self._start_flush()
             await self._finish_flush()
 
-    async def _durable_then_clean(self, trials: list[str], finished_at: dict[str, str]) -> None:
+    async def _durable_then_clean(self, trials: list[str], finished_at: dict[str, str],
+                                  snapshot: list[ResultRow]) -> None:
         assert self.m.results is not None
         started = time.monotonic()
         try:
+            await asyncio.to_thread(self.m.results.publish, snapshot)
             await asyncio.to_thread(self.m.results.flush, 60.0)
         except BaseException:
             # Not durable: keep the groups and retry with the next flush.

@@ -26,7 +26,7 @@ import yaml
 from ..core import api
 from ..core.contract import results_relpath
 from ..core.errors import InvalidSpec, SpecError
-from ..core.results import ResultRow, ResultsFormatError, merge_rows, parse_csv, render_csv
+from ..core.results import ResultRow, ResultsFormatError, parse_csv, render_csv
 from ..core.spec import DateWindow, Sweep
 from ..core.summary import Summary, summarize, summary_csv
 from ..core.windows import windows_from_data, windows_to_data
@@ -64,10 +64,22 @@ class ResultsStore:
         self.store = store
         self.sweep = sweep
         self.folder = results_relpath(sweep)
-        self.rows: list[ResultRow] = []
+        self._by_trial: dict[str, ResultRow] = {}
+        self._sorted: list[ResultRow] | None = []
         self.windows: tuple[DateWindow, ...] = ()
         self.summary: Summary | None = None
         self._writer = ThrottledWriter(store, min_interval)
+
+    @property
+    def rows(self) -> list[ResultRow]:
+        """Every row, sorted by trial id (read-only; use :meth:`add` to change them)."""
+        if self._sorted is None:
+            self._sorted = [self._by_trial[t] for t in sorted(self._by_trial)]
+        return self._sorted
+
+    def has(self, trial: str) -> bool:
+        """Whether ``trial`` has a row."""
+        return trial in self._by_trial
 
     def path(self, name: str) -> str:
         """Relative path of a file in the sweep's folder."""
@@ -90,13 +102,15 @@ class ResultsStore:
             StorageError: the file exists but is not a results CSV.
         """
         text = self._read(RESULTS_CSV)
-        if text is None:
-            self.rows = []
-            return self.rows
-        try:
-            self.rows = merge_rows((), parse_csv(text))
-        except ResultsFormatError as exc:
-            raise StorageError(f"{self.results_uri}: {exc}; move it away or use --fresh") from None
+        rows: list[ResultRow] = []
+        if text is not None:
+            try:
+                rows = parse_csv(text)
+            except ResultsFormatError as exc:
+                raise StorageError(
+                    f"{self.results_uri}: {exc}; move it away or use --fresh") from None
+        self._by_trial = {r.trial: r for r in rows}
+        self._sorted = None
         return self.rows
 
     def check_same_sweep(self) -> None:
@@ -139,15 +153,31 @@ class ResultsStore:
         for name in (RESULTS_CSV, SUMMARY_CSV, WINDOWS_JSON, SPEC_YAML):
             if self.store.exists(self.path(name)):
                 self.store.write_text(self.path(name), "")
-        self.rows = []
+        self._by_trial, self._sorted = {}, []
 
-    def add(self, rows: Iterable[ResultRow]) -> None:
-        """Merge ``rows`` and queue rewrites of results.csv and summary.csv."""
-        self.rows = merge_rows(self.rows, rows)
+    def add(self, rows: Iterable[ResultRow], publish: bool = True) -> None:
+        """Merge ``rows`` (keyed by trial id) and, unless told not to, publish.
+
+        The operator merges rows as it collects them and publishes once per flush, since
+        GCS takes one write per object per 2 s anyway and rendering a large CSV on every
+        collected trial would cost more than the collection itself.
+        """
+        for row in rows:
+            self._by_trial[row.trial] = row
+        self._sorted = None
+        if publish:
+            self.publish()
+
+    def publish(self, rows: list[ResultRow] | None = None) -> None:
+        """Render results.csv and summary.csv from ``rows`` (default: all) and queue them.
+
+        Safe to call from a worker thread with a snapshot of :attr:`rows`.
+        """
+        rows = self.rows if rows is None else rows
         spec = self.sweep.spec
         self._writer.submit(self.path(RESULTS_CSV),
-                            render_csv(self.rows, metric_names=spec.recorded_metrics))
-        self.summary = summarize(self.rows, spec.objective_metric, spec.objective_goal,
+                            render_csv(rows, metric_names=spec.recorded_metrics))
+        self.summary = summarize(rows, spec.objective_metric, spec.objective_goal,
                                  [w.id for w in self.windows])
         self._writer.submit(self.path(SUMMARY_CSV), summary_csv(self.summary))
 
