@@ -7,6 +7,7 @@ stands in for the kubelet and the Job controller; everything else is the real th
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import urllib.request
@@ -206,3 +207,37 @@ def test_real_tensorflow_trainer_end_to_end(
         saved = {b.name.removeprefix(prefix) for b in gcs_client.list_blobs(gcs_bucket, prefix=prefix)}
         assert {"model.keras", "history.json"} <= saved
     assert pushgateway_groups(pushgateway, "real") == []
+
+
+def test_missing_final_metrics_wait_bounded_then_fail_with_condition(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
+    gcs_bucket: str, gcs_client: storage.Client, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_NO_PUSH", "1")  # the trainer exits 0 without reporting
+    monkeypatch.setenv("TEST_COLLECT_TIMEOUT", "3")
+    operator.start()
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("silent", gcs_bucket, configs=1,
+                                                      windows=1, max_failed=1))
+    status = wait_phase(k8s_emulator, "silent", "Succeeded", timeout=60, operator=operator)
+    missing = next(c for c in status["conditions"] if c["type"] == "MetricsMissing")
+    assert missing["status"] == "True" and "c0000-w0: final metrics did not reach" in \
+        missing["message"]
+    (row,) = results_rows(gcs_client, gcs_bucket, "silent")
+    assert row["status"] == "failed" and "TUNINGSWEEP_PUSHGATEWAY" in row["error"]
+
+
+def test_immutable_fields_are_refused_mutable_ones_accepted(
+    k8s_emulator: EmulatorProcess, gcs_bucket: str,
+) -> None:
+    """The CRD's CEL rules, as the emulator applies them like an API server."""
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("fixed", gcs_bucket))
+    refused = k8s_emulator.client.request(
+        "PATCH", f"/apis/tuningsweep.io/v1alpha1/namespaces/{NS}/tuningsweeps/fixed",
+        {"spec": {"search": {"algorithm": "grid", "seed": 99}}},
+        content_type="application/merge-patch+json")
+    assert refused[0] == 422 and "immutable" in json.dumps(refused[1])
+    k8s_emulator.client.patch(SWEEPS, "fixed", {"spec": {"parallelism": 7, "suspend": True,
+                                                         "maxFailedTrials": 9}}, NS)
+    spec = k8s_emulator.client.get(SWEEPS, "fixed", NS)["spec"]
+    assert (spec["parallelism"], spec["suspend"], spec["maxFailedTrials"]) == (7, True, 9)
+    assert spec["search"]["seed"] == 3

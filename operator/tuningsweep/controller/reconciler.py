@@ -401,6 +401,10 @@ class SweepReconciler:
                 error = (f"final metrics did not reach Prometheus within "
                          f"{self.settings.collect_timeout:.0f}s: is the trainer pushing to "
                          "TUNINGSWEEP_PUSHGATEWAY, and is Prometheus scraping the Pushgateway?")
+                self.m.conditions = set_condition(
+                    self.m.conditions, "MetricsMissing", True, "FinalMetricsNotScraped",
+                    f"{job.trial}: {error}", _now_iso())
+                self.emit("Warning", "MetricsMissing", f"{job.trial}: {error}")
             elif sweep.spec.objective_metric not in reported.metrics:
                 status = "failed"
                 error = f"trainer did not report the objective metric {sweep.spec.objective_metric!r}"
