@@ -11,6 +11,9 @@ repository root on ``sys.path`` and tests import helpers as ``from tests.service
   ``STORAGE_EMULATOR_HOST`` to its ``.url`` for the whole session.
 * ``gcs_client`` (function): a ``google.cloud.storage.Client`` on the emulator.
 * ``gcs_bucket`` (function): name of a fresh, uniquely named, empty bucket.
+* ``gcs_fault_proxy`` (function): a :class:`tests.faultproxy.FaultProxy` in front of the
+  emulator, with ``STORAGE_EMULATOR_HOST`` pointing at it for the test (and for processes
+  the test starts): GCS clients created in the test go through it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
+from tests.faultproxy import FaultProxy
 from tests.services import FakeGcsServer, Prometheus, Pushgateway
 
 
@@ -68,3 +72,13 @@ def gcs_bucket(gcs_client: storage.Client) -> str:
     name = f"test-{uuid.uuid4().hex[:20]}"
     gcs_client.create_bucket(name)
     return name
+
+
+@pytest.fixture
+def gcs_fault_proxy(
+    gcs_emulator: FakeGcsServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the emulator, used by everything the test opens."""
+    with FaultProxy(gcs_emulator.url) as proxy:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+        yield proxy

@@ -7,7 +7,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,14 +37,6 @@ def uploads_of(proxy: FaultProxy, name: str) -> list[Exchange]:
     """Uploads of object ``name`` that reached the emulator (the name is in the body)."""
     marker = f'"name": "{name}"'.encode()
     return [e for e in proxy.exchanges(is_upload) if not e.faulted and marker in e.body]
-
-
-@pytest.fixture
-def proxy(gcs_emulator: FakeGcsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the emulator; stores opened in the test go through it."""
-    with FaultProxy(gcs_emulator.url) as fault_proxy:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", fault_proxy.url)
-        yield fault_proxy
 
 
 # --- URIs and paths ----------------------------------------------------------------
@@ -238,33 +229,33 @@ def test_gcs_client_is_created_lazily(
     assert store.read_text("a.txt") == "reached the emulator"
 
 
-# --- retries through the fault proxy -----------------------------------------------
+# --- retries through the fault gcs_fault_proxy -----------------------------------------------
 
 
 @pytest.mark.parametrize("statuses", [(429,), (503,), (500, 502, 504), (DROP,)])
 def test_gcs_calls_retry_transient_failures(
-    proxy: FaultProxy, gcs_bucket: str, statuses: tuple[int, ...]
+    gcs_fault_proxy: FaultProxy, gcs_bucket: str, statuses: tuple[int, ...]
 ) -> None:
     store = open_store(f"gs://{gcs_bucket}/r")
-    proxy.inject(fail_first=2, statuses=statuses, matches=is_object_call)
+    gcs_fault_proxy.inject(fail_first=2, statuses=statuses, matches=is_object_call)
     store.write_text("results.csv", "v1\n")
-    proxy.inject(fail_first=2, statuses=statuses, matches=is_object_call)
+    gcs_fault_proxy.inject(fail_first=2, statuses=statuses, matches=is_object_call)
     assert store.read_text("results.csv") == "v1\n"
-    proxy.inject(fail_first=2, statuses=statuses, matches=is_object_call)
+    gcs_fault_proxy.inject(fail_first=2, statuses=statuses, matches=is_object_call)
     assert store.list() == ["results.csv"]
 
-    assert len([e for e in proxy.exchanges() if e.faulted]) == 6
-    assert len(uploads_of(proxy, "r/results.csv")) == 1
+    assert len([e for e in gcs_fault_proxy.exchanges() if e.faulted]) == 6
+    assert len(uploads_of(gcs_fault_proxy, "r/results.csv")) == 1
 
 
 def test_gcs_write_gives_up_after_retry_timeout(gcs_emulator: FakeGcsServer) -> None:
-    with FaultProxy(gcs_emulator.url) as proxy:
-        proxy.inject(fail_rate=1.0, statuses=(503,))
+    with FaultProxy(gcs_emulator.url) as gcs_fault_proxy:
+        gcs_fault_proxy.inject(fail_rate=1.0, statuses=(503,))
         store = GcsStore(
             "some-bucket",
             "x",
             client_factory=lambda: storage.Client(
-                project="test", client_options={"api_endpoint": proxy.url}
+                project="test", client_options={"api_endpoint": gcs_fault_proxy.url}
             ),
             retry_timeout=1.5,
         )
@@ -274,21 +265,21 @@ def test_gcs_write_gives_up_after_retry_timeout(gcs_emulator: FakeGcsServer) -> 
         ):
             store.write_text("results.csv", "x")
         assert time.monotonic() - started < 15
-        assert len(proxy.exchanges()) >= 2
+        assert len(gcs_fault_proxy.exchanges()) >= 2
 
 
-def test_gcs_permission_denied_is_not_retried(proxy: FaultProxy, gcs_bucket: str) -> None:
+def test_gcs_permission_denied_is_not_retried(gcs_fault_proxy: FaultProxy, gcs_bucket: str) -> None:
     store = open_store(f"gs://{gcs_bucket}/denied")
-    proxy.inject(fail_first=1, statuses=(403,), matches=is_upload)
+    gcs_fault_proxy.inject(fail_first=1, statuses=(403,), matches=is_upload)
 
     with pytest.raises(StorageError, match=r"cannot write gs://.*/denied/a.csv: permission denied"):
         store.write_text("a.csv", "x")
-    assert len(proxy.exchanges(is_upload)) == 1
+    assert len(gcs_fault_proxy.exchanges(is_upload)) == 1
 
 
-def test_gcs_writes_survive_random_faults(proxy: FaultProxy, gcs_bucket: str) -> None:
+def test_gcs_writes_survive_random_faults(gcs_fault_proxy: FaultProxy, gcs_bucket: str) -> None:
     store = open_store(f"gs://{gcs_bucket}/chaos")
-    proxy.inject(fail_rate=0.4, statuses=(429, 503, DROP), matches=is_object_call, seed=7)
+    gcs_fault_proxy.inject(fail_rate=0.4, statuses=(429, 503, DROP), matches=is_object_call, seed=7)
 
     with ThrottledWriter(store, min_interval=0.1) as writer:
         for i in range(15):
@@ -296,21 +287,21 @@ def test_gcs_writes_survive_random_faults(proxy: FaultProxy, gcs_bucket: str) ->
             writer.submit(f"part-{i % 3}.csv", f"part {i}\n")
             time.sleep(0.03)
 
-    proxy.heal()
+    gcs_fault_proxy.heal()
     assert store.read_text("results.csv") == "rows=14\n"
     assert [store.read_text(f"part-{i}.csv") for i in range(3)] == [
         "part 12\n",
         "part 13\n",
         "part 14\n",
     ]
-    assert any(e.faulted for e in proxy.exchanges())
+    assert any(e.faulted for e in gcs_fault_proxy.exchanges())
 
 
 # --- ThrottledWriter -----------------------------------------------------------------
 
 
 def test_throttled_writer_coalesces_to_one_write_per_interval(
-    proxy: FaultProxy, gcs_bucket: str
+    gcs_fault_proxy: FaultProxy, gcs_bucket: str
 ) -> None:
     store = open_store(f"gs://{gcs_bucket}/t")
 
@@ -323,7 +314,7 @@ def test_throttled_writer_coalesces_to_one_write_per_interval(
     elapsed = time.monotonic() - start
     writer.close()
 
-    writes = uploads_of(proxy, "t/results.csv")
+    writes = uploads_of(gcs_fault_proxy, "t/results.csv")
     assert store.read_text("results.csv") == "version 19\n"
     assert len(writes) == 2, "first submit, then one coalesced write after the interval"
     assert writes[1].at - writes[0].at >= 1.95
@@ -331,7 +322,7 @@ def test_throttled_writer_coalesces_to_one_write_per_interval(
 
 
 def test_throttled_writer_objects_do_not_wait_for_each_other(
-    proxy: FaultProxy, gcs_bucket: str
+    gcs_fault_proxy: FaultProxy, gcs_bucket: str
 ) -> None:
     store = open_store(f"gs://{gcs_bucket}/t")
     with ThrottledWriter(store, min_interval=2.0) as writer:
@@ -344,17 +335,17 @@ def test_throttled_writer_objects_do_not_wait_for_each_other(
 
 
 def test_throttled_writer_keeps_failed_text_and_flush_raises(
-    proxy: FaultProxy, gcs_bucket: str
+    gcs_fault_proxy: FaultProxy, gcs_bucket: str
 ) -> None:
     store = GcsStore(gcs_bucket, "f", retry_timeout=1.0)
     writer = ThrottledWriter(store, min_interval=0.2)
-    proxy.inject(fail_rate=1.0, statuses=(503,), matches=is_upload)
+    gcs_fault_proxy.inject(fail_rate=1.0, statuses=(503,), matches=is_upload)
 
     writer.submit("results.csv", "must not be lost\n")
     with pytest.raises(StorageError, match=r"could not write gs://.*/f/results.csv"):
         writer.flush()
 
-    proxy.heal()
+    gcs_fault_proxy.heal()
     writer.close()  # retries the kept text
     assert store.read_text("results.csv") == "must not be lost\n"
 

@@ -7,10 +7,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from google.cloud import storage
 
 from tests.faultproxy import DROP, FaultProxy
@@ -52,33 +50,26 @@ def test_rows_appear_in_the_bucket_while_the_sweep_runs(
         assert bucket.blob(f"tuning/team/grid/{name}").exists()
 
 
-@pytest.fixture
-def flaky_gcs(gcs_emulator: FakeGcsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    with FaultProxy(gcs_emulator.url) as proxy:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
-        yield proxy
-
-
 def test_429_and_503_from_gcs_lose_nothing(
     tmp_path: Path, fake_command: str, gcs_bucket: str, gcs_client: storage.Client,
-    flaky_gcs: FaultProxy,
+    gcs_fault_proxy: FaultProxy,
 ) -> None:
     manifest = write_grid(tmp_path)
-    flaky_gcs.inject(fail_rate=0.3, statuses=(429, 503, 500, DROP), seed=5)
+    gcs_fault_proxy.inject(fail_rate=0.3, statuses=(429, 503, 500, DROP), seed=5)
     done = subprocess.run(
         [sys.executable, "-m", "tuningsweep.cli", "run", str(manifest), "--results",
          f"gs://{gcs_bucket}/tuning", "--today", ANCHOR, "--trainer-command", fake_command,
          "--parallel", "3", "-q"],
         env={**os.environ, "FAKE_SLEEP": "0.1"}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    faults = [e for e in flaky_gcs.exchanges() if e.faulted]
+    faults = [e for e in gcs_fault_proxy.exchanges() if e.faulted]
     assert len(faults) >= 3, "the proxy injected too few faults for the test to mean much"
     rows = read_rows(gcs_client, gcs_bucket)  # read directly from the emulator
     assert sorted(rows) == sorted(f"c{c:04d}-w{w}" for c in range(6) for w in range(2))
     # GCS allows about one write per object per second: successful rewrites of the CSV
     # are at least 2 s apart (a little slack for the proxy's clock).
     marker = b'"name": "tuning/team/grid/results.csv"'
-    writes = [e.at for e in flaky_gcs.exchanges()
+    writes = [e.at for e in gcs_fault_proxy.exchanges()
               if e.method == "POST" and not e.faulted and marker in e.body]
     assert len(writes) >= 2
     assert min(b - a for a, b in itertools.pairwise(writes)) >= 1.9

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 
 import pytest
 from google.cloud import storage
@@ -29,7 +28,7 @@ from tests.operator.sweeps import (
     sweep_manifest,
     wait_phase,
 )
-from tests.services import FakeGcsServer, Pushgateway
+from tests.services import Pushgateway
 
 
 def assert_exactly_once(k8s: EmulatorProcess, client: storage.Client, bucket: str, name: str,
@@ -69,13 +68,6 @@ def test_killed_at_random_moments_finishes_exactly_once(
     assert pushgateway_groups(pushgateway, "crashy") == []
 
 
-@pytest.fixture
-def flaky_gcs(gcs_emulator: FakeGcsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    with FaultProxy(gcs_emulator.url) as proxy:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
-        yield proxy
-
-
 def is_upload(method: str, path: str) -> bool:
     return method == "POST" and path.startswith("/upload/")
 
@@ -83,7 +75,7 @@ def is_upload(method: str, path: str) -> bool:
 def test_killed_between_collection_and_flush_loses_and_duplicates_nothing(
     k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
     gcs_bucket: str, gcs_client: storage.Client, pushgateway: Pushgateway,
-    flaky_gcs: FaultProxy, monkeypatch: pytest.MonkeyPatch,
+    gcs_fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FAKE_SLEEP", "0.2")
     operator.start()
@@ -91,18 +83,18 @@ def test_killed_between_collection_and_flush_loses_and_duplicates_nothing(
                                                       parallelism=4))
     wait_until(lambda: status_of(k8s_emulator, "torn").get("windows"), what="pinned windows")
     # From now on every upload fails: the operator can collect but never make rows durable.
-    flaky_gcs.inject(fail_first=10**6, statuses=(503,), matches=is_upload)
+    gcs_fault_proxy.inject(fail_first=10**6, statuses=(503,), matches=is_upload)
     finished = lambda: [j for j in k8s_emulator.client.list(JOBS, NS)["items"]  # noqa: E731
                         if any(c["type"] == "Complete" for c in
                                (j.get("status") or {}).get("conditions") or [])]
     wait_until(lambda: len(finished()) == 4, timeout=60, what="4 finished Jobs")
-    wait_until(lambda: len(flaky_gcs.exchanges(is_upload)) > 2, what="flush attempts")
+    wait_until(lambda: len(gcs_fault_proxy.exchanges(is_upload)) > 2, what="flush attempts")
     operator.kill()
     # Nothing was made durable, so nothing may have been deleted from the Pushgateway.
     assert results_rows(gcs_client, gcs_bucket, "torn") == []
     assert sorted(pushgateway_groups(pushgateway, "torn")) == [
         "c0000-w0", "c0000-w1", "c0001-w0", "c0001-w1"]
-    flaky_gcs.heal()
+    gcs_fault_proxy.heal()
     operator.start()
     wait_phase(k8s_emulator, "torn", "Succeeded", timeout=90, operator=operator)
     assert_exactly_once(k8s_emulator, gcs_client, gcs_bucket, "torn", 4)
