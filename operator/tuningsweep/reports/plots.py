@@ -325,8 +325,13 @@ def learning_curve_plot(curves: LearningCurves, best_histories: Mapping[str, Epo
         cx = x(curves.converged_epoch)
         parts.append(f'<line class="converged-marker" x1="{num(cx)}" y1="{num(top)}" x2="{num(cx)}" '
                      f'y2="{num(height - bottom)}" stroke="#31a354" stroke-dasharray="5 4" stroke-width="1.5"/>')
-        parts.append(text(cx + 4, top + 12, f"converged: epoch {curves.converged_epoch}",
-                          anchor="start", size=10, cls="converged-label"))
+        # Label on the side of the marker with room for it (late epochs sit near the
+        # right edge, where a left-anchored label would be clipped).
+        right_half = cx > left + (width - left) / 2
+        parts.append(text(cx - 4 if right_half else cx + 4, top + 12,
+                          f"converged: epoch {curves.converged_epoch}",
+                          anchor="end" if right_half else "start", size=10,
+                          cls="converged-label"))
     legend = (f"median (dark) and interquartile range (band) over {curves.n_trials} trials"
               + (f"; red: trials of the best configuration {best}" if trial_lines else ""))
     parts.append(text(left, 16, legend, anchor="start", size=10))
