@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from . import __version__
 from .core.errors import InvalidSpec
+from .io.errors import StorageError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -99,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidSpec as exc:
         print_errors(exc)
         return EXIT_USAGE
+    except StorageError as exc:
+        # Results storage failed (GCS down past the retries, a foreign results file):
+        # the message says what to do; what finished is already durable.
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -108,3 +108,11 @@ def test_auto_stage_with_only_failures_falls_back_to_defaults() -> None:
               for t in first.trials]
     second = plan_trials(spec, windows, failed)
     assert second.trials[-1].params["learning_rate"] == presets.defaults("mlp")["learning_rate"]
+
+
+def test_a_diverged_configuration_is_never_the_best() -> None:
+    from tuningsweep.core.planner import best_config_params
+
+    rows = [ResultRow("s", f"c000{i}-w0", f"c000{i}", "w0", "", "", "succeeded",
+                      {"lr": i}, {"val_mse": v}) for i, v in enumerate([float("nan"), 0.2, 0.1])]
+    assert best_config_params(rows, "val_mse", "minimize") == {"lr": 2}

@@ -139,3 +139,10 @@ def test_int_type_rejects_fractions_and_casts_whole_floats() -> None:
 
 def test_no_document() -> None:
     assert "holds no document" in errors_of("# nothing\n")[0]
+
+
+def test_integer_range_without_an_integer() -> None:
+    text = BASE.replace("algorithm: grid", "algorithm: random") + \
+        "    units: {min: 0.5, max: 0.7, type: int}\n"
+    (message,) = errors_of(text)
+    assert "spec.parameters.units: the integer range 0.5..0.7 contains no integer" in message

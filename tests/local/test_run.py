@@ -289,3 +289,29 @@ def test_error_column_shows_the_error_not_the_progress(tmp_path: Path) -> None:
     (row, *_) = rows_of(tmp_path / "o")
     assert row["error"] == ("trainer exit status 1: trainer: error: could not save the model "
                             "to gs://x: denied")
+
+
+def test_retry_failed_runs_each_earlier_failure_once(tmp_path: Path, fake_command: str) -> None:
+    manifest = write_grid(tmp_path, max_configs=2, max_failed=5)
+    args = ["run", str(manifest), "--results", str(tmp_path / "o"), "--today", ANCHOR,
+            "--trainer-command", fake_command, "-q"]
+    started = tmp_path / "started"
+    started.mkdir()
+    env = {"FAKE_FAIL_CONFIGS": "c0000", "FAKE_STARTED_DIR": str(started)}
+    assert run_cli(args, env).returncode == 0
+    for marker in started.iterdir():
+        marker.unlink()
+    again = run_cli([*args, "--retry-failed"], env)  # still failing: retried once, not looped
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in started.iterdir()) == ["c0000-w0.started", "c0000-w1.started"]
+
+
+def test_foreign_results_file_is_a_clear_error(tmp_path: Path, fake_command: str) -> None:
+    manifest = write_grid(tmp_path, max_configs=1)
+    folder = tmp_path / "o" / "team" / "grid"
+    folder.mkdir(parents=True)
+    (folder / "results.csv").write_text("name,value\nx,1\n")
+    done = run_cli(["run", str(manifest), "--results", str(tmp_path / "o"),
+                    "--trainer-command", fake_command])
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "not a results CSV" in done.stderr and "--fresh" in done.stderr

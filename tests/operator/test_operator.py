@@ -64,6 +64,7 @@ def test_sweep_runs_to_success_with_one_row_per_trial(
     assert summary.download_as_text().count("\n") == 3
     reasons = {e.get("reason") for e in k8s_emulator.client.list("v1/events", NS)["items"]}
     assert {"WindowsPinned", "Succeeded"} <= reasons
+    assert agent.max_running <= 2  # never more Jobs at once than spec.parallelism
 
 
 def test_invalid_spec_fails_with_condition_and_event(
@@ -241,3 +242,31 @@ def test_immutable_fields_are_refused_mutable_ones_accepted(
     spec = k8s_emulator.client.get(SWEEPS, "fixed", NS)["spec"]
     assert (spec["parallelism"], spec["suspend"], spec["maxFailedTrials"]) == (7, True, 9)
     assert spec["search"]["seed"] == 3
+
+
+def test_recreated_sweep_resumes_the_same_search_and_refuses_another(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
+    gcs_bucket: str, gcs_client: storage.Client,
+) -> None:
+    operator.start()
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("again", gcs_bucket))
+    wait_phase(k8s_emulator, "again", "Succeeded", operator=operator)
+    before = results_rows(gcs_client, gcs_bucket, "again")
+    k8s_emulator.client.delete(SWEEPS, "again", NS)
+    wait_until(lambda: k8s_emulator.client.get_or_none(SWEEPS, "again", NS) is None)
+
+    # The same manifest applied again (GitOps re-sync): it resumes, nothing runs twice.
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("again", gcs_bucket))
+    wait_phase(k8s_emulator, "again", "Succeeded", operator=operator)
+    assert results_rows(gcs_client, gcs_bucket, "again") == before
+    reasons = [e.get("reason") for e in k8s_emulator.client.list("v1/events", NS)["items"]]
+    assert "Resumed" in reasons
+    k8s_emulator.client.delete(SWEEPS, "again", NS)
+    wait_until(lambda: k8s_emulator.client.get_or_none(SWEEPS, "again", NS) is None)
+
+    # A different search under the same name must not mix into those results.
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("again", gcs_bucket, configs=3))
+    status = wait_phase(k8s_emulator, "again", "Failed", operator=operator)
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "ResultsConflict" and "spec.parameters" in failed["message"]
+    assert results_rows(gcs_client, gcs_bucket, "again") == before

@@ -88,7 +88,7 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
                     jobs_by_sweep: kopf.Index[Key, ObservedJob], **_: Any) -> None:
     """Reconcile one sweep until it is done or deleted."""
     key = (namespace, name)
-    wakeup = _wakeups.setdefault(key, asyncio.Event())
+    wakeup = _wakeups[key] = asyncio.Event()
 
     def emit(type_: str, reason: str, message: str) -> None:
         kopf.event(body, type=type_, reason=reason, message=message[:1000])
@@ -102,13 +102,10 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
             _count_phases()
             if result.done:
                 return
-            try:
-                await asyncio.wait_for(wakeup.wait(), timeout=result.wait)
-                await asyncio.sleep(DEBOUNCE_S)  # let a burst of Job events coalesce
-            except TimeoutError:
-                pass
+            await _wait(wakeup, stopped, result.wait)
     finally:
-        _wakeups.pop(key, None)
+        if _wakeups.get(key) is wakeup:  # a re-created sweep of the same name has its own
+            del _wakeups[key]
         await reconciler.close()
         reason = stopped.reason
         if reason is not None and reason & kopf.DaemonStoppingReason.RESOURCE_DELETED:
@@ -116,6 +113,19 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
             _phases.pop(key, None)
             _count_phases()
             forget_sweep(namespace, name)
+
+
+async def _wait(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float) -> None:
+    """Sleep until woken, stopped, or ``timeout``; then let a burst of events coalesce."""
+    waiters = [asyncio.ensure_future(wakeup.wait()), asyncio.ensure_future(stopped.wait())]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    if done and not stopped:
+        await asyncio.sleep(DEBOUNCE_S)
 
 
 def _count_phases() -> None:

@@ -27,14 +27,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from kubernetes.client.exceptions import ApiException
 
+from ..core import naming
 from ..core.errors import InvalidSpec, SpecError
 from ..core.jobs import JobState, build_job, gpus_requested, model_uri_for
 from ..core.planner import Plan, count_trials, plan_trials
@@ -50,7 +53,7 @@ from ..core.status import (
     set_condition,
 )
 from ..core.windows import resolve_windows, windows_from_data
-from ..io.results_store import SPEC_YAML, ResultsStore, immutable_differences
+from ..io.results_store import ResultsStore, immutable_differences
 from ..io.storage import StorageError, open_store
 from . import metrics
 from .kube import KubeApi
@@ -94,9 +97,27 @@ class _Memory:
     finished_at: dict[str, str] = field(default_factory=dict)  # collected, lag not yet measured
     refused_spec_change: bool = False
     backoff: float = 1.0
-    leftovers_checked: bool = False
+    to_delete: set[str] = field(default_factory=set)  # durable rows whose groups remain
     total: int | None = None
-    created: dict[str, float] = field(default_factory=dict)  # trial -> when; not yet indexed
+    # trial -> (when created, answered 409); created but not yet seen in the index
+    created: dict[str, tuple[float, bool]] = field(default_factory=dict)
+
+
+def _close_quietly(results: ResultsStore) -> None:
+    """Stop a results writer whose last texts could not be written (they are re-collected)."""
+    try:
+        results.close(60.0)
+    except Exception as exc:
+        log.warning("results writer closed with unwritten data: %s", exc)
+
+
+def _api_message(exc: ApiException) -> str:
+    """The message of a Kubernetes Status error body, else the exception text."""
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        body = {}
+    return str(body.get("message") or exc.reason or exc)
 
 
 def _now_iso() -> str:
@@ -129,20 +150,18 @@ class SweepReconciler:
 
     async def close(self) -> None:
         """Finish the pending flush and stop the results writer (its thread and client)."""
-        if self.m.results is None:
+        results = self.m.results
+        if results is None:
             return
-        results, self.m.results = self.m.results, None
         try:
-            self.m.results = results
             await self._finish_flush()
-            self.m.results = None
-            await asyncio.to_thread(results.close, 60.0)
-        except Exception as exc:
+        except BaseException as exc:
             # The sweep is going away or the operator stopping: rows not yet durable are
             # collected again on the next start (their Pushgateway groups were kept).
-            log.warning("%s/%s: last flush failed: %s", self.namespace, self.name, exc)
+            log.warning("%s/%s: last flush failed: %r", self.namespace, self.name, exc)
         finally:
             self.m.results = None
+            await asyncio.to_thread(_close_quietly, results)
 
     # -- setup (once) ------------------------------------------------------------------
 
@@ -173,8 +192,34 @@ class SweepReconciler:
             return await self._fail("InvalidSpec", error.render(), body)
         store = open_store(results_prefix)
         await asyncio.to_thread(store.check_writable)
-        results = ResultsStore(store, sweep, min_interval=2.0)
-        sweep = await self._original_spec(results, sweep)
+        results = ResultsStore(store, sweep, min_interval=2.0, owner=self.uid)
+        try:
+            return await self._open_results(body, status, sweep, results)
+        except BaseException:
+            await asyncio.to_thread(_close_quietly, results)  # no writer thread per retry
+            raise
+
+    async def _open_results(self, body: dict[str, Any], status: dict[str, Any], sweep: Sweep,
+                            results: ResultsStore) -> StepResult | None:
+        previous = await asyncio.to_thread(results.previous_manifest)
+        if previous is not None:
+            owner = (previous.get("metadata") or {}).get("uid")
+            if owner == self.uid:
+                sweep = self._original_spec(previous, sweep)
+            else:
+                # An earlier object of the same name left results here (deleted and
+                # applied again, as GitOps does). The same search resumes on its windows
+                # and rows; a different one must not be mixed into them.
+                try:
+                    await asyncio.to_thread(results.check_same_sweep)
+                except InvalidSpec as exc:
+                    await asyncio.to_thread(_close_quietly, results)
+                    return await self._fail("ResultsConflict", "; ".join(
+                        e.render() for e in exc.errors), body)
+                await asyncio.to_thread(results.record_owner)
+                self.emit("Normal", "Resumed", "results of an earlier sweep with the same "
+                          f"spec found in {results.store.uri_for(results.folder)}; continuing "
+                          "on its windows and rows")
         results.sweep = sweep
         pinned = status.get("windows")
         if pinned:
@@ -188,6 +233,9 @@ class SweepReconciler:
         if results.rows:
             await asyncio.to_thread(results.publish)  # the summary for the status
         self.m.sweep, self.m.results, self.m.windows = sweep, results, windows
+        # Only durable rows exist at this point, so groups of collected trials that a crash
+        # left behind (between flush and delete) can go now, and only now.
+        await self._clean_leftovers()
         if not pinned:
             self.emit("Normal", "WindowsPinned", ", ".join(
                 f"{w.id} {w.start}..{w.end}" for w in windows))
@@ -196,12 +244,8 @@ class SweepReconciler:
                                "resultsURI": results.results_uri, "phase": PENDING}, force=True)
         return None
 
-    async def _original_spec(self, results: ResultsStore, live: Sweep) -> Sweep:
-        """The spec the sweep started with; later changes to immutable fields are refused."""
-        text = await asyncio.to_thread(results.store.read_text, results.path(SPEC_YAML))
-        if not text or not text.strip():
-            return live
-        previous = yaml.safe_load(text) or {}
+    def _original_spec(self, previous: dict[str, Any], live: Sweep) -> Sweep:
+        """The spec this sweep started with; later changes to immutable fields are refused."""
         try:
             original = parse_spec(previous.get("spec") or {}, self.name, self.namespace)
         except InvalidSpec:
@@ -259,15 +303,34 @@ class SweepReconciler:
                 self.m.conditions = set_condition(self.m.conditions, "Degraded", False,
                                                   "Recovered", "", _now_iso())
             return result
+        except ApiException as exc:
+            if exc.status == 422:
+                # The API server refused a Job built from the spec (a bad resource quantity,
+                # volume or toleration): the user's to fix, retrying cannot help.
+                return await self._fail("InvalidJob", "the API server refused a trial's Job: "
+                                        f"{_api_message(exc)}; check spec.trainer (resources, "
+                                        "volumes, tolerations, nodeSelector)", body)
+            return await self._degraded(f"Kubernetes API {exc.status}", _api_message(exc))
         except (StorageError, PrometheusUnavailable, OSError) as exc:
             # Transient: GCS, Prometheus or the API are down. Say so, retry with backoff.
-            self.m.backoff = min(self.m.backoff * 2, 60.0)
-            message = f"{type(exc).__name__}: {exc}; retrying in {self.m.backoff:.0f}s"
-            log.warning("%s/%s: %s", self.namespace, self.name, message)
-            self.m.conditions = set_condition(self.m.conditions, "Degraded", True,
-                                              type(exc).__name__, message, _now_iso())
+            return await self._degraded(type(exc).__name__, str(exc))
+        except Exception as exc:
+            # Anything else must not crash-loop the daemon with no word to the user.
+            log.exception("%s/%s: reconcile failed", self.namespace, self.name)
+            return await self._degraded(type(exc).__name__, str(exc))
+
+    async def _degraded(self, reason: str, detail: str) -> StepResult:
+        """Record a Degraded condition and back off exponentially (1 s to 60 s)."""
+        self.m.backoff = min(self.m.backoff * 2, 60.0)
+        message = f"{reason}: {detail[:500]}; retrying in {self.m.backoff:.0f}s"
+        log.warning("%s/%s: %s", self.namespace, self.name, message)
+        self.m.conditions = set_condition(self.m.conditions, "Degraded", True,
+                                          reason.replace(" ", ""), message, _now_iso())
+        try:
             await self._patch({"conditions": self.m.conditions}, force=False)
-            return StepResult(wait=self.m.backoff)
+        except Exception as exc:  # the API may be what is down
+            log.warning("%s/%s: could not patch status: %s", self.namespace, self.name, exc)
+        return StepResult(wait=self.m.backoff)
 
     async def _step(self, body: dict[str, Any], jobs: list[JobState]) -> StepResult:
         assert self.m.results is not None
@@ -296,17 +359,24 @@ class SweepReconciler:
             # Forget them once indexed, or after a while (a Job deleted by hand before
             # the index saw it must be created again).
             horizon = time.monotonic() - CREATED_MEMORY_S
-            self.m.created = {t: at for t, at in self.m.created.items()
-                              if t not in by_trial and at > horizon}
+            for trial_id, (at, conflicted) in list(self.m.created.items()):
+                if trial_id in by_trial:
+                    del self.m.created[trial_id]
+                elif at <= horizon:
+                    del self.m.created[trial_id]
+                    if conflicted:
+                        # Our own Jobs reach the index in milliseconds: a 409 for a Job
+                        # that never did means someone else's Job has the name.
+                        self._report_conflict(naming.job_name(self.name, trial_id))
             pending = [t for t in plan.pending(done_ids)
                        if t.id not in by_trial and t.id not in self.m.created]
-            room = max(0, sweep.spec.parallelism - len(active))
+            room = max(0, sweep.spec.parallelism - len(active) - len(self.m.created))
             for trial in pending[:room]:
                 job = build_job(sweep, trial, owner_uid=self.uid,
                                 pushgateway=self.settings.pushgateway_url,
                                 model_uri=model_uri_for(sweep, trial.id, results.store.uri))
-                await self.kube.create_job(self.namespace, job)
-                self.m.created[trial.id] = time.monotonic()
+                exists = not await self.kube.create_job(self.namespace, job)
+                self.m.created[trial.id] = (time.monotonic(), exists)
                 created += 1
 
         finished = [j for j in jobs if j.finished and j.trial not in done_ids]
@@ -315,8 +385,8 @@ class SweepReconciler:
             if still_waiting:
                 wait = min(wait, 1.0)
         self._start_flush()
-        if not self.m.leftovers_checked:
-            await self._clean_leftovers(sweep)
+        if self.m.to_delete:
+            await self._retry_deletes()
 
         if over_budget:
             if self.m.phase != FAILED:
@@ -334,15 +404,16 @@ class SweepReconciler:
             phase = SUCCEEDED
         elif sweep.spec.suspend:
             phase = SUSPENDED
-        elif active or created or results.rows:
+        elif active or self.m.created or results.rows:
             phase = RUNNING
         else:
             phase = PENDING
         if complete:
             # Succeeded only once every row is durable and every group is gone.
             await self._finish_flush()
-            await self._clean_leftovers(sweep)
-        await self._update_status(body, sweep, phase, total, len(active) + created)
+            await self._clean_leftovers()
+        running = len(active) + len(self.m.created)
+        await self._update_status(body, sweep, phase, total, running)
         if complete:
             return StepResult(done=True)
         if plan.final and not plan.pending(done_ids | set(by_trial)):
@@ -408,6 +479,10 @@ class SweepReconciler:
             elif sweep.spec.objective_metric not in reported.metrics:
                 status = "failed"
                 error = f"trainer did not report the objective metric {sweep.spec.objective_metric!r}"
+            elif not math.isfinite(reported.metrics[sweep.spec.objective_metric]):
+                status = "failed"
+                error = (f"the objective {sweep.spec.objective_metric} is "
+                         f"{reported.metrics[sweep.spec.objective_metric]}: training diverged?")
             values = reported.metrics if reported is not None else {}
             duration = job.duration_seconds()
             rows.append(ResultRow(
@@ -416,7 +491,8 @@ class SweepReconciler:
                 window_end=trial.window.end.isoformat(),
                 status="succeeded" if status == "succeeded" else "failed",
                 params=trial.params,  # shared with the plan, not copied per row
-                metrics={m: values[m] for m in sweep.spec.recorded_metrics if m in values},
+                metrics={m: values[m] for m in sweep.spec.recorded_metrics
+                         if m in values and math.isfinite(values[m])},
                 started_at=job.started_at, finished_at=job.finished_at,
                 duration_seconds=duration, gpu_seconds=duration * gpus_requested(sweep),
                 model_uri=(model_uri_for(sweep, job.trial, self.m.results.store.uri)
@@ -482,22 +558,42 @@ class SweepReconciler:
             except ValueError:
                 continue
             metrics.COLLECTION_LAG.observe(max(0.0, (now - ended).total_seconds()))
-        await delete_groups(self.settings.pushgateway_for_operator, self.namespace, self.name,
-                            trials)
+        self.m.to_delete.update(trials)
+        await self._retry_deletes()
 
-    async def _clean_leftovers(self, sweep: Sweep) -> None:
+    async def _retry_deletes(self) -> None:
+        """Delete the groups of durable rows; what fails is tried again next step."""
+        trials = sorted(self.m.to_delete)
+        try:
+            await delete_groups(self.settings.pushgateway_for_operator, self.namespace,
+                                self.name, trials)
+        except (OSError, ValueError) as exc:
+            log.warning("%s/%s: could not delete Pushgateway groups (will retry): %s",
+                        self.namespace, self.name, exc)
+            return
+        self.m.to_delete.difference_update(trials)
+
+    def _report_conflict(self, job_name: str) -> None:
+        message = (f"Job {job_name} exists and is not owned by this sweep; delete it "
+                   "(kubectl delete job ...) or rename the sweep")
+        if not any(c.get("type") == "JobConflict" and c.get("status") == "True"
+                   for c in self.m.conditions):
+            self.emit("Warning", "JobConflict", message)
+        self.m.conditions = set_condition(self.m.conditions, "JobConflict", True,
+                                          "ForeignJob", message, _now_iso())
+
+    async def _clean_leftovers(self) -> None:
         """Delete groups of collected trials left by a crash between flush and delete."""
         assert self.m.results is not None
         collected = {r.trial for r in self.m.results.rows}
         try:
             groups = await leftover_groups(self.settings.pushgateway_for_operator,
                                            self.namespace, self.name)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             log.warning("could not list Pushgateway groups: %s", exc)
             return
-        await delete_groups(self.settings.pushgateway_for_operator, self.namespace, self.name,
-                            [t for t in groups if t in collected])
-        self.m.leftovers_checked = True
+        self.m.to_delete.update(t for t in groups if t in collected)
+        await self._retry_deletes()
 
     # -- status ------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ the sweep runs.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ def best_config_params(
         if configs is not None and r.config not in configs:
             continue
         value = r.metrics.get(metric)
-        if r.status != "succeeded" or value is None:
+        if r.status != "succeeded" or value is None or not math.isfinite(value):
             broken.add(r.config)
             continue
         values.setdefault(r.config, []).append(value)

@@ -11,6 +11,7 @@ same field paths and fixes.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -344,6 +345,10 @@ def _parameters(
         if kind == "string":
             err(f"{path}.type", "a min/max range cannot be of type string",
                 "use values: [...] for strings")
+            continue
+        if kind == "int" and math.ceil(lo) > math.floor(hi):
+            err(path, f"the integer range {p['min']}..{p['max']} contains no integer",
+                "widen it to include a whole number, or drop type: int")
             continue
         if algorithm == "grid":
             err(path, "is a min/max range, but a grid needs a list of values",

@@ -21,6 +21,7 @@ Process handling:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -163,13 +164,16 @@ class LocalExecutor:
         self._exits: queue.Queue[str] = queue.Queue()
         self._free_gpus = list(settings.gpus)
         self._prefix = _pdeathsig_prefix()
-        self._lock = threading.Lock()
+        self._retry = ({r.trial for r in results.rows if r.status == "failed"}
+                       if settings.retry_failed else set())
 
     # -- planning -------------------------------------------------------------------------
 
     def _done_ids(self) -> set[str]:
+        # A failed trial is done unless it is one of the failures --retry-failed found at
+        # the start; each of those runs once more, and a new failure is final.
         return {r.trial for r in self.results.rows
-                if r.status == "succeeded" or not self.settings.retry_failed}
+                if r.status == "succeeded" or r.trial not in self._retry}
 
     def _plan(self) -> Plan:
         rows = [r for r in self.results.rows if r.trial in self._done_ids()]
@@ -195,6 +199,7 @@ class LocalExecutor:
         return env
 
     def _start(self, trial: Trial) -> None:
+        self._retry.discard(trial.id)
         folder = self.settings.workdir / trial.id
         folder.mkdir(parents=True, exist_ok=True)
         metrics_file = folder / "metrics.jsonl"
@@ -260,13 +265,16 @@ class LocalExecutor:
         """Stop every running trial: SIGTERM, then SIGKILL after a grace period."""
         for run in self._running.values():
             if run.process.poll() is None:
-                os.killpg(run.process.pid, signal.SIGTERM)
+                # The trial may exit between poll() and the signal.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(run.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + TERMINATE_GRACE_S
         for run in self._running.values():
             try:
                 run.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(run.process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(run.process.pid, signal.SIGKILL)
                 run.process.wait()
         self._running.clear()
 
@@ -281,7 +289,7 @@ class LocalExecutor:
         outcome = Outcome()
         budget = self.sweep.spec.max_failed_trials
         failed_before = sorted(r.trial for r in self.results.rows
-                               if r.status == "failed" and not self.settings.retry_failed)
+                               if r.status == "failed" and r.trial not in self._retry)
         outcome.failed_trials.extend(failed_before)
         plan = self._plan()
         self.events.planned(plan)

@@ -38,16 +38,27 @@ WINDOWS_JSON = "windows.json"
 SPEC_YAML = "resolved-spec.yaml"
 
 
-def sweep_manifest(sweep: Sweep) -> dict[str, Any]:
-    """The validated manifest with every default, as written to ``resolved-spec.yaml``."""
-    return {"apiVersion": api.API_VERSION, "kind": api.KIND,
-            "metadata": {"name": sweep.name, "namespace": sweep.namespace},
+def sweep_manifest(sweep: Sweep, owner: str | None = None) -> dict[str, Any]:
+    """The validated manifest with every default, as written to ``resolved-spec.yaml``.
+
+    ``owner`` is the uid of the TuningSweep object on a cluster, so that a re-created sweep
+    of the same name can tell its own results from an earlier object's.
+    """
+    metadata: dict[str, Any] = {"name": sweep.name, "namespace": sweep.namespace}
+    if owner:
+        metadata["uid"] = owner
+    return {"apiVersion": api.API_VERSION, "kind": api.KIND, "metadata": metadata,
             "spec": dict(sweep.raw_spec)}
 
 
-def immutable_differences(old_spec: dict[str, Any], new_spec: dict[str, Any]) -> list[str]:
-    """The spec fields that differ between two sweeps, ignoring the mutable ones."""
-    keys = (set(old_spec) | set(new_spec)) - set(api.MUTABLE_SPEC_FIELDS)
+def immutable_differences(
+    old_spec: dict[str, Any], new_spec: dict[str, Any], ignore: tuple[str, ...] = ("output",)
+) -> list[str]:
+    """The spec fields that differ between two sweeps, ignoring the mutable ones.
+
+    ``output`` is ignored by default: where results go does not change the experiment.
+    """
+    keys = (set(old_spec) | set(new_spec)) - set(api.MUTABLE_SPEC_FIELDS) - set(ignore)
     return sorted(k for k in keys if old_spec.get(k) != new_spec.get(k))
 
 
@@ -60,9 +71,11 @@ class ResultsStore:
         min_interval: seconds between rewrites of one object (0 locally, 2 on GCS).
     """
 
-    def __init__(self, store: Store, sweep: Sweep, min_interval: float) -> None:
+    def __init__(self, store: Store, sweep: Sweep, min_interval: float,
+                 owner: str | None = None) -> None:
         self.store = store
         self.sweep = sweep
+        self.owner = owner
         self.folder = results_relpath(sweep)
         self._by_trial: dict[str, ResultRow] = {}
         self._sorted: list[ResultRow] | None = []
@@ -113,17 +126,33 @@ class ResultsStore:
         self._sorted = None
         return self.rows
 
-    def check_same_sweep(self) -> None:
+    def previous_manifest(self) -> dict[str, Any] | None:
+        """The manifest recorded by an earlier run in this folder, if any.
+
+        Raises:
+            StorageError: the file is there but is not YAML.
+        """
+        text = self._read(SPEC_YAML)
+        if text is None:
+            return None
+        try:
+            previous = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise StorageError(f"{self.store.uri_for(self.path(SPEC_YAML))} is not YAML "
+                               f"({exc}); move the folder away or use --fresh") from None
+        return previous if isinstance(previous, dict) else None
+
+    def check_same_sweep(self, ignore: tuple[str, ...] = ("output",)) -> None:
         """Refuse a folder holding results of a different search (same name, new spec).
 
         Raises:
             InvalidSpec: naming the fields that differ and the way out.
         """
-        text = self._read(SPEC_YAML)
-        if text is None:
+        previous = self.previous_manifest()
+        if previous is None:
             return
-        previous = yaml.safe_load(text) or {}
-        differences = immutable_differences(previous.get("spec") or {}, dict(self.sweep.raw_spec))
+        differences = immutable_differences(previous.get("spec") or {},
+                                            dict(self.sweep.raw_spec), ignore)
         if differences:
             fields = ", ".join(f"spec.{d}" for d in differences)
             raise InvalidSpec([SpecError(
@@ -139,14 +168,24 @@ class ResultsStore:
         """
         text = self._read(WINDOWS_JSON)
         if text is not None:
-            self.windows = windows_from_data(json.loads(text)["windows"])
+            try:
+                self.windows = windows_from_data(json.loads(text)["windows"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StorageError(f"{self.store.uri_for(self.path(WINDOWS_JSON))} is not "
+                                   f"a windows file ({exc}); move the folder away or use "
+                                   "--fresh") from None
             return self.windows
         self.windows = resolved
-        self.store.write_text(self.path(SPEC_YAML),
-                              yaml.safe_dump(sweep_manifest(self.sweep), sort_keys=False))
+        self.store.write_text(self.path(SPEC_YAML), yaml.safe_dump(
+            sweep_manifest(self.sweep, self.owner), sort_keys=False))
         self.store.write_text(self.path(WINDOWS_JSON),
                               json.dumps({"windows": windows_to_data(resolved)}, indent=2) + "\n")
         return self.windows
+
+    def record_owner(self) -> None:
+        """Record this sweep (and its owner uid) as the folder's sweep."""
+        self.store.write_text(self.path(SPEC_YAML), yaml.safe_dump(
+            sweep_manifest(self.sweep, self.owner), sort_keys=False))
 
     def discard(self) -> None:
         """Forget earlier results (``--fresh``): emptied files read as absent."""

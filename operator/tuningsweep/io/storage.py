@@ -64,6 +64,8 @@ from google.cloud.storage import Bucket, Client
 from google.cloud.storage.retry import DEFAULT_RETRY
 from requests import RequestException
 
+from .errors import StorageError as StorageError  # re-exported: the public name
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_INTERVAL_S = 2.0
@@ -78,10 +80,6 @@ _PROBE_NAME = ".tuningsweep-write-check"
 # Bucket names: 3-222 characters of lowercase letters, digits, "-", "_" and ".",
 # starting and ending with a letter or digit (dotted names have 63-char components).
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
-
-
-class StorageError(Exception):
-    """A storage operation failed; the message is meant for the user as is."""
 
 
 class Store(Protocol):
