@@ -8,9 +8,12 @@ stands in for the kubelet and the Job controller; everything else is the real th
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from google.cloud import storage
@@ -270,3 +273,12 @@ def test_recreated_sweep_resumes_the_same_search_and_refuses_another(
     failed = next(c for c in status["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "ResultsConflict" and "spec.parameters" in failed["message"]
     assert results_rows(gcs_client, gcs_bucket, "again") == before
+
+
+def test_operator_without_credentials_says_so(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tuningsweep.cli", "operator", "--metrics-port", "0",
+         "--liveness", ""], env={**os.environ, "KUBECONFIG": str(tmp_path / "none")},
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "no Kubernetes credentials" in done.stderr and "Traceback" not in done.stderr

@@ -8,6 +8,7 @@ Helm chart configures the Deployment.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .registry import REGISTRARS
 
@@ -68,7 +69,17 @@ def operator_command(args: argparse.Namespace) -> int:
             setattr(settings, key, value)
     settings_module.current = settings
 
+    from kubernetes.config import ConfigException
+
     from ..controller import handlers  # noqa: F401  (registers the handlers with kopf)
+    from ..controller.kube import load_credentials
+
+    try:
+        load_credentials()  # fail here, clearly, rather than in kopf's retry loop
+    except ConfigException as exc:
+        print(f"error: no Kubernetes credentials ({exc}): set KUBECONFIG or run in a pod "
+              "with a ServiceAccount", file=sys.stderr)
+        return 2
 
     kopf.configure(verbose=False)
     kopf.run(
