@@ -421,6 +421,10 @@ class SweepReconciler:
         return StepResult(wait=wait)
 
     def _total(self, sweep: Sweep) -> int:
+        # Once the plan is final it is exact (a small discrete auto stage may hold fewer
+        # configurations than its share); before that, the planned share of each stage.
+        if self.m.plan is not None and self.m.plan.final:
+            return len(self.m.plan.trials)
         if self.m.total is None:
             self.m.total = count_trials(sweep.spec, self.m.windows)[1]
         return self.m.total
