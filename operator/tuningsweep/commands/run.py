@@ -319,7 +319,9 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
     if args.fresh:
         results.discard()
     else:
-        results.check_same_sweep()
+        # Locally the trainer is a command the user may fix and resume with (and the
+        # image, irrelevant here, has a release-pinned default): only the search counts.
+        results.check_same_sweep(ignore=("output", "trainer"))
         results.load()
     windows = results.pin_windows(resolve_windows(sweep.spec, args.today or dt.date.today()))
     if results.rows:
