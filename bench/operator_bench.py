@@ -46,7 +46,8 @@ time.sleep(1.0)
 e = os.environ
 url = (f"{e['TUNINGSWEEP_PUSHGATEWAY']}/metrics/job/tuningsweep/namespace/"
        f"{e['TUNINGSWEEP_NAMESPACE']}/sweep/{e['TUNINGSWEEP_SWEEP']}/trial/{e['TUNINGSWEEP_TRIAL']}")
-body = b'tuningsweep_trial_metric{metric="val_mse"} 0.5\\ntuningsweep_trial_finished 1\\n'
+body = (b'# TYPE tuningsweep_trial_metric gauge\\ntuningsweep_trial_metric{metric="val_mse"} 0.5\\n'
+        b'# TYPE tuningsweep_trial_finished gauge\\ntuningsweep_trial_finished 1\\n')
 urllib.request.urlopen(urllib.request.Request(url, data=body, method="PUT"), timeout=10)
 """
 

@@ -200,9 +200,15 @@ class Pushgateway(Service):
     binary = Path("/usr/bin/prometheus-pushgateway")
 
     def argv(self, port: int) -> list[str]:
-        """Command line: listen on loopback, admin API on (for :meth:`wipe`)."""
+        """Command line: listen on loopback, admin API on (for :meth:`wipe`), in memory.
+
+        Debian's build persists to /var/lib/prometheus/pushgateway.data by default, which
+        every test gateway would share: groups from earlier runs would come back (and
+        clash in type with new pushes). An empty file name keeps metrics in memory.
+        """
         exe = _require_executable(self.binary, "prometheus-pushgateway")
-        return [str(exe), f"--web.listen-address=127.0.0.1:{port}", "--web.enable-admin-api"]
+        return [str(exe), f"--web.listen-address=127.0.0.1:{port}", "--web.enable-admin-api",
+                "--persistence.file="]
 
     def wipe(self) -> None:
         """Delete every metric group, so one test's pushes don't leak into the next."""

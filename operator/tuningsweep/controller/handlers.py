@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 import kopf
@@ -65,7 +66,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 def jobs_by_sweep(namespace: str, labels: kopf.Labels, body: kopf.Body,
                   meta: kopf.Meta, **_: Any) -> dict[Key, ObservedJob]:
     """Index each Job by its sweep, with its state and owners."""
-    owners = tuple(ref.get("uid", "") for ref in meta.get("ownerReferences") or [])
+    # Interned: every Job of a sweep carries the same owner uid, kept once in memory.
+    owners = tuple(sys.intern(str(ref.get("uid", ""))) for ref in meta.get("ownerReferences") or [])
     return {(namespace, labels[LABEL_SWEEP]): ObservedJob(job_state(dict(body)), owners)}
 
 
