@@ -13,6 +13,7 @@ import sys
 
 import yaml
 
+from ..cli import parse_today
 from ..core.jobs import build_job, model_uri_for
 from ..core.planner import plan_trials
 from ..core.windows import resolve_windows
@@ -26,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        description="Print the Jobs of the first (or only) stage as a YAML "
                                    "stream, as the operator would create them.")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--today", type=_date, default=None,
+    p.add_argument("--today", type=parse_today, default=None,
                    help="anchor date for rolling windows (default: today)")
     p.add_argument("--pushgateway-url", default="http://pushgateway.monitoring:9091",
                    help="Pushgateway URL passed to trainers")
@@ -35,12 +36,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 REGISTRARS.append(add_parser)
-
-
-def _date(text: str) -> dt.date:
-    from ..cli import parse_today
-
-    return parse_today(text)
 
 
 def render_command(path: str, today: dt.date | None, pushgateway: str) -> int:

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..cli import parse_today
 from ..core import presets
 from ..core.errors import InvalidSpec, SpecError
 from ..core.planner import Plan, Trial, count_trials
@@ -50,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Run every trial of the sweep(s) in FILE as local processes, keeping "
                     "results.csv and summary.csv up to date. Run again to resume.")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--today", type=_date, default=None,
+    p.add_argument("--today", type=parse_today, default=None,
                    help="anchor date for rolling windows on a first run (default: today)")
     p.add_argument("--results", metavar="DIR|gs://BUCKET/PREFIX", default=None,
                    help=f"results location (default: spec.output.results, else {DEFAULT_RESULTS})")
@@ -70,12 +71,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 REGISTRARS.append(add_parser)
-
-
-def _date(text: str) -> dt.date:
-    from ..cli import parse_today
-
-    return parse_today(text)
 
 
 def _positive(text: str) -> int:

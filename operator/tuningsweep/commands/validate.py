@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 
+from ..cli import print_errors
 from ..core.errors import InvalidSpec
 from ..core.planner import count_trials
 from ..core.windows import resolve_windows
@@ -20,8 +20,7 @@ def validate_command(files: list[str], today: dt.date | None) -> int:
             sweeps = read_sweeps(path)
         except InvalidSpec as exc:
             failed = True
-            for error in exc.errors:
-                print(f"error: {error.render(exc.source)}", file=sys.stderr)
+            print_errors(exc)
             continue
         for sweep in sweeps:
             windows = resolve_windows(sweep.spec, anchor)

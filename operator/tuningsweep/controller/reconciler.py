@@ -96,6 +96,7 @@ class _Memory:
     uncleaned: set[str] = field(default_factory=set)
     finished_at: dict[str, str] = field(default_factory=dict)  # collected, lag not yet measured
     refused_spec_change: bool = False
+    checked_generation: int | None = None  # the spec generation last checked for changes
     backoff: float = 1.0
     to_delete: set[str] = field(default_factory=set)  # durable rows whose groups remain
     total: int | None = None
@@ -275,11 +276,16 @@ class SweepReconciler:
             max_failed_trials=int(live_spec.get("maxFailedTrials",
                                                 self.m.sweep.spec.max_failed_trials)),
         )
-        try:
-            live = parse_spec(live_spec, self.name, self.namespace)
-            self._check_spec_change(self.m.sweep, live)
-        except InvalidSpec:
-            pass  # an invalid edit changes nothing; the CRD should have refused it
+        # Only a spec edit bumps the generation; validating on every step would redo the
+        # same work each time a Job finishes.
+        generation = (body.get("metadata") or {}).get("generation")
+        if generation is None or generation != self.m.checked_generation:
+            self.m.checked_generation = generation
+            try:
+                live = parse_spec(live_spec, self.name, self.namespace)
+                self._check_spec_change(self.m.sweep, live)
+            except InvalidSpec:
+                pass  # an invalid edit changes nothing; the CRD should have refused it
         return dataclasses.replace(self.m.sweep, spec=spec)
 
     # -- the step ----------------------------------------------------------------------

@@ -77,8 +77,6 @@ class _Running:
 class Outcome:
     """How a run ended."""
 
-    finished: int = 0
-    failed: int = 0
     stopped_reason: str | None = None
     failed_trials: list[str] = field(default_factory=list)
 
@@ -176,7 +174,8 @@ class LocalExecutor:
                 if r.status == "succeeded" or r.trial not in self._retry}
 
     def _plan(self) -> Plan:
-        rows = [r for r in self.results.rows if r.trial in self._done_ids()]
+        done = self._done_ids()
+        rows = [r for r in self.results.rows if r.trial in done]
         return plan_trials(self.sweep.spec, self.windows, rows)
 
     # -- processes ------------------------------------------------------------------------
@@ -315,9 +314,7 @@ class LocalExecutor:
                     continue
                 trial_id = self._exits.get()
                 row = self._collect(trial_id)
-                outcome.finished += 1
                 if row.status == "failed":
-                    outcome.failed += 1
                     outcome.failed_trials.append(row.trial)
                 self.events.finished(row, len(self._running))
                 if not plan.final:

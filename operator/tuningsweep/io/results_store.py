@@ -90,10 +90,6 @@ class ResultsStore:
             self._sorted = [self._by_trial[t] for t in sorted(self._by_trial)]
         return self._sorted
 
-    def has(self, trial: str) -> bool:
-        """Whether ``trial`` has a row."""
-        return trial in self._by_trial
-
     def path(self, name: str) -> str:
         """Relative path of a file in the sweep's folder."""
         return f"{self.folder}/{name}"
