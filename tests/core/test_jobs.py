@@ -88,3 +88,20 @@ def test_job_state_reads_the_job_controllers_conditions() -> None:
                         "lastTransitionTime": "2026-11-27T01:00:10Z"}]}})
     assert failed.phase == "failed" and failed.reason == "BackoffLimitExceeded"
     assert failed.duration_seconds() == 10.0
+
+
+def test_job_state_keeps_times_compactly_and_gives_them_back_as_kubernetes_wrote_them() -> None:
+    job = {"metadata": {"labels": {"tuningsweep.io/trial": "c0001-w0"}, "ownerReferences": [
+               {"apiVersion": "v1", "kind": "ConfigMap", "uid": "not-a-sweep"},
+               {"apiVersion": "tuningsweep.io/v1alpha1", "kind": "TuningSweep", "uid": "u-1"}]},
+           "status": {"startTime": "2026-11-27T01:00:00Z",
+                      "completionTime": "2026-11-27T01:01:30.250000Z",
+                      "conditions": [{"type": "Complete", "status": "True"}]}}
+    state = job_state(job)
+    assert state.owner == "u-1"
+    assert state.started_at == "2026-11-27T01:00:00Z"
+    assert state.finished_at == "2026-11-27T01:01:30.250000Z"
+    assert state.duration_seconds() == 90.25
+    # Unknown or unreadable times are empty, and give no duration.
+    odd = job_state({"metadata": {}, "status": {"startTime": "yesterday"}})
+    assert (odd.start, odd.started_at, odd.owner, odd.duration_seconds()) == (0.0, "", "", 0.0)

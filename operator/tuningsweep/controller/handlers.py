@@ -3,11 +3,13 @@
 * A **daemon per TuningSweep** runs its reconciler in a loop: step, then wait until woken
   or until the step's requested delay passes. A daemon (not a timer) so that each sweep
   keeps its in-memory state (rows, plan) between steps and reacts within milliseconds.
-* An **index of Jobs** by (namespace, sweep), filled from the watch stream, gives the
-  reconciler the Jobs without listing them on every step; kopf fills indexes before any
-  handler runs, so a restarted operator sees every existing Job before it creates any.
-* **Event handlers** on Jobs and sweeps only wake the sweep's daemon. They persist
-  nothing, so they cost no API writes.
+* A **watch of Jobs** of our own (:mod:`.jobwatch`, not a kopf index: kopf's per-object
+  bookkeeping cost more memory per trial than the operator may grow) gives the
+  reconciler each sweep's Jobs without listing them on every step, and wakes a sweep's
+  daemon when one of its Jobs changed. Daemons wait for its first listing, so a
+  restarted operator sees every existing Job before it creates any.
+* An **event handler** on sweeps only wakes the sweep's daemon (parallelism, suspend).
+  It persists nothing, so it costs no API writes.
 
 kopf's own event posting is raised to errors only, so the API sees a handful of Events
 per sweep (main transitions) rather than one per log line. The handlers take only the
@@ -19,20 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Any
 
 import kopf
 
 from ..core import api
-from ..core.jobs import LABEL_SWEEP, job_state
 from . import settings as settings_module
+from .jobwatch import JobWatch, Key
 from .kube import KubeApi, load_credentials
 from .metrics import SWEEPS, forget_sweep, serve
 from .ratelimit import TokenBucket
-from .reconciler import ObservedJob, SweepReconciler
+from .reconciler import SweepReconciler
 
-Key = tuple[str, str]
 _wakeups: dict[Key, asyncio.Event] = {}
 _phases: dict[Key, str] = {}
 DEBOUNCE_S = 0.02
@@ -59,22 +59,16 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.batching.batch_window = 0.01
     load_credentials()
     memo.kube = KubeApi(TokenBucket(ours.api_rate_limit, ours.api_burst))
+    memo.jobs = JobWatch([] if ours.all_namespaces else ours.namespaces, _wake)
+    memo.jobs.start()
     serve(ours.metrics_port)
 
 
-@kopf.index("batch", "v1", "jobs", labels={LABEL_SWEEP: kopf.PRESENT})  # type: ignore[arg-type]
-def jobs_by_sweep(namespace: str, labels: kopf.Labels, body: kopf.Body,
-                  meta: kopf.Meta, **_: Any) -> dict[Key, ObservedJob]:
-    """Index each Job by its sweep, with its state and owners."""
-    # Interned: every Job of a sweep carries the same owner uid, kept once in memory.
-    owners = tuple(sys.intern(str(ref.get("uid", ""))) for ref in meta.get("ownerReferences") or [])
-    return {(namespace, labels[LABEL_SWEEP]): ObservedJob(job_state(dict(body)), owners)}
-
-
-@kopf.on.event("batch", "v1", "jobs", labels={LABEL_SWEEP: kopf.PRESENT})  # type: ignore[arg-type]
-def job_changed(namespace: str, labels: kopf.Labels, **_: Any) -> None:
-    """A Job of a sweep changed: wake that sweep's daemon."""
-    _wake((namespace, labels[LABEL_SWEEP]))
+@kopf.on.cleanup()
+async def stop_watch(memo: kopf.Memo, **_: Any) -> None:
+    """Close the Job watch's connections."""
+    if getattr(memo, "jobs", None) is not None:
+        memo.jobs.stop()
 
 
 @kopf.on.event(api.GROUP, api.VERSION, api.PLURAL)  # type: ignore[arg-type]
@@ -86,8 +80,7 @@ def sweep_changed(namespace: str, name: str, **_: Any) -> None:
 @kopf.daemon(api.GROUP, api.VERSION, api.PLURAL,  # type: ignore[arg-type]
              initial_delay=0, cancellation_timeout=10)
 async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
-                    stopped: kopf.DaemonStopped, memo: kopf.Memo,
-                    jobs_by_sweep: kopf.Index[Key, ObservedJob], **_: Any) -> None:
+                    stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
     """Reconcile one sweep until it is done or deleted."""
     key = (namespace, name)
     wakeup = _wakeups[key] = asyncio.Event()
@@ -96,10 +89,12 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
         kopf.event(body, type=type_, reason=reason, message=message[:1000])
 
     reconciler = SweepReconciler(settings_module.current, memo.kube, emit, namespace, name, uid)
+    jobs: JobWatch = memo.jobs
     try:
+        await _wait_ready(jobs, stopped)
         while not stopped:
             wakeup.clear()
-            result = await reconciler.step(dict(body), list(jobs_by_sweep.get(key, [])))
+            result = await reconciler.step(dict(body), jobs.jobs(key))
             _phases[key] = reconciler.m.phase
             _count_phases()
             if result.done:
@@ -115,6 +110,16 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
             _phases.pop(key, None)
             _count_phases()
             forget_sweep(namespace, name)
+
+
+async def _wait_ready(jobs: JobWatch, stopped: kopf.DaemonStopped) -> None:
+    """Wait for the Job watch's first listing (or the daemon's stop)."""
+    waiters = [asyncio.ensure_future(jobs.ready.wait()), asyncio.ensure_future(stopped.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _wait(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float) -> None:

@@ -66,14 +66,6 @@ Emit = Callable[[str, str, str], None]  # (type, reason, message) -> posts an Ev
 CREATED_MEMORY_S = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class ObservedJob:
-    """A Job from the index: its state and the uid of the sweep owning it."""
-
-    state: JobState
-    owner_uids: tuple[str, ...]
-
-
 @dataclass
 class StepResult:
     """What the daemon should do next."""
@@ -290,7 +282,7 @@ class SweepReconciler:
 
     # -- the step ----------------------------------------------------------------------
 
-    async def step(self, body: dict[str, Any], jobs: Iterable[ObservedJob]) -> StepResult:
+    async def step(self, body: dict[str, Any], jobs: Iterable[JobState]) -> StepResult:
         """Reconcile once; see the module docstring for the order of things."""
         status = body.get("status") or {}
         if self.m.sweep is None and status.get("phase") == SUCCEEDED:
@@ -303,7 +295,7 @@ class SweepReconciler:
                 early = await self._setup(body)
                 if early is not None:
                     return early
-            result = await self._step(body, [j.state for j in jobs if self.uid in j.owner_uids])
+            result = await self._step(body, [j for j in jobs if j.owner == self.uid])
             if self.m.backoff > 1.0:
                 self.m.backoff = 1.0
                 self.m.conditions = set_condition(self.m.conditions, "Degraded", False,
@@ -507,7 +499,7 @@ class SweepReconciler:
                 duration_seconds=duration, gpu_seconds=duration * gpus_requested(sweep),
                 model_uri=(model_uri_for(sweep, job.trial, self.m.results.store.uri)
                            if status == "succeeded" else ""),
-                job=job.name, error=error,
+                job=naming.job_name(self.name, job.trial), error=error,
             ))
             if duration:
                 metrics.TRIAL_DURATION.observe(duration)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
-from typing import Any, Literal
+import sys
+from typing import Any, Literal, NamedTuple
 
 from . import api, naming
 from .contract import params_json, trial_env
@@ -127,58 +127,105 @@ def model_uri_for(sweep: Sweep, trial_id: str, results: str) -> str:
     return f"{results.rstrip('/')}/{sweep.namespace}/{sweep.name}/models/{trial_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class JobState:
-    """What the operator needs to know about one observed Job."""
+Phase = Literal["active", "succeeded", "failed"]
 
-    name: str
+
+class JobState(NamedTuple):
+    """What the operator needs to know about one observed Job, kept small.
+
+    The operator holds one of these for every Job of every sweep it watches, finished
+    ones included (completed Jobs stay in the cluster until their sweep is deleted), so
+    it is a tuple of a few scalars: times as epoch seconds rather than strings, the
+    Job's name left out (it follows from sweep and trial), and the owning sweep's uid a
+    shared, interned string.
+    """
+
     trial: str
-    phase: Literal["active", "succeeded", "failed"]
-    started_at: str
-    finished_at: str
-    reason: str = ""
+    phase: Phase
+    start: float = 0.0  # epoch seconds; 0.0 when unknown
+    end: float = 0.0  # when it completed or failed; 0.0 while active or unknown
+    reason: str = ""  # the Failed condition's reason and message
     message: str = ""
+    owner: str = ""  # uid of the TuningSweep that owns the Job ("" when none)
 
     @property
     def finished(self) -> bool:
         """Complete or Failed, as the Job controller reports it."""
         return self.phase != "active"
 
+    @property
+    def started_at(self) -> str:
+        """The start as an RFC 3339 timestamp ("" when unknown)."""
+        return format_timestamp(self.start)
+
+    @property
+    def finished_at(self) -> str:
+        """The end as an RFC 3339 timestamp ("" when unknown)."""
+        return format_timestamp(self.end)
+
     def duration_seconds(self) -> float:
         """Seconds from start to finish (0 when either is unknown)."""
-        try:
-            start = dt.datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
-            end = dt.datetime.fromisoformat(self.finished_at.replace("Z", "+00:00"))
-        except ValueError:
+        if not self.start or not self.end:
             return 0.0
-        return max(0.0, (end - start).total_seconds())
+        return max(0.0, self.end - self.start)
+
+
+def parse_timestamp(text: str | None) -> float:
+    """An RFC 3339 timestamp as epoch seconds; 0.0 for none or an unreadable one."""
+    if not text:
+        return 0.0
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def format_timestamp(seconds: float) -> str:
+    """Epoch seconds as Kubernetes writes them (whole seconds, ``Z``); "" for 0.0."""
+    if not seconds:
+        return ""
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    if moment.microsecond:
+        return moment.isoformat().replace("+00:00", "Z")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def job_owner(metadata: dict[str, Any]) -> str:
+    """The uid of the TuningSweep among a Job's ownerReferences ("" when none)."""
+    for ref in metadata.get("ownerReferences") or []:
+        if ref.get("kind") == api.KIND and str(ref.get("apiVersion", "")).startswith(
+                api.GROUP + "/"):
+            # Interned: every Job of a sweep carries the same uid, kept once in memory.
+            return sys.intern(str(ref.get("uid", "")))
+    return ""
 
 
 def job_state(job: dict[str, Any]) -> JobState:
     """Read a Job object (as the API returns it) into a :class:`JobState`."""
     metadata = job.get("metadata") or {}
     status = job.get("status") or {}
-    phase: Literal["active", "succeeded", "failed"] = "active"
-    reason = message = finished_at = ""
+    phase: Phase = "active"
+    reason = message = ""
+    finished_at = None
     for condition in status.get("conditions") or []:
         if condition.get("status") != "True":
             continue
         if condition.get("type") == "Complete":
             phase = "succeeded"
-            finished_at = status.get("completionTime") or condition.get("lastTransitionTime", "")
+            finished_at = status.get("completionTime") or condition.get("lastTransitionTime")
         elif condition.get("type") == "Failed":
             phase = "failed"
             reason = condition.get("reason", "")
             message = condition.get("message", "")
-            finished_at = condition.get("lastTransitionTime", "")
+            finished_at = condition.get("lastTransitionTime")
     return JobState(
-        name=metadata.get("name", ""),
         trial=(metadata.get("labels") or {}).get(LABEL_TRIAL, ""),
         phase=phase,
-        started_at=status.get("startTime") or metadata.get("creationTimestamp") or "",
-        finished_at=finished_at,
+        start=parse_timestamp(status.get("startTime") or metadata.get("creationTimestamp")),
+        end=parse_timestamp(finished_at),
         reason=reason,
         message=message,
+        owner=job_owner(metadata),
     )
 
 

@@ -1,0 +1,194 @@
+"""The operator's own Job watch against the API emulator: list, watch, resume, re-list.
+
+The emulator stands in for the API server (no real one can run here); the watch uses the
+real ``kubernetes`` client and the same list/watch protocol it would use on a cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from kubernetes import config
+
+from tests.operator.emulator import EmulatorProcess
+from tests.operator.sweeps import SWEEPS, sweep_manifest
+from tuningsweep.controller.jobwatch import JobWatch, Key
+from tuningsweep.core.jobs import JobState
+
+JOBS = "batch/v1/jobs"
+pytestmark = pytest.mark.asyncio
+
+
+def job(name: str, trial: str, *, sweep: str = "s", namespace: str = "default",
+        owner: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "name": name, "namespace": namespace,
+        "labels": labels if labels is not None else {
+            "tuningsweep.io/sweep": sweep, "tuningsweep.io/trial": trial}}
+    if owner:
+        metadata["ownerReferences"] = [{"apiVersion": "tuningsweep.io/v1alpha1",
+                                        "kind": "TuningSweep", "name": sweep, "uid": owner}]
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                {"name": "t", "image": "x"}]}}}}
+
+
+def create_sweep(k8s: EmulatorProcess, name: str, namespace: str = "default") -> str:
+    """A TuningSweep object (no operator runs here) to own Jobs; returns its uid."""
+    body = sweep_manifest(name, "bucket")
+    body["metadata"]["namespace"] = namespace
+    return str(k8s.client.create(SWEEPS, body, namespace)["metadata"]["uid"])
+
+
+class Woken:
+    """Records the sweeps the watch wakes."""
+
+    def __init__(self) -> None:
+        self.keys: list[Key] = []
+
+    def __call__(self, key: Key) -> None:
+        self.keys.append(key)
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+@pytest_asyncio.fixture
+async def watch_factory(k8s_emulator: EmulatorProcess) -> AsyncIterator[
+        Callable[..., tuple[JobWatch, Woken]]]:
+    config.load_kube_config(config_file=str(k8s_emulator.kubeconfig))  # type: ignore[no-untyped-call]
+    started: list[JobWatch] = []
+
+    def make(namespaces: list[str] | None = None) -> tuple[JobWatch, Woken]:
+        woken = Woken()
+        watch = JobWatch(namespaces or [], woken)
+        watch.start()
+        started.append(watch)
+        return watch, woken
+
+    yield make
+    for watch in started:
+        watch.stop()
+
+
+def finish(k8s: EmulatorProcess, name: str, condition: str = "Complete",
+           namespace: str = "default") -> None:
+    status: dict[str, Any] = {
+        "startTime": "2026-11-27T01:00:00Z",
+        "conditions": [{"type": condition, "status": "True", "reason": "BackoffLimitExceeded",
+                        "message": "boom", "lastTransitionTime": "2026-11-27T01:00:42Z"}]}
+    if condition == "Complete":
+        status["completionTime"] = "2026-11-27T01:00:30Z"
+    k8s.client.patch(JOBS, name, {"status": status}, namespace, subresource="status")
+
+
+async def test_lists_existing_jobs_before_it_is_ready(
+        k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
+) -> None:
+    uid = create_sweep(k8s_emulator, "s")
+    k8s_emulator.client.create(JOBS, job("s-c0000-w0", "c0000-w0", owner=uid), "default")
+    finish(k8s_emulator, "s-c0000-w0")
+    k8s_emulator.client.create(JOBS, job("unlabelled", "", labels={}), "default")
+    watch, _ = watch_factory()
+    assert not watch.ready.is_set()
+    await asyncio.wait_for(watch.ready.wait(), 10)
+    [state] = watch.jobs(("default", "s"))
+    assert state == JobState(trial="c0000-w0", phase="succeeded", start=state.start,
+                             end=state.start + 30, owner=uid)
+    assert state.started_at == "2026-11-27T01:00:00Z"
+    assert state.finished_at == "2026-11-27T01:00:30Z"
+    assert len(watch) == 1  # the Job without the sweep label is not watched
+
+
+async def test_wakes_a_sweep_only_when_what_the_reconciler_reads_changes(
+        k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
+) -> None:
+    watch, woken = watch_factory()
+    await asyncio.wait_for(watch.ready.wait(), 10)
+    woken.keys.clear()
+    k8s = k8s_emulator
+    k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0"), "default")
+    k8s.client.create(JOBS, job("t-c0000-w0", "c0000-w0", sweep="t"), "default")
+    await until(lambda: len(watch) == 2)
+    assert sorted(woken.keys) == [("default", "s"), ("default", "t")]
+
+    # The Job controller counting pods is a status change the reconciler does not read.
+    woken.keys.clear()
+    k8s.client.patch(JOBS, "s-c0000-w0", {"status": {"active": 1, "ready": 0}}, "default",
+                     subresource="status")
+    k8s.client.patch(JOBS, "s-c0000-w0", {"metadata": {"annotations": {"a": "b"}}}, "default")
+    k8s.client.patch(JOBS, "t-c0000-w0", {"metadata": {"annotations": {"a": "b"}}}, "default")
+    finish(k8s, "t-c0000-w0", "Failed")  # a marker: this one does wake its sweep
+    await until(lambda: woken.keys)
+    await asyncio.sleep(0.2)
+    assert woken.keys == [("default", "t")]
+    [failed] = watch.jobs(("default", "t"))
+    assert (failed.phase, failed.reason, failed.message) == ("failed", "BackoffLimitExceeded",
+                                                            "boom")
+    assert failed.duration_seconds() == 42.0
+
+    woken.keys.clear()
+    k8s.client.delete(JOBS, "s-c0000-w0", "default")
+    await until(lambda: woken.keys)
+    assert woken.keys == [("default", "s")] and watch.jobs(("default", "s")) == []
+
+
+async def test_resumes_after_a_dropped_connection_and_relists_after_410(
+        k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
+) -> None:
+    watch, woken = watch_factory()
+    await asyncio.wait_for(watch.ready.wait(), 10)
+    k8s = k8s_emulator
+    k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0"), "default")
+    await until(lambda: len(watch) == 1)
+
+    # A dropped connection: the watch resumes from its last version and misses nothing.
+    k8s.close_watches()
+    k8s.client.create(JOBS, job("s-c0001-w0", "c0001-w0"), "default")
+    await until(lambda: len(watch) == 2)
+
+    # An API server that compacted its history: 410 Gone, so the watch lists again; the
+    # Jobs that vanished meanwhile are forgotten and their sweep woken.
+    mark = k8s.log_mark()
+    woken.keys.clear()
+    create_sweep(k8s, "other")  # history moves past the watch's last version
+    k8s.reset()  # deletes everything, compacts the history, ends the watches
+    k8s.client.create(JOBS, job("s-c0002-w0", "c0002-w0"), "default")
+    await until(lambda: [j.trial for j in watch.jobs(("default", "s"))] == ["c0002-w0"])
+    assert ("default", "s") in woken.keys
+    lists = [r for r in k8s.request_log(since=mark)
+             if r["verb"] == "list" and r["resource"] == "jobs"]
+    assert lists, "expected a fresh list after 410"
+
+    # A 410 answered up front (not as a watch event) also leads to a fresh list.
+    k8s.inject_fault(status=410, verb="watch", resource="jobs")
+    k8s.close_watches()
+    k8s.client.create(JOBS, job("s-c0003-w0", "c0003-w0"), "default")
+    await until(lambda: len(watch) == 2)
+
+
+async def test_watches_only_the_given_namespaces(
+        k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
+) -> None:
+    k8s = k8s_emulator
+    k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0", namespace="kube-public"),
+                      "kube-public")
+    only_default, _ = watch_factory(["default"])
+    patterned, _ = watch_factory(["kube-pub*"])
+    everywhere, _ = watch_factory()
+    for watch in (only_default, patterned, everywhere):
+        await asyncio.wait_for(watch.ready.wait(), 10)
+    k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0"), "default")
+    await until(lambda: len(everywhere) == 2 and len(only_default) == 1)
+    assert only_default.jobs(("kube-public", "s")) == []
+    assert [j.trial for j in patterned.jobs(("kube-public", "s"))] == ["c0000-w0"]
+    assert patterned.jobs(("default", "s")) == []
