@@ -35,7 +35,9 @@ from .reconciler import SweepReconciler
 
 _wakeups: dict[Key, asyncio.Event] = {}
 _phases: dict[Key, str] = {}
-DEBOUNCE_S = 0.02
+# Events that arrive together (several trials finishing at once) are handled in one step;
+# the Job watch already drops events that change nothing, so the window can be short.
+DEBOUNCE_S = 0.005
 
 
 def _wake(key: Key) -> None:

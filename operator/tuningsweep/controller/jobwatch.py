@@ -239,8 +239,12 @@ class JobWatch:
                 return
             if not trials:
                 del self._jobs[key]
-        elif trials.get(state.trial) == state:
-            return  # nothing the reconciler reads changed
         else:
+            old = trials.get(state.trial)
+            if old == state:
+                return  # nothing the reconciler reads changed
+            if old is not None:
+                # The dict keeps its first key string; the state shares it, not a copy.
+                state = state._replace(trial=old.trial)
             trials[state.trial] = state
         self._wake(key)

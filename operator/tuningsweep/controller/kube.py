@@ -2,8 +2,8 @@
 
 The synchronous ``kubernetes`` client runs in worker threads so the kopf event loop never
 blocks; responses are not deserialised (``_preload_content=False``) since the reconciler
-needs none of them. Jobs are never listed here: the handlers keep a kopf index of them,
-filled from the watch stream. Every call is counted by verb and result on /metrics;
+needs none of them. Jobs are never listed here: :mod:`.jobwatch` keeps them, from its own
+list and watch. Every call is counted by verb and result on /metrics;
 every write first takes a token from the bucket.
 """
 

@@ -1,7 +1,7 @@
 """One sweep's reconcile loop: from observed state to Jobs, rows and status.
 
 Each :meth:`SweepReconciler.step` works from state, never from remembered events
-(Katib's lesson): the Jobs the cluster has (from the handlers' index), the rows the
+(Katib's lesson): the Jobs the cluster has (from the Job watch), the rows the
 results CSV has, and the spec. It
 
 1. validates the spec once (invalid -> phase Failed, condition ``InvalidSpec``, an Event,
@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[str, str, str], None]  # (type, reason, message) -> posts an Event
 CREATED_MEMORY_S = 30.0
+METRICS_RETRY_MIN_S, METRICS_RETRY_MAX_S = 0.25, 2.0
 
 
 @dataclass
@@ -92,7 +93,7 @@ class _Memory:
     backoff: float = 1.0
     to_delete: set[str] = field(default_factory=set)  # durable rows whose groups remain
     total: int | None = None
-    # trial -> (when created, answered 409); created but not yet seen in the index
+    # trial -> (when created, answered 409); created but not yet seen by the watch
     created: dict[str, tuple[float, bool]] = field(default_factory=dict)
 
 
@@ -352,10 +353,10 @@ class SweepReconciler:
         active = [j for j in jobs if not j.finished]
         created = 0
         if not sweep.spec.suspend and not over_budget:
-            # Jobs created by an earlier step may not be in the watch-fed index yet;
+            # Jobs created by an earlier step may not have reached the Job watch yet;
             # creating them again would only cost a 409, but it costs a write.
-            # Forget them once indexed, or after a while (a Job deleted by hand before
-            # the index saw it must be created again).
+            # Forget them once seen, or after a while (a Job deleted by hand before
+            # the watch saw it must be created again).
             horizon = time.monotonic() - CREATED_MEMORY_S
             for trial_id, (at, conflicted) in list(self.m.created.items()):
                 if trial_id in by_trial:
@@ -363,7 +364,7 @@ class SweepReconciler:
                 elif at <= horizon:
                     del self.m.created[trial_id]
                     if conflicted:
-                        # Our own Jobs reach the index in milliseconds: a 409 for a Job
+                        # Our own Jobs reach the watch in milliseconds: a 409 for a Job
                         # that never did means someone else's Job has the name.
                         self._report_conflict(naming.job_name(self.name, trial_id))
             pending = [t for t in plan.pending(done_ids)
@@ -379,9 +380,12 @@ class SweepReconciler:
 
         finished = [j for j in jobs if j.finished and j.trial not in done_ids]
         if finished:
-            still_waiting = await self._collect(sweep, finished)
-            if still_waiting:
-                wait = min(wait, 1.0)
+            waited = await self._collect(sweep, finished)
+            if waited is not None:
+                # Final values reach Prometheus at its next scrape of the Pushgateway (a
+                # second in the tests, 15-30 s on a typical cluster): ask again soon at
+                # first, then less often, so a slow scrape costs few queries.
+                wait = min(wait, METRICS_RETRY_MAX_S, max(METRICS_RETRY_MIN_S, waited / 2))
         self._start_flush()
         if self.m.to_delete:
             await self._retry_deletes()
@@ -441,8 +445,12 @@ class SweepReconciler:
 
     # -- collection --------------------------------------------------------------------
 
-    async def _collect(self, sweep: Sweep, finished: list[JobState]) -> bool:
-        """Turn finished Jobs into rows; True when some still wait for their metrics."""
+    async def _collect(self, sweep: Sweep, finished: list[JobState]) -> float | None:
+        """Turn finished Jobs into rows.
+
+        Returns how long the longest-waiting trial has waited for its final metrics, or
+        None when none waits.
+        """
         assert self.m.results is not None
         try:
             found = await query_trials(self.settings.prometheus_url, self.namespace,
@@ -452,7 +460,7 @@ class SweepReconciler:
             raise
         now = time.monotonic()
         rows: list[ResultRow] = []
-        waiting = False
+        waited: float | None = None
         plan = self._plan(sweep)
         trials = {t.id: t for t in plan.trials}
         for job in finished:
@@ -468,7 +476,7 @@ class SweepReconciler:
             elif reported is None or not reported.finished:
                 first = self.m.first_seen_finished.setdefault(job.trial, now)
                 if now - first < self.settings.collect_timeout:
-                    waiting = True
+                    waited = max(waited or 0.0, now - first)
                     continue
                 status = "failed"
                 error = (f"final metrics did not reach Prometheus within "
@@ -508,7 +516,7 @@ class SweepReconciler:
             self.m.results.add(rows, publish=False)  # published by the next flush
             self.m.uncleaned.update(r.trial for r in rows)
             self.m.finished_at.update({r.trial: r.finished_at for r in rows})
-        return waiting
+        return waited
 
     def _start_flush(self) -> None:
         """Make collected rows durable in the background, then delete their groups.
