@@ -86,6 +86,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def first_job_latency(k8s: EmulatorProcess, bucket: str, name: str, configs: int) -> float:
     started = time.monotonic()
     k8s.client.create(SWEEPS, manifest(name, bucket, configs, parallelism=4))
@@ -132,6 +138,7 @@ def main() -> None:
                     rss_small = rss_kib(operator.process.pid)
 
                     mark = k8s.log_mark()
+                    cpu_before = cpu_seconds(operator.process.pid)
                     started = time.monotonic()
                     k8s.client.create(SWEEPS, manifest("big", bucket, 1000, parallelism=16))
                     status = wait_until(
@@ -139,6 +146,7 @@ def main() -> None:
                         .get("phase") == "Succeeded" and s, timeout=600, interval=0.2)
                     wall = time.monotonic() - started
                     succeeded_seen = time.monotonic()
+                    operator_cpu = cpu_seconds(operator.process.pid) - cpu_before
                     rss_big = rss_kib(operator.process.pid)
                     full_log = k8s.request_log(since=mark)
                     log = [r for r in full_log
@@ -202,6 +210,7 @@ def main() -> None:
             if reactions else None,
             "operator_reaction_ms_p90": round(1000 * reactions[int(len(reactions) * 0.9)], 1)
             if reactions else None,
+            "operator_cpu_ms_per_trial": round(1000 * operator_cpu / 1000, 2),
             "api_writes_per_trial": round(len(writes) / 1000, 3), "target_writes_per_trial": 1.5,
             "api_writes_by_kind": by_resource,
             "status_patches": len(status_patches),

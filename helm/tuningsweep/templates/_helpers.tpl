@@ -99,7 +99,7 @@ a real operator run. */}}
 - apiGroups: ["tuningsweep.io"]
   resources: ["tuningsweeps/status"]
   verbs: ["patch"]
-# The trials: kopf indexes Jobs from a list and a watch; the reconciler creates them.
+# The trials: the operator keeps Jobs from its own list and watch; the reconciler creates them.
 # Deleting a sweep deletes its Jobs through their ownerReferences, not the operator.
 - apiGroups: ["batch"]
   resources: ["jobs"]
