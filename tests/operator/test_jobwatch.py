@@ -185,10 +185,11 @@ async def test_watches_only_the_given_namespaces(
     only_default, _ = watch_factory(["default"])
     patterned, _ = watch_factory(["kube-pub*"])
     everywhere, _ = watch_factory()
-    for watch in (only_default, patterned, everywhere):
+    both, _ = watch_factory(["default", "kube-public"])
+    for watch in (only_default, patterned, everywhere, both):
         await asyncio.wait_for(watch.ready.wait(), 10)
     k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0"), "default")
-    await until(lambda: len(everywhere) == 2 and len(only_default) == 1)
+    await until(lambda: len(everywhere) == 2 and len(only_default) == 1 and len(both) == 2)
     assert only_default.jobs(("kube-public", "s")) == []
     assert [j.trial for j in patterned.jobs(("kube-public", "s"))] == ["c0000-w0"]
     assert patterned.jobs(("default", "s")) == []

@@ -87,7 +87,7 @@ class JobWatch:
             [None] if not namespaces or patterns else list(dict.fromkeys(namespaces)))
         self._wake = wake
         self._jobs: Entries = {}
-        self._unlisted = len(self._scopes)
+        self._unlisted: set[str | None] = set(self._scopes)
         self._stopping = threading.Event()
         self._responses: set[Any] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -209,7 +209,7 @@ class JobWatch:
 
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
         assert self._loop is not None
-        if not self._loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # the loop closed: the operator is exiting
             self._loop.call_soon_threadsafe(fn, *args)
 
     # -- applying (event loop) ---------------------------------------------------------
@@ -224,7 +224,7 @@ class JobWatch:
             if old.get(key) != entries.get(key):
                 self._wake(key)
         if self._unlisted:
-            self._unlisted -= 1
+            self._unlisted.discard(scope)
             if not self._unlisted:
                 self.ready.set()
 
