@@ -17,6 +17,7 @@ from kubernetes import config
 
 from tests.operator.emulator import EmulatorProcess
 from tests.operator.sweeps import SWEEPS, sweep_manifest
+from tuningsweep.controller import jobwatch
 from tuningsweep.controller.jobwatch import JobWatch, Key
 from tuningsweep.core.jobs import JobState
 
@@ -99,8 +100,8 @@ async def test_lists_existing_jobs_before_it_is_ready(
     finish(k8s_emulator, "s-c0000-w0")
     k8s_emulator.client.create(JOBS, job("unlabelled", "", labels={}), "default")
     watch, _ = watch_factory()
-    assert not watch.ready.is_set()
-    await asyncio.wait_for(watch.ready.wait(), 10)
+    assert not watch.ready_for("default").is_set()
+    await asyncio.wait_for(watch.ready_for("default").wait(), 10)
     [state] = watch.jobs(("default", "s"))
     assert state == JobState(trial="c0000-w0", phase="succeeded", start=state.start,
                              end=state.start + 30, owner=uid)
@@ -113,7 +114,7 @@ async def test_wakes_a_sweep_only_when_what_the_reconciler_reads_changes(
         k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
 ) -> None:
     watch, woken = watch_factory()
-    await asyncio.wait_for(watch.ready.wait(), 10)
+    await asyncio.wait_for(watch.ready_for("default").wait(), 10)
     woken.keys.clear()
     k8s = k8s_emulator
     k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0"), "default")
@@ -146,7 +147,7 @@ async def test_resumes_after_a_dropped_connection_and_relists_after_410(
         k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
 ) -> None:
     watch, woken = watch_factory()
-    await asyncio.wait_for(watch.ready.wait(), 10)
+    await asyncio.wait_for(watch.ready_for("default").wait(), 10)
     k8s = k8s_emulator
     k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0"), "default")
     await until(lambda: len(watch) == 1)
@@ -187,9 +188,92 @@ async def test_watches_only_the_given_namespaces(
     everywhere, _ = watch_factory()
     both, _ = watch_factory(["default", "kube-public"])
     for watch in (only_default, patterned, everywhere, both):
-        await asyncio.wait_for(watch.ready.wait(), 10)
+        await asyncio.wait_for(watch.ready_for("default").wait(), 10)
     k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0"), "default")
     await until(lambda: len(everywhere) == 2 and len(only_default) == 1 and len(both) == 2)
     assert only_default.jobs(("kube-public", "s")) == []
     assert [j.trial for j in patterned.jobs(("kube-public", "s"))] == ["c0000-w0"]
     assert patterned.jobs(("default", "s")) == []
+
+
+async def test_namespace_patterns_follow_kopf(
+        k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
+) -> None:
+    """Names and globs mixed, and exclusions, select namespaces as kopf does for sweeps."""
+    k8s = k8s_emulator
+    mixed, _ = watch_factory(["default", "kube-pub*"])
+    excluding, _ = watch_factory(["!kube-public"])
+    for watch in (mixed, excluding):
+        await asyncio.wait_for(watch.ready_for("default").wait(), 10)
+    k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0"), "default")
+    k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0", namespace="kube-public"),
+                      "kube-public")
+    await until(lambda: len(mixed) == 2 and len(excluding) == 1)
+    assert [j.trial for j in excluding.jobs(("default", "s"))] == ["c0000-w0"]
+
+
+async def test_only_jobs_named_as_the_operator_names_them_count(
+        k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
+) -> None:
+    k8s = k8s_emulator
+    watch, woken = watch_factory()
+    await asyncio.wait_for(watch.ready_for("default").wait(), 10)
+    k8s.client.create(JOBS, job("s-c0000-w0", "c0000-w0"), "default")
+    # A copy of it under another name, labels and all (kubectl get -o yaml, edited).
+    k8s.client.create(JOBS, job("copy-of-s-c0000-w0", "c0000-w0"), "default")
+    await until(lambda: len(watch) == 1)
+    finish(k8s, "copy-of-s-c0000-w0")
+    k8s.client.delete(JOBS, "copy-of-s-c0000-w0", "default")
+    await asyncio.sleep(0.3)
+    [state] = watch.jobs(("default", "s"))
+    assert state.phase == "active"  # the copy neither finished nor removed ours
+
+    # A Job whose sweep label is removed leaves the selector: it is forgotten.
+    woken.keys.clear()
+    k8s.client.patch(JOBS, "s-c0000-w0",
+                     {"metadata": {"labels": {"tuningsweep.io/sweep": None}}}, "default")
+    await until(lambda: len(watch) == 0)
+    assert woken.keys == [("default", "s")]
+
+
+async def test_lists_page_by_page(
+        k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
+        monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jobwatch, "PAGE_SIZE", 2)
+    for i in range(5):
+        k8s_emulator.client.create(JOBS, job(f"s-c000{i}-w0", f"c000{i}-w0"), "default")
+    mark = k8s_emulator.log_mark()
+    watch, _ = watch_factory(["default"])
+    await asyncio.wait_for(watch.ready_for("default").wait(), 10)
+    assert len(watch) == 5
+    lists = [r for r in k8s_emulator.request_log(since=mark)
+             if r["verb"] == "list" and r["resource"] == "jobs"]
+    assert len(lists) == 3
+
+
+async def test_a_scope_that_cannot_list_reports_why_and_holds_back_only_its_sweeps(
+        k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
+) -> None:
+    k8s = k8s_emulator
+    k8s.inject_fault(status=403, count=10_000, verb="list", resource="jobs",
+                     namespace="kube-public")
+    watch, _ = watch_factory(["default", "kube-public"])
+    await asyncio.wait_for(watch.ready_for("default").wait(), 10)
+    await until(lambda: watch.error_for("kube-public"))
+    assert "403" in (watch.error_for("kube-public") or "")
+    assert not watch.ready_for("kube-public").is_set()
+    assert watch.error_for("default") is None
+    k8s.clear_faults()
+    await asyncio.wait_for(watch.ready_for("kube-public").wait(), 10)
+    assert watch.error_for("kube-public") is None
+
+
+async def test_stop_ends_the_threads(
+        k8s_emulator: EmulatorProcess, watch_factory: Callable[..., tuple[JobWatch, Woken]],
+) -> None:
+    watch, _ = watch_factory(["default", "kube-public"])
+    await asyncio.wait_for(watch.ready_for("kube-public").wait(), 10)
+    await asyncio.sleep(0.2)  # both watches open and waiting for events
+    watch.stop()
+    await until(lambda: not any(t.is_alive() for t in watch.threads), timeout=5)

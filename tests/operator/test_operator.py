@@ -28,6 +28,7 @@ from tests.operator.sweeps import (
     SWEEPS,
     pushgateway_groups,
     results_rows,
+    status_of,
     sweep_manifest,
     wait_phase,
 )
@@ -282,3 +283,25 @@ def test_operator_without_credentials_says_so(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "no Kubernetes credentials" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_job_watch_that_cannot_list_says_so_then_recovers(
+    k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
+    gcs_bucket: str,
+) -> None:
+    """Missing RBAC on Jobs (403 on list): the sweep waits with a Degraded condition that
+    names the cause, creates no Job meanwhile, and runs once the list succeeds."""
+    k8s_emulator.inject_fault(status=403, count=10_000, verb="list", resource="jobs",
+                              user_agent="tuningsweep-operator")
+    operator.start()
+    k8s_emulator.client.create(SWEEPS, sweep_manifest("no-rbac", gcs_bucket))
+    degraded = wait_until(lambda: next(
+        (c for c in status_of(k8s_emulator, "no-rbac").get("conditions") or []
+         if c["type"] == "Degraded" and c["status"] == "True"), None), 30,
+        what="a Degraded condition")
+    assert degraded["reason"] == "JobWatchFailed"
+    assert "403" in degraded["message"] and "namespace team" in degraded["message"]
+    assert k8s_emulator.client.list(JOBS, NS)["items"] == []
+    k8s_emulator.clear_faults()
+    status = wait_phase(k8s_emulator, "no-rbac", "Succeeded", operator=operator)
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Degraded"] == "False"

@@ -38,6 +38,7 @@ _phases: dict[Key, str] = {}
 # Events that arrive together (several trials finishing at once) are handled in one step;
 # the Job watch already drops events that change nothing, so the window can be short.
 DEBOUNCE_S = 0.005
+READY_CHECK_S = 5.0  # how often a sweep waiting for the Job watch checks for its errors
 
 
 def _wake(key: Key) -> None:
@@ -61,9 +62,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.batching.batch_window = 0.01
     load_credentials()
     memo.kube = KubeApi(TokenBucket(ours.api_rate_limit, ours.api_burst))
-    memo.jobs = JobWatch([] if ours.all_namespaces else ours.namespaces, _wake)
-    memo.jobs.start()
     serve(ours.metrics_port)
+    if getattr(memo, "jobs", None) is None:  # kopf retries a failed startup handler
+        memo.jobs = JobWatch([] if ours.all_namespaces else ours.namespaces, _wake)
+        memo.jobs.start()
 
 
 @kopf.on.cleanup()
@@ -93,7 +95,7 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
     reconciler = SweepReconciler(settings_module.current, memo.kube, emit, namespace, name, uid)
     jobs: JobWatch = memo.jobs
     try:
-        await _wait_ready(jobs, stopped)
+        await _wait_ready(jobs, namespace, stopped, reconciler, body)
         while not stopped:
             wakeup.clear()
             result = await reconciler.step(dict(body), jobs.jobs(key))
@@ -114,17 +116,23 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
             forget_sweep(namespace, name)
 
 
-async def _wait_ready(jobs: JobWatch, stopped: kopf.DaemonStopped) -> None:
-    """Wait for the Job watch's first listing (or the daemon's stop)."""
-    waiters = [asyncio.ensure_future(jobs.ready.wait()), asyncio.ensure_future(stopped.wait())]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+async def _wait_ready(jobs: JobWatch, namespace: str, stopped: kopf.DaemonStopped,
+                      reconciler: SweepReconciler, body: kopf.Body) -> None:
+    """Wait for the first listing of the namespace's Jobs (or the daemon's stop).
+
+    While the watch cannot list them (RBAC, an API outage), the sweep says so in a
+    Degraded condition rather than waiting in silence.
+    """
+    ready = jobs.ready_for(namespace)
+    while not ready.is_set() and not stopped:
+        await _wait(ready, stopped, READY_CHECK_S, debounce=False)
+        error = jobs.error_for(namespace)
+        if error and not ready.is_set():
+            await reconciler.report_degraded(dict(body), "JobWatchFailed", error)
 
 
-async def _wait(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float) -> None:
+async def _wait(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float,
+                debounce: bool = True) -> None:
     """Sleep until woken, stopped, or ``timeout``; then let a burst of events coalesce."""
     waiters = [asyncio.ensure_future(wakeup.wait()), asyncio.ensure_future(stopped.wait())]
     try:
@@ -133,7 +141,7 @@ async def _wait(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, timeout: flo
     finally:
         for waiter in waiters:
             waiter.cancel()
-    if done and not stopped:
+    if done and debounce and not stopped:
         await asyncio.sleep(DEBOUNCE_S)
 
 

@@ -318,6 +318,12 @@ class SweepReconciler:
             log.exception("%s/%s: reconcile failed", self.namespace, self.name)
             return await self._degraded(type(exc).__name__, str(exc))
 
+    async def report_degraded(self, body: dict[str, Any], reason: str, detail: str) -> None:
+        """Say in a Degraded condition why the sweep cannot proceed (cleared by a good step)."""
+        if self.m.sweep is None:  # not set up yet: keep the conditions the status has
+            self.m.conditions = list((body.get("status") or {}).get("conditions") or [])
+        await self._degraded(reason, detail)
+
     async def _degraded(self, reason: str, detail: str) -> StepResult:
         """Record a Degraded condition and back off exponentially (1 s to 60 s)."""
         self.m.backoff = min(self.m.backoff * 2, 60.0)
