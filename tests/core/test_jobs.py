@@ -105,3 +105,5 @@ def test_job_state_keeps_times_compactly_and_gives_them_back_as_kubernetes_wrote
     # Unknown or unreadable times are empty, and give no duration.
     odd = job_state({"metadata": {}, "status": {"startTime": "yesterday"}})
     assert (odd.start, odd.started_at, odd.owner, odd.duration_seconds()) == (0.0, "", "", 0.0)
+    naive = job_state({"metadata": {}, "status": {"startTime": "2026-11-27T01:00:00"}})
+    assert naive.started_at == "2026-11-27T01:00:00Z"  # read as UTC, whatever the local zone

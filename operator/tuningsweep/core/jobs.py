@@ -175,9 +175,12 @@ def parse_timestamp(text: str | None) -> float:
     if not text:
         return 0.0
     try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return 0.0
+    if moment.tzinfo is None:  # Kubernetes always writes UTC; never the local zone
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
 
 
 def format_timestamp(seconds: float) -> str:
