@@ -181,6 +181,10 @@ def test_operator_metrics_endpoint(
     assert 'tuningsweep_operator_api_calls_total{resource="jobs",result="ok",verb="create"} 4.0' \
         in text
     assert 'tuningsweep_operator_sweeps{phase="Succeeded"} 1.0' in text
+    # The Job watch's own calls: one list, then watches.
+    assert 'tuningsweep_operator_api_calls_total{resource="jobs",result="ok",verb="list"} 1.0' \
+        in text
+    assert 'resource="jobs",result="ok",verb="watch"' in text
     assert "tuningsweep_operator_collection_lag_seconds_count 4.0" in text
     assert "tuningsweep_operator_csv_flush_seconds_count" in text
     assert 'tuningsweep_operator_best_objective{metric="val_mse",namespace="team",sweep="metered"}' \

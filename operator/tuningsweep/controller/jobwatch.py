@@ -45,6 +45,7 @@ from kubernetes.client.exceptions import ApiException
 from .. import __version__
 from ..core import naming
 from ..core.jobs import LABEL_SWEEP, JobState, job_state
+from . import metrics
 
 log = logging.getLogger(__name__)
 
@@ -200,14 +201,22 @@ class JobWatch:
 
     def _call(self, batch: client.BatchV1Api, scope: str | None, **kwargs: Any) -> Any:
         kwargs.update(label_selector=LABEL_SWEEP, _preload_content=False)
+        verb = "watch" if kwargs.get("watch") else "list"
         try:
             if scope is None:
-                return batch.list_job_for_all_namespaces(**kwargs)
-            return batch.list_namespaced_job(scope, **kwargs)
+                response = batch.list_job_for_all_namespaces(**kwargs)
+            else:
+                response = batch.list_namespaced_job(scope, **kwargs)
         except ApiException as exc:
+            metrics.API_CALLS.labels(verb, "jobs", str(exc.status)).inc()
             if exc.status == 410:  # an expired continue token, or a watch refused up front
                 raise _Gone() from exc
             raise
+        except Exception:
+            metrics.API_CALLS.labels(verb, "jobs", "error").inc()
+            raise
+        metrics.API_CALLS.labels(verb, "jobs", "ok").inc()
+        return response
 
     def _list(self, batch: client.BatchV1Api, scope: str | None) -> str:
         entries: Entries = {}
