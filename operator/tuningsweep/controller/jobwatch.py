@@ -67,17 +67,16 @@ class _Gone(Exception):
     """The resourceVersion or continue token is too old (410): list again."""
 
 
-def _entry(obj: dict[str, Any]) -> tuple[Key, str, JobState] | None:
-    """(sweep key, Job name, state) of a Job of ours; None for any other Job."""
+def _entry(obj: dict[str, Any]) -> tuple[Key, JobState] | None:
+    """(sweep key, state) of a Job of ours; None for any other Job."""
     metadata = obj.get("metadata") or {}
     sweep = (metadata.get("labels") or {}).get(LABEL_SWEEP)
     if not sweep:
         return None
     state = job_state(obj)
-    name = metadata.get("name", "")
-    if not state.trial or name != naming.job_name(sweep, state.trial):
+    if not state.trial or metadata.get("name") != naming.job_name(sweep, state.trial):
         return None  # not a trial's Job as the operator names them
-    return (metadata.get("namespace", ""), sweep), name, state
+    return (metadata.get("namespace", ""), sweep), state
 
 
 def _lines(response: Any) -> Iterator[bytes]:
@@ -227,7 +226,7 @@ class JobWatch:
             page = json.loads(response.data)
             for obj in page.get("items") or []:
                 if self._matches(obj) and (found := _entry(obj)) is not None:
-                    key, _, state = found
+                    key, state = found
                     entries.setdefault(key, {})[state.trial] = state
             token = (page.get("metadata") or {}).get("continue") or None
             if token is None:
@@ -301,7 +300,7 @@ class JobWatch:
             if kind == "DELETED" and LABEL_SWEEP not in labels:
                 self._forget_by_name(obj)  # our label was removed: it left the selector
             return
-        key, _, state = found
+        key, state = found
         if kind == "DELETED":
             trials = self._jobs.get(key, {})
             old = trials.get(state.trial)
@@ -333,10 +332,11 @@ class JobWatch:
             if key[0] != namespace:
                 continue
             # Most names are "<sweep>-<trial>"; shortened ones need the full check.
-            guess = name[len(key[1]) + 1:] if name.startswith(key[1] + "-") else None
-            candidates = [guess] if guess in trials else list(trials)
+            prefix = key[1] + "-"
+            guess = name[len(prefix):]
+            candidates = [guess] if name.startswith(prefix) and guess in trials else list(trials)
             for trial in candidates:
-                if trial is not None and naming.job_name(key[1], trial) == name:
+                if naming.job_name(key[1], trial) == name:
                     del trials[trial]
                     if not trials:
                         del self._jobs[key]

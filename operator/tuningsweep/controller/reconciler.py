@@ -39,7 +39,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ..core import naming
 from ..core.errors import InvalidSpec, SpecError
-from ..core.jobs import JobState, build_job, gpus_requested, model_uri_for
+from ..core.jobs import JobState, build_job, gpus_requested, model_uri_for, parse_timestamp
 from ..core.planner import Plan, count_trials, plan_trials
 from ..core.results import ResultRow
 from ..core.spec import DateWindow, Sweep, parse_spec
@@ -87,7 +87,8 @@ class _Memory:
     last_status: dict[str, Any] | None = None
     first_seen_finished: dict[str, float] = field(default_factory=dict)
     uncleaned: set[str] = field(default_factory=set)
-    finished_at: dict[str, str] = field(default_factory=dict)  # collected, lag not yet measured
+    # collected trial -> when its Job ended (epoch seconds); lag not yet measured
+    finished_at: dict[str, float] = field(default_factory=dict)
     refused_spec_change: bool = False
     checked_generation: int | None = None  # the spec generation last checked for changes
     backoff: float = 1.0
@@ -120,12 +121,8 @@ def _now_iso() -> str:
 
 
 def _date_of(timestamp: str | None) -> dt.date:
-    if timestamp:
-        try:
-            return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).date()
-        except ValueError:
-            pass
-    return dt.datetime.now(dt.UTC).date()
+    seconds = parse_timestamp(timestamp)
+    return dt.datetime.fromtimestamp(seconds or time.time(), dt.UTC).date()
 
 
 class SweepReconciler:
@@ -466,6 +463,7 @@ class SweepReconciler:
             raise
         now = time.monotonic()
         rows: list[ResultRow] = []
+        ended: dict[str, float] = {}
         waited: float | None = None
         plan = self._plan(sweep)
         trials = {t.id: t for t in plan.trials}
@@ -515,13 +513,14 @@ class SweepReconciler:
                            if status == "succeeded" else ""),
                 job=naming.job_name(self.name, job.trial), error=error,
             ))
+            ended[job.trial] = job.end
             if duration:
                 metrics.TRIAL_DURATION.observe(duration)
             self.m.first_seen_finished.pop(job.trial, None)
         if rows:
             self.m.results.add(rows, publish=False)  # published by the next flush
             self.m.uncleaned.update(r.trial for r in rows)
-            self.m.finished_at.update({r.trial: r.finished_at for r in rows})
+            self.m.finished_at.update(ended)
         return waited
 
     def _start_flush(self) -> None:
@@ -554,7 +553,7 @@ class SweepReconciler:
             self._start_flush()
             await self._finish_flush()
 
-    async def _durable_then_clean(self, trials: list[str], finished_at: dict[str, str],
+    async def _durable_then_clean(self, trials: list[str], finished_at: dict[str, float],
                                   snapshot: list[ResultRow]) -> None:
         assert self.m.results is not None
         started = time.monotonic()
@@ -567,13 +566,10 @@ class SweepReconciler:
             self.m.finished_at.update(finished_at)
             raise
         metrics.FLUSH_LATENCY.observe(time.monotonic() - started)
-        now = dt.datetime.now(dt.UTC)
-        for value in finished_at.values():
-            try:
-                ended = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            metrics.COLLECTION_LAG.observe(max(0.0, (now - ended).total_seconds()))
+        now = time.time()
+        for ended in finished_at.values():
+            if ended:  # 0.0: the Job did not say when it ended
+                metrics.COLLECTION_LAG.observe(max(0.0, now - ended))
         self.m.to_delete.update(trials)
         await self._retry_deletes()
 
