@@ -33,9 +33,7 @@ TensorFlow or Keras.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -45,21 +43,27 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
+from .core.contract import (
+    ENV_METRICS_FILE,
+    ENV_NAMESPACE,
+    ENV_PUSH_ATTEMPTS,
+    ENV_PUSH_BACKOFF,
+    ENV_PUSH_TIMEOUT,
+    ENV_PUSHGATEWAY,
+    ENV_SWEEP,
+    ENV_TRIAL,
+    EPOCH_GAUGE,
+    FINISHED_GAUGE,
+    METRIC_GAUGE,
+    PUSH_JOB,
+    RECORD_EPOCH,
+    RECORD_FINAL,
+    metrics_record,
+)
+
 log = logging.getLogger(__name__)
 
-JOB_NAME = "tuningsweep"
-METRIC_GAUGE = "tuningsweep_trial_metric"
-EPOCH_GAUGE = "tuningsweep_trial_epoch"
-FINISHED_GAUGE = "tuningsweep_trial_finished"
-
-ENV_PUSHGATEWAY = "TUNINGSWEEP_PUSHGATEWAY"
-ENV_METRICS_FILE = "TUNINGSWEEP_METRICS_FILE"
-ENV_NAMESPACE = "TUNINGSWEEP_NAMESPACE"
-ENV_SWEEP = "TUNINGSWEEP_SWEEP"
-ENV_TRIAL = "TUNINGSWEEP_TRIAL"
-ENV_PUSH_ATTEMPTS = "TUNINGSWEEP_PUSH_ATTEMPTS"
-ENV_PUSH_BACKOFF = "TUNINGSWEEP_PUSH_BACKOFF_SECONDS"
-ENV_PUSH_TIMEOUT = "TUNINGSWEEP_PUSH_TIMEOUT_SECONDS"
+JOB_NAME = PUSH_JOB  # kept for trainers that imported it from here
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF_SECONDS = 0.5
@@ -155,7 +159,7 @@ class Reporter:
         self._last_epoch = epoch
         if self.metrics_file is not None:
             try:
-                self._append({"type": "epoch", "epoch": epoch, "metrics": _jsonable(values)})
+                self._append(RECORD_EPOCH, values, epoch)
             except OSError as err:
                 log.warning("could not write epoch %d metrics to %s: %s",
                             epoch, self.metrics_file, err)
@@ -189,7 +193,7 @@ class Reporter:
         problems: list[str] = []
         if self.metrics_file is not None:
             try:
-                self._append({"type": "final", "metrics": _jsonable(values)})
+                self._append(RECORD_FINAL, values)
                 written = True
             except OSError as err:
                 written = False
@@ -212,10 +216,9 @@ class Reporter:
             raise ReportingError("final metrics reached no sink: " + "; ".join(problems))
         return FinalDelivery(written=written, pushed=pushed)
 
-    def _append(self, record: dict[str, Any]) -> None:
+    def _append(self, kind: str, values: Mapping[str, float], epoch: int | None = None) -> None:
         assert self.metrics_file is not None
-        record["time"] = time.time()
-        line = json.dumps(record, allow_nan=False, sort_keys=False) + "\n"
+        line = metrics_record(kind, values, time.time(), epoch)
         self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
         with self.metrics_file.open("a", encoding="utf-8") as handle:
             handle.write(line)
@@ -240,7 +243,7 @@ class Reporter:
         error = ""
         for attempt in range(1, attempts + 1):
             try:
-                push_to_gateway(self.pushgateway_url, job=JOB_NAME, registry=registry,
+                push_to_gateway(self.pushgateway_url, job=PUSH_JOB, registry=registry,
                                 grouping_key=self.grouping_key, timeout=self.timeout_seconds)
                 return None
             except OSError as err:  # URLError, timeouts, and non-2xx answers
@@ -262,10 +265,6 @@ def _numeric(metrics: Mapping[str, Any]) -> dict[str, float]:
         except (TypeError, ValueError):
             continue
     return out
-
-
-def _jsonable(values: Mapping[str, float]) -> dict[str, float | None]:
-    return {k: (v if math.isfinite(v) else None) for k, v in values.items()}
 
 
 def _env_number(env: Mapping[str, str], name: str, default: Any, kind: type) -> Any:

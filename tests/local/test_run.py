@@ -154,7 +154,8 @@ def test_failed_trials_recorded_then_budget_stops_the_run(tmp_path: Path, fake_c
             "--trainer-command", fake_command, "--parallel", "1", "-q"]
     first = run_cli(args, {"FAKE_FAIL_CONFIGS": "c0001"})
     assert first.returncode == 1
-    assert "2 trials failed, more than spec.maxFailedTrials (1): c0001-w0, c0001-w1" in first.stderr
+    assert "2 trials failed, more than spec.maxFailedTrials (1): c0001-w0: " in first.stderr
+    assert "; c0001-w1: trainer exit status 1" in first.stderr
     rows = {r["trial"]: r for r in rows_of(results)}
     assert rows["c0001-w0"]["status"] == "failed"
     assert "exit status 1" in rows["c0001-w0"]["error"]

@@ -1,17 +1,29 @@
-"""The trainer contract: the environment every trial's trainer receives.
+"""The trainer contract, in one place: what a trial receives and how it reports back.
 
 Both executors pass exactly this environment (DESIGN.md, "The trainer contract"), so any
-image or command that reads it can be tuned locally and on a cluster alike. Building it is
-pure: identity, parameters and window come from the plan; where models and metrics go is
-decided by the executor and passed in.
+image or command that reads it can be tuned locally and on a cluster alike. The same
+module names what comes back: the Pushgateway job and gauges a trainer pushes (read by
+the operator's Prometheus query), the JSON-lines metrics file (written by
+:class:`tuningsweep.reporting.Reporter`, read by the local executor), and where a
+trial's model and ``history.json`` go. The trainer, the executors, the Prometheus query
+and the tests' fake trainers all import these names; none spells them itself.
+
+Everything here is pure. It imports nothing heavy at run time (the plan and spec types
+only for type checking), because :mod:`tuningsweep.reporting`, which users' own
+trainers import, builds on it.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from .planner import Trial
-from .spec import Sweep
+if TYPE_CHECKING:
+    from .planner import Trial
+    from .spec import Sweep
 
 ENV_SWEEP = "TUNINGSWEEP_SWEEP"
 ENV_NAMESPACE = "TUNINGSWEEP_NAMESPACE"
@@ -28,6 +40,24 @@ ENV_METRICS_FILE = "TUNINGSWEEP_METRICS_FILE"
 #: Optional: ``N`` (intra- and inter-op threads) or ``INTRA,INTER``; the local runner
 #: sets it to split the machine's cores between concurrent trials.
 ENV_TF_THREADS = "TUNINGSWEEP_TF_THREADS"
+#: Optional retry knobs of the reporter's pushes.
+ENV_PUSH_ATTEMPTS = "TUNINGSWEEP_PUSH_ATTEMPTS"
+ENV_PUSH_BACKOFF = "TUNINGSWEEP_PUSH_BACKOFF_SECONDS"
+ENV_PUSH_TIMEOUT = "TUNINGSWEEP_PUSH_TIMEOUT_SECONDS"
+
+#: The Pushgateway ``job`` of every trial's group; the grouping key adds
+#: ``{namespace, sweep, trial}``.
+PUSH_JOB = "tuningsweep"
+METRIC_GAUGE = "tuningsweep_trial_metric"  # label ``metric``: one series per metric
+EPOCH_GAUGE = "tuningsweep_trial_epoch"  # the last epoch reported (1-based)
+FINISHED_GAUGE = "tuningsweep_trial_finished"  # 1 once the final report is in
+
+#: What a trainer saves under ``TUNINGSWEEP_MODEL_URI`` (the report reads the history).
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.json"
+
+RECORD_EPOCH = "epoch"
+RECORD_FINAL = "final"
 
 
 def params_json(trial: Trial) -> str:
@@ -65,11 +95,88 @@ def trial_env(
     return env
 
 
-def model_relpath(sweep: Sweep, trial_id: str) -> str:
-    """Where a trial's model goes under the models prefix: ``<ns>/<name>/<trial>``."""
-    return f"{sweep.namespace}/{sweep.name}/{trial_id}"
+def sweep_models_uri(sweep: Sweep, results_prefix: str, models_prefix: str | None) -> str:
+    """The folder under which every trial of the sweep saves its model.
+
+    ``<models>/<ns>/<name>`` when a models prefix is given, else ``models/`` inside the
+    sweep's results folder: ``<results>/<ns>/<name>/models``. Both executors use it.
+    """
+    if models_prefix:
+        return f"{models_prefix.rstrip('/')}/{results_relpath(sweep)}"
+    return f"{results_prefix.rstrip('/')}/{results_relpath(sweep)}/models"
+
+
+def trial_model_uri(models_uri: str, trial_id: str) -> str:
+    """A trial's ``TUNINGSWEEP_MODEL_URI``: ``<sweep models folder>/<trial>``."""
+    return f"{models_uri.rstrip('/')}/{trial_id}"
 
 
 def results_relpath(sweep: Sweep) -> str:
     """The sweep's folder under the results prefix: ``<ns>/<name>``."""
     return f"{sweep.namespace}/{sweep.name}"
+
+
+# -- the metrics file ----------------------------------------------------------------------
+
+
+def metrics_record(kind: str, metrics: Mapping[str, float], at: float,
+                   epoch: int | None = None) -> str:
+    """One line of the metrics file: ``{"type", ["epoch"], "metrics", "time"}``.
+
+    Non-finite values are written as ``null`` (JSON has no NaN); ``at`` is Unix seconds.
+    """
+    record: dict[str, Any] = {"type": kind}
+    if epoch is not None:
+        record["epoch"] = epoch
+    record["metrics"] = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
+    record["time"] = at
+    return json.dumps(record, allow_nan=False) + "\n"
+
+
+@dataclass
+class MetricsLog:
+    """What a trial's metrics file says so far.
+
+    Attributes:
+        final: the metrics of the last ``final`` record, None before one is written. A
+            ``null`` (non-finite) value reads as NaN, so "reported NaN" and "did not
+            report" stay different.
+        epochs: per epoch (1-based), the metrics of its latest record.
+    """
+
+    final: dict[str, float] | None = None
+    epochs: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def last_epoch(self) -> int:
+        """The highest epoch reported (0 for none)."""
+        return max(self.epochs, default=0)
+
+
+def _numbers(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, float] = {}
+    for name, value in raw.items():
+        if value is None:
+            out[str(name)] = math.nan
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[str(name)] = float(value)
+    return out
+
+
+def parse_metrics_log(text: str) -> MetricsLog:
+    """Read a metrics file's text; a line cut short by a crash is skipped."""
+    log = MetricsLog()
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        if record.get("type") == RECORD_FINAL:
+            log.final = _numbers(record.get("metrics"))
+        elif record.get("type") == RECORD_EPOCH and isinstance(record.get("epoch"), int):
+            log.epochs[record["epoch"]] = _numbers(record.get("metrics"))
+    return log

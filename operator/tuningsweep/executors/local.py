@@ -1,10 +1,11 @@
 """The local executor: every planned trial as a process of the trainer on this machine.
 
-The loop is the same one the operator runs, with processes instead of Jobs: plan from the
-results so far, start pending trials up to the parallel limit, turn each finished
-process into a result row, merge it into the results store, plan again (auto mode's
-later stages appear once earlier results are in). State lives only in the results
-folder, so a killed runner resumes by re-reading it.
+It decides nothing. :func:`tuningsweep.core.decisions.decide` says which trials to start
+and when the sweep is over, :func:`tuningsweep.core.outcomes.trial_row` what a finished
+process becomes; this module starts processes, waits for them, reads what they left
+(exit status, metrics file, log) and records rows. The operator runs the same core with
+Jobs instead of processes. State lives only in the results folder, so a killed runner
+resumes by re-reading it.
 
 Process handling:
 
@@ -22,8 +23,8 @@ Process handling:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
-import json
 import os
 import queue
 import re
@@ -37,10 +38,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.contract import ENV_TF_THREADS, trial_env
-from ..core.planner import Plan, Trial, plan_trials
+from ..core.contract import (
+    ENV_METRICS_FILE,
+    ENV_TF_THREADS,
+    parse_metrics_log,
+    trial_env,
+    trial_model_uri,
+)
+from ..core.decisions import decide
+from ..core.outcomes import TrialEnd, trial_row
+from ..core.planner import Plan, Trial
 from ..core.results import ResultRow
 from ..core.spec import DateWindow, Sweep
+from ..core.status import FAILED
 from ..io.results_store import ResultsStore
 
 TERMINATE_GRACE_S = 5.0
@@ -104,22 +114,12 @@ def _now() -> dt.datetime:
 
 
 def read_final_metrics(path: Path) -> dict[str, float] | None:
-    """The metrics of the last ``final`` record of a JSON-lines metrics file, if any."""
+    """The metrics of the last ``final`` record of a metrics file (None: none yet)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return None
-    final: dict[str, float] | None = None
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by a crash; earlier records still count
-        if isinstance(record, dict) and record.get("type") == "final":
-            metrics = record.get("metrics") or {}
-            final = {k: float(v) for k, v in metrics.items()
-                     if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return final
+    return parse_metrics_log(text).final
 
 
 _ERROR_WORDS = re.compile(r"error|exception|traceback|killed|fatal", re.IGNORECASE)
@@ -165,24 +165,17 @@ class LocalExecutor:
         self._retry = ({r.trial for r in results.rows if r.status == "failed"}
                        if settings.retry_failed else set())
 
-    # -- planning -------------------------------------------------------------------------
-
-    def _done_ids(self) -> set[str]:
+    def _counted_rows(self) -> list[ResultRow]:
         # A failed trial is done unless it is one of the failures --retry-failed found at
         # the start; each of those runs once more, and a new failure is final.
-        return {r.trial for r in self.results.rows
-                if r.status == "succeeded" or r.trial not in self._retry}
-
-    def _plan(self) -> Plan:
-        done = self._done_ids()
-        rows = [r for r in self.results.rows if r.trial in done]
-        return plan_trials(self.sweep.spec, self.windows, rows)
+        return [r for r in self.results.rows
+                if r.status == "succeeded" or r.trial not in self._retry]
 
     # -- processes ------------------------------------------------------------------------
 
     def model_uri(self, trial_id: str) -> str:
         """Where the trial's trainer saves its model: ``<models prefix>/<trial>``."""
-        return f"{self.settings.models_uri.rstrip('/')}/{trial_id}"
+        return trial_model_uri(self.settings.models_uri, trial_id)
 
     def _env(self, trial: Trial, metrics_file: Path, gpu: str | None) -> dict[str, str]:
         env = dict(os.environ)
@@ -224,33 +217,18 @@ class LocalExecutor:
 
     def _row(self, run: _Running) -> ResultRow:
         code = run.process.returncode
-        duration = round(time.monotonic() - run.started, 3)
-        final = read_final_metrics(run.metrics_file)
-        spec = self.sweep.spec
-        status: str = "succeeded"
-        error = ""
-        if code != 0:
-            status = "failed"
-            how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
-            error = f"trainer {how}: {error_tail(run.log_file)}"
-        elif final is None:
-            status = "failed"
-            error = "trainer exited 0 without reporting final metrics (TUNINGSWEEP_METRICS_FILE)"
-        elif spec.objective_metric not in final:
-            status = "failed"
-            error = f"trainer did not report the objective metric {spec.objective_metric!r}"
-        metrics = {m: final[m] for m in spec.recorded_metrics if final and m in final}
-        model_uri = self.model_uri(run.trial.id)
-        return ResultRow(
-            sweep=self.sweep.name, trial=run.trial.id, config=run.trial.config,
-            window=run.trial.window.id, window_start=run.trial.window.start.isoformat(),
-            window_end=run.trial.window.end.isoformat(),
-            status="succeeded" if status == "succeeded" else "failed",
-            params=dict(run.trial.params), metrics=metrics,
+        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        end = TrialEnd(
+            trial=run.trial, exited_ok=code == 0,
+            failure=f"trainer {how}: {error_tail(run.log_file)}",
+            final=read_final_metrics(run.metrics_file),
+            no_final=f"trainer exited 0 without reporting final metrics ({ENV_METRICS_FILE})",
             started_at=run.started_at.isoformat(), finished_at=_now().isoformat(),
-            duration_seconds=duration, gpu_seconds=duration if run.gpu is not None else 0.0,
-            model_uri=model_uri if status == "succeeded" else "", job="local", error=error,
+            duration_seconds=time.monotonic() - run.started,
+            gpus=1.0 if run.gpu is not None else 0.0,
+            model_uri=self.model_uri(run.trial.id), job="local",
         )
+        return trial_row(self.sweep, end)
 
     def _collect(self, trial_id: str) -> ResultRow:
         run = self._running.pop(trial_id)
@@ -280,48 +258,31 @@ class LocalExecutor:
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> Outcome:
-        """Run until every planned trial has a result, or the failure budget is spent.
+        """Run until the decision core says the sweep is over.
 
         KeyboardInterrupt stops the running trials (their rows are not written: they
         run again on resume) and propagates after what finished is recorded.
         """
         outcome = Outcome()
-        budget = self.sweep.spec.max_failed_trials
-        failed_before = sorted(r.trial for r in self.results.rows
-                               if r.status == "failed" and r.trial not in self._retry)
-        outcome.failed_trials.extend(failed_before)
-        plan = self._plan()
-        self.events.planned(plan)
+        spec = dataclasses.replace(self.sweep.spec, parallelism=self.settings.parallel)
+        plan: Plan | None = None
         try:
             while True:
-                if len(outcome.failed_trials) > budget:
-                    outcome.stopped_reason = (
-                        f"{len(outcome.failed_trials)} trials failed, more than "
-                        f"spec.maxFailedTrials ({budget}): {', '.join(outcome.failed_trials[:5])}")
+                decision = decide(spec, self.windows, self._counted_rows(),
+                                  running=self._running.keys(), previous=plan)
+                if plan is None or decision.plan.stage != plan.stage:
+                    self.events.planned(decision.plan)
+                plan = decision.plan
+                outcome.failed_trials = sorted(decision.failed or {})
+                if decision.phase == FAILED:
+                    outcome.stopped_reason = decision.message
                     break
-                done = self._done_ids()
-                pending = [t for t in plan.pending(done) if t.id not in self._running]
-                while pending and len(self._running) < self.settings.parallel:
-                    self._start(pending.pop(0))
+                for trial in decision.start:
+                    self._start(trial)
                 if not self._running:
-                    if plan.final:
-                        break
-                    new_plan = self._plan()
-                    if len(new_plan.trials) == len(plan.trials):
-                        break
-                    plan = new_plan
-                    self.events.planned(plan)
-                    continue
-                trial_id = self._exits.get()
-                row = self._collect(trial_id)
-                if row.status == "failed":
-                    outcome.failed_trials.append(row.trial)
+                    break  # the core had nothing left to start: the sweep is done
+                row = self._collect(self._exits.get())
                 self.events.finished(row, len(self._running))
-                if not plan.final:
-                    new_plan = self._plan()
-                    if new_plan.stage != plan.stage:
-                        plan = new_plan
-                        self.events.planned(plan)
         except BaseException:
             self.stop_all()
             raise

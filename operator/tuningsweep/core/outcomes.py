@@ -1,0 +1,90 @@
+"""From how a trial ended to its result row: one rule for both executors.
+
+An executor observes a trial's end in its own way (a process's exit status and metrics
+file locally; a Job's condition and Prometheus's series on a cluster) and describes it
+as a :class:`TrialEnd`. :func:`trial_row` alone decides what that becomes: succeeded or
+failed, with which error text, which metrics are recorded, and the GPU time it cost.
+Before this module each executor had its own copy of these rules, and they disagreed
+(a NaN objective was "did not report" locally and "diverged" on the cluster).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .planner import Trial
+from .results import ResultRow
+from .spec import Sweep
+
+#: Error texts are cut to this many characters (the CSV stays readable; the end of a
+#: trainer's output, where the error is, is kept).
+ERROR_CHARS = 1500
+
+
+@dataclass(frozen=True)
+class TrialEnd:
+    """What an executor saw when one trial's process or Job ended.
+
+    Attributes:
+        trial: the planned trial.
+        exited_ok: the process exited 0 / the Job completed.
+        failure: when it did not, how it failed (exit status or Job condition, with the
+            trainer's last error line when the executor has it).
+        final: the final metrics the trainer reported; None when it reported none.
+            A non-finite value is kept as NaN: it was reported, and it is not a result.
+        no_final: what to say when ``final`` is None (where the executor looked).
+        started_at, finished_at: RFC 3339 timestamps ("" when unknown).
+        duration_seconds: wall time of the trial.
+        gpus: GPUs the trial held (0 for CPU-only).
+        model_uri: where the trainer saved its model.
+        job: the Job's name, or ``local``.
+    """
+
+    trial: Trial
+    exited_ok: bool
+    failure: str = ""
+    final: Mapping[str, float] | None = None
+    no_final: str = "the trainer exited 0 without reporting final metrics"
+    started_at: str = ""
+    finished_at: str = ""
+    duration_seconds: float = 0.0
+    gpus: float = 0.0
+    model_uri: str = ""
+    job: str = ""
+
+
+def failure_text(end: TrialEnd, objective: str) -> str:
+    """Why the trial is a failure, or "" when it succeeded."""
+    if not end.exited_ok:
+        return end.failure or "the trainer failed"
+    if end.final is None:
+        return end.no_final
+    value = end.final.get(objective)
+    if value is None:
+        return (f"the trainer did not report the objective metric {objective!r} "
+                f"(it reported: {', '.join(sorted(end.final)) or 'nothing'})")
+    if not math.isfinite(value):
+        return f"the objective {objective} is {value}: training diverged?"
+    return ""
+
+
+def trial_row(sweep: Sweep, end: TrialEnd) -> ResultRow:
+    """The result row of a finished trial (see the module docstring)."""
+    spec = sweep.spec
+    error = failure_text(end, spec.objective_metric)[-ERROR_CHARS:]
+    final = end.final or {}
+    trial = end.trial
+    return ResultRow(
+        sweep=sweep.name, trial=trial.id, config=trial.config, window=trial.window.id,
+        window_start=trial.window.start.isoformat(), window_end=trial.window.end.isoformat(),
+        status="failed" if error else "succeeded",
+        params=trial.params,  # shared with the plan, not copied per row
+        metrics={m: final[m] for m in spec.recorded_metrics
+                 if m in final and math.isfinite(final[m])},
+        started_at=end.started_at, finished_at=end.finished_at,
+        duration_seconds=round(end.duration_seconds, 3),
+        gpu_seconds=round(end.duration_seconds * end.gpus, 3),
+        model_uri="" if error else end.model_uri, job=end.job, error=error,
+    )
