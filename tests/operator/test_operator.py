@@ -98,7 +98,7 @@ def test_failing_trainer_records_failed_rows_then_fails_past_budget(
     status = wait_phase(k8s_emulator, "flaky", "Failed", operator=operator)
     failed = next(c for c in status["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "TooManyFailedTrials"
-    assert "3 trials failed, more than maxFailedTrials (2)" in failed["message"]
+    assert "3 trials failed, more than spec.maxFailedTrials (2)" in failed["message"]
     assert "c0000-w0: Job failed: BackoffLimitExceeded" in failed["message"]
     rows = wait_until(lambda: len(r := results_rows(gcs_client, gcs_bucket, "flaky")) >= 3 and r)
     assert all(r["status"] == "failed" for r in rows)

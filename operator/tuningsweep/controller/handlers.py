@@ -26,10 +26,12 @@ from typing import Any
 import kopf
 
 from ..core import api
+from ..io.storage import open_store
 from . import settings as settings_module
 from .jobwatch import JobWatch, Key
 from .kube import KubeApi, load_credentials
 from .metrics import SWEEPS, forget_sweep, serve
+from .prom import PrometheusMetrics, PushgatewayCleaner
 from .ratelimit import TokenBucket
 from .reconciler import SweepReconciler
 
@@ -92,14 +94,18 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
     def emit(type_: str, reason: str, message: str) -> None:
         kopf.event(body, type=type_, reason=reason, message=message[:1000])
 
-    reconciler = SweepReconciler(settings_module.current, memo.kube, emit, namespace, name, uid)
+    ours = settings_module.current
+    reconciler = SweepReconciler(
+        ours, memo.kube, emit, namespace, name, uid,
+        metrics_source=PrometheusMetrics(ours.prometheus_url),
+        cleaner=PushgatewayCleaner(ours.pushgateway_for_operator), open_store=open_store)
     jobs: JobWatch = memo.jobs
     try:
         await _wait_ready(jobs, namespace, stopped, reconciler, body)
         while not stopped:
             wakeup.clear()
             result = await reconciler.step(dict(body), jobs.jobs(key))
-            _phases[key] = reconciler.m.phase
+            _phases[key] = reconciler.phase
             _count_phases()
             if result.done:
                 return

@@ -15,24 +15,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from prometheus_client import delete_from_gateway
 
-PUSH_JOB = "tuningsweep"
+from ..core.contract import FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
+from .ports import MetricsUnavailable, TrialMetrics
+
 QUERY_TIMEOUT_S = 10.0
 
 
-class PrometheusUnavailable(Exception):
+class PrometheusUnavailable(MetricsUnavailable):
     """Prometheus could not be queried; the caller retries later with backoff."""
-
-
-@dataclass
-class TrialMetrics:
-    """What Prometheus holds for one trial."""
-
-    metrics: dict[str, float] = field(default_factory=dict)
-    finished: bool = False
 
 
 _SAFE = re.compile(r"^[a-z0-9-]+$")
@@ -51,7 +44,7 @@ def _label_regex(values: Iterable[str]) -> str:
 
 def trials_query(namespace: str, sweep: str, trials: Iterable[str]) -> str:
     """One PromQL selector for the metric and finished series of many trials."""
-    return ('{__name__=~"tuningsweep_trial_metric|tuningsweep_trial_finished",'
+    return (f'{{__name__=~"{METRIC_GAUGE}|{FINISHED_GAUGE}",'
             f'namespace="{namespace}",sweep="{sweep}",trial=~"{_label_regex(trials)}"}}')
 
 
@@ -84,7 +77,7 @@ async def query_trials(
         trial = str(labels.get("trial", ""))
         entry = out.setdefault(trial, TrialMetrics())
         number = float(value[1])
-        if labels.get("__name__") == "tuningsweep_trial_finished":
+        if labels.get("__name__") == FINISHED_GAUGE:
             entry.finished = number >= 1
         elif "metric" in labels:
             entry.metrics[str(labels["metric"])] = number
@@ -115,3 +108,30 @@ async def leftover_groups(url: str, namespace: str, sweep: str) -> list[str]:
     return sorted(g["trial"] for g in groups
                   if g.get("job") == PUSH_JOB and g.get("namespace") == namespace
                   and g.get("sweep") == sweep and "trial" in g)
+
+
+class PrometheusMetrics:
+    """The reconciler's :class:`.ports.MetricsSource`: Prometheus's HTTP API."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def query_trials(self, namespace: str, sweep: str,
+                           trials: list[str]) -> dict[str, TrialMetrics]:
+        """See :func:`query_trials`."""
+        return await query_trials(self.url, namespace, sweep, trials)
+
+
+class PushgatewayCleaner:
+    """The reconciler's :class:`.ports.GroupCleaner`: the Pushgateway's HTTP API."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def delete_groups(self, namespace: str, sweep: str, trials: Iterable[str]) -> None:
+        """See :func:`delete_groups`."""
+        await delete_groups(self.url, namespace, sweep, trials)
+
+    async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
+        """See :func:`leftover_groups`."""
+        return await leftover_groups(self.url, namespace, sweep)

@@ -11,8 +11,10 @@ Inputs are what both executors know:
 
 * ``rows``: the results that count (a trial with a row is done; the local runner leaves
   out the failures ``--retry-failed`` runs again);
-* ``running``: trials started and not yet recorded (a process, or a Job that exists,
-  finished or not, until its row is written);
+* ``running``: trials started and not finished (a process, an active or queued Job, a
+  Job just created): they hold a slot of ``parallelism``;
+* ``collecting``: trials that finished and whose rows are not written yet (the operator
+  waits for their final metrics to reach Prometheus): not started again, no slot held;
 * ``failing``: trials known to have failed whose rows are not written yet (the operator
   sees a failed Job before it collects it, and must not start a trial past the budget
   meanwhile).
@@ -87,6 +89,7 @@ def decide(
     rows: Sequence[ResultRow],
     *,
     running: Collection[str] = (),
+    collecting: Collection[str] = (),
     failing: Mapping[str, str] | None = None,
     parallelism: int | None = None,
     previous: Plan | None = None,
@@ -97,7 +100,8 @@ def decide(
         spec: the sweep's spec (the live one for the mutable fields).
         windows: the pinned windows.
         rows: the results that count.
-        running: ids of trials started and not yet recorded.
+        running: ids of trials started and not finished.
+        collecting: ids of finished trials whose rows are not written yet.
         failing: failed trials not yet recorded, with their errors.
         parallelism: trials at once (default ``spec.parallelism``; the local runner's
             ``--parallel`` overrides it).
@@ -112,7 +116,7 @@ def decide(
                         failure_budget_message(failed, spec.max_failed_trials), failed)
     done = {r.trial for r in rows}
     pending = plan.pending(done)
-    if plan.final and not pending and not running:
+    if plan.final and not pending and not running and not collecting:
         return Decision(plan, (), SUCCEEDED, REASON_COMPLETE,
                         f"{len(done)} trials done", failed)
     if spec.suspend:
@@ -120,6 +124,7 @@ def decide(
                         "no new trials start until spec.suspend is false", failed)
     busy = set(running)
     room = max(0, (parallelism or spec.parallelism) - len(busy))
-    start = tuple(itertools.islice((t for t in pending if t.id not in busy), room))
-    phase = RUNNING if busy or start or rows else PENDING
+    taken = busy.union(collecting)
+    start = tuple(itertools.islice((t for t in pending if t.id not in taken), room))
+    phase = RUNNING if taken or start or rows else PENDING
     return Decision(plan, start, phase, failed=failed)

@@ -18,7 +18,7 @@ point leaves the previous complete file and a restart neither loses nor duplicat
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from typing import Any
 
 import yaml
@@ -89,6 +89,11 @@ class ResultsStore:
         if self._sorted is None:
             self._sorted = [self._by_trial[t] for t in sorted(self._by_trial)]
         return self._sorted
+
+    @property
+    def done_ids(self) -> KeysView[str]:
+        """The trials that have a row (a live view: no copy per call)."""
+        return self._by_trial.keys()
 
     def path(self, name: str) -> str:
         """Relative path of a file in the sweep's folder."""
