@@ -1,20 +1,28 @@
-"""A stand-in trainer for runner tests: follows the trainer contract without TensorFlow.
+"""A stand-in trainer for runner and operator tests: the trainer contract, no TensorFlow.
 
-Its objective is a known function of the parameters and the window, so tests can check
-rows and summaries exactly. Behaviour is steered through the environment:
+It reports through :class:`tuningsweep.reporting.Reporter`, the writer users' trainers
+use (metrics file locally, Pushgateway on a cluster), so the tests exercise the real
+record format. Its objective is a known function of the parameters and the window, so
+tests can check rows and summaries exactly. Behaviour is steered through the
+environment:
 
 * ``FAKE_SLEEP``: seconds to "train" (default 0.2);
 * ``FAKE_FAIL_CONFIGS``: comma-separated config ids (from the trial id) that exit 1;
+* ``FAKE_NAN_CONFIGS``: config ids whose objective is NaN (a diverged training);
+* ``FAKE_NO_PUSH``: exit 0 without reporting anything;
 * ``FAKE_STARTED_DIR``: a folder where each trial touches ``<trial>.started``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
 from pathlib import Path
+
+from tuningsweep.reporting import Reporter
 
 
 def objective(params: dict[str, float], window_start: str) -> float:
@@ -24,6 +32,10 @@ def objective(params: dict[str, float], window_start: str) -> float:
                  + month / 1000, 9)
 
 
+def _configs(variable: str) -> list[str]:
+    return [c for c in os.environ.get(variable, "").split(",") if c]
+
+
 def main() -> int:
     trial = os.environ["TUNINGSWEEP_TRIAL"]
     started_dir = os.environ.get("FAKE_STARTED_DIR")
@@ -31,16 +43,19 @@ def main() -> int:
         Path(started_dir, f"{trial}.started").touch()
     time.sleep(float(os.environ.get("FAKE_SLEEP", "0.2")))
     config = trial.split("-")[0]
-    if config in os.environ.get("FAKE_FAIL_CONFIGS", "").split(","):
+    if config in _configs("FAKE_FAIL_CONFIGS"):
         print("loading data...", file=sys.stderr)
         print(f"RuntimeError: simulated failure in {config}", file=sys.stderr)
         return 1
+    if os.environ.get("FAKE_NO_PUSH"):
+        return 0
     params = json.loads(os.environ["TUNINGSWEEP_PARAMS"])
     value = objective(params, os.environ["TUNINGSWEEP_WINDOW_START"])
-    record = {"type": "final", "metrics": {"val_mse": value, "loss": value * 2,
-                                           "training_time_seconds": 0.1}, "time": time.time()}
-    with open(os.environ["TUNINGSWEEP_METRICS_FILE"], "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+    if config in _configs("FAKE_NAN_CONFIGS"):
+        value = math.nan
+    reporter = Reporter.from_env()
+    reporter.report_epoch(1, {"val_mse": value * 1.5, "loss": value * 3})
+    reporter.report_final({"val_mse": value, "loss": value * 2, "training_time_seconds": 0.1})
     return 0
 
 

@@ -50,7 +50,7 @@ from ..core.outcomes import TrialEnd, trial_row
 from ..core.planner import Plan, Trial
 from ..core.results import ResultRow
 from ..core.spec import DateWindow, Sweep
-from ..core.status import FAILED
+from ..core.status import FAILED, PENDING
 from ..io.results_store import ResultsStore
 
 TERMINATE_GRACE_S = 5.0
@@ -89,6 +89,7 @@ class Outcome:
 
     stopped_reason: str | None = None
     failed_trials: list[str] = field(default_factory=list)
+    phase: str = PENDING  # the decision core's last word: Succeeded, Failed, Suspended
 
     @property
     def ok(self) -> bool:
@@ -273,6 +274,7 @@ class LocalExecutor:
                 if plan is None or decision.plan.stage != plan.stage:
                     self.events.planned(decision.plan)
                 plan = decision.plan
+                outcome.phase = decision.phase
                 outcome.failed_trials = sorted(decision.failed or {})
                 if decision.phase == FAILED:
                     outcome.stopped_reason = decision.message

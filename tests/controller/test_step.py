@@ -1,0 +1,202 @@
+"""The reconcile step against in-memory fakes of its ports: milliseconds per scenario.
+
+No process, API server or Prometheus: the test plays the cluster (it sets each Job's
+state) and Prometheus (a dict of reported metrics). tests/operator runs the same
+reconciler against the API emulator and real services end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from tuningsweep.controller.ports import TrialMetrics
+from tuningsweep.controller.reconciler import SweepReconciler
+from tuningsweep.controller.settings import OperatorSettings
+from tuningsweep.core.jobs import LABEL_TRIAL, JobState
+from tuningsweep.core.results import parse_csv
+from tuningsweep.io.storage import open_store
+
+UID = "uid-1"
+
+
+class Api:
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.status: dict[str, Any] = {}
+        self.refuse: ApiException | None = None
+
+    async def create_job(self, namespace: str, body: dict[str, Any]) -> bool:
+        if self.refuse is not None:
+            raise self.refuse
+        trial = body["metadata"]["labels"][LABEL_TRIAL]
+        if trial in self.created:
+            return False
+        self.created.append(trial)
+        return True
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.status.update(status)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.reported: dict[str, TrialMetrics] = {}
+
+    async def query_trials(self, namespace: str, sweep: str,
+                           trials: list[str]) -> dict[str, TrialMetrics]:
+        return {t: self.reported[t] for t in trials if t in self.reported}
+
+
+class Groups:
+    def __init__(self) -> None:
+        self.groups: set[str] = set()
+
+    async def delete_groups(self, namespace: str, sweep: str, trials: Iterable[str]) -> None:
+        self.groups.difference_update(trials)
+
+    async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
+        return sorted(self.groups)
+
+
+class World:
+    """The fakes and the sweep's body; ``step`` runs one reconcile."""
+
+    def __init__(self, folder: Path, **spec: Any) -> None:
+        self.api, self.metrics, self.groups = Api(), Metrics(), Groups()
+        self.events: list[tuple[str, str, str]] = []
+        self.jobs: dict[str, JobState] = {}
+        self.settings = OperatorSettings(status_interval=0.0, collect_timeout=0.2,
+                                         results_default=str(folder))
+        self.body: dict[str, Any] = {
+            "metadata": {"name": "s", "namespace": "ns", "generation": 1,
+                         "creationTimestamp": "2026-11-30T00:00:00Z"},
+            "spec": {"architecture": "mlp", "windows": {"rolling": {"count": 2, "months": 1}},
+                     "search": {"algorithm": "grid", "seed": 1},
+                     "parameters": {"learning_rate": {"values": [0.1, 0.01]}},
+                     "parallelism": 2, "maxFailedTrials": 1, **spec},
+            "status": {}}
+        self.loop = asyncio.new_event_loop()
+        self.reconciler = self.restart()
+
+    def restart(self) -> SweepReconciler:
+        self.reconciler = SweepReconciler(
+            self.settings, self.api, lambda *e: self.events.append(e), "ns", "s", UID,
+            metrics_source=self.metrics, cleaner=self.groups, open_store=open_store)
+        return self.reconciler
+
+    def run(self, coroutine: Any) -> Any:
+        return self.loop.run_until_complete(coroutine)
+
+    def step(self) -> Any:
+        self.body["status"] = dict(self.api.status)
+        result = self.run(self.reconciler.step(self.body, list(self.jobs.values())))
+        for trial in self.api.created:  # the Job watch sees what was created
+            self.jobs.setdefault(trial, JobState(trial, "active", start=1.0, owner=UID))
+        return result
+
+    def finish(self, trial: str, value: float | None = 0.5, failed: bool = False) -> None:
+        self.jobs[trial] = self.jobs[trial]._replace(
+            phase="failed" if failed else "succeeded", end=11.0,
+            reason="BackoffLimitExceeded" if failed else "")
+        if value is not None:
+            self.metrics.reported[trial] = TrialMetrics({"val_mse": value}, finished=True)
+            self.groups.groups.add(trial)
+
+
+def test_first_step_pins_windows_and_creates_up_to_parallelism(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.step()
+    assert world.api.created == ["c0000-w0", "c0000-w1"]
+    assert [w["id"] for w in world.api.status["windows"]] == ["w0", "w1"]
+    assert world.api.status["phase"] == "Running"
+    assert any(reason == "WindowsPinned" for _, reason, _ in world.events)
+
+
+def test_a_finished_trial_is_collected_and_its_slot_refilled_in_one_step(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.step()
+    world.finish("c0000-w0", 0.25)
+    world.step()
+    assert world.api.created[-1] == "c0001-w0"
+    assert world.api.status["trials"]["succeeded"] == 1
+    for trial in ("c0000-w1", "c0001-w0", "c0001-w1"):
+        world.step()
+        world.finish(trial)
+    result = world.step()
+    assert result.done and world.api.status["phase"] == "Succeeded"
+    assert world.groups.groups == set()  # every group deleted once its row was durable
+    rows = parse_csv((tmp_path / "ns" / "s" / "results.csv").read_text())
+    assert len(rows) == 4 and all(r.status == "succeeded" for r in rows)
+
+
+def test_final_metrics_are_waited_for_then_the_trial_fails_with_a_reason(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.step()
+    world.finish("c0000-w0", value=None)
+    assert world.step().wait < 1.0  # ask Prometheus again soon
+    assert world.api.status["trials"]["failed"] == 0
+    world.run(asyncio.sleep(0.25))
+    world.step()
+    assert world.api.status["trials"]["failed"] == 1
+    missing = [c for c in world.api.status["conditions"] if c["type"] == "MetricsMissing"]
+    assert "c0000-w0: final metrics did not reach Prometheus" in missing[0]["message"]
+
+
+def test_past_the_failure_budget_the_sweep_fails_and_starts_nothing(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.step()
+    world.finish("c0000-w0", value=None, failed=True)
+    world.finish("c0000-w1", value=None, failed=True)
+    world.step()
+    assert world.api.created == ["c0000-w0", "c0000-w1"]
+    assert world.api.status["phase"] == "Failed"
+    failed = next(c for c in world.api.status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "TooManyFailedTrials"
+    assert "c0000-w0: Job failed: BackoffLimitExceeded" in failed["message"]
+
+
+def test_a_restarted_operator_recreates_nothing_and_collects_once(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.step()
+    world.finish("c0000-w0", 0.3)
+    world.restart()  # the old reconciler is dropped unflushed, as by a kill
+    world.step()
+    assert world.api.created.count("c0000-w0") == 1
+    world.run(world.reconciler.close())
+    rows = parse_csv((tmp_path / "ns" / "s" / "results.csv").read_text())
+    assert [r.trial for r in rows] == ["c0000-w0"]
+
+
+def test_suspend_holds_new_trials(tmp_path: Path) -> None:
+    world = World(tmp_path, suspend=True)
+    world.step()
+    assert world.api.created == [] and world.api.status["phase"] == "Suspended"
+    world.body["spec"]["suspend"] = False
+    world.body["metadata"]["generation"] = 2
+    world.step()
+    assert world.api.created == ["c0000-w0", "c0000-w1"]
+
+
+def test_an_immutable_edit_is_refused_with_a_condition(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.step()
+    world.body["spec"]["parameters"] = {"learning_rate": {"values": [0.5]}}
+    world.body["metadata"]["generation"] = 2
+    world.step()
+    refused = [c for c in world.api.status["conditions"] if c["type"] == "SpecChangeRefused"]
+    assert refused and "spec.parameters cannot change" in refused[0]["message"]
+
+
+@pytest.mark.parametrize("status", [422])
+def test_a_job_the_api_refuses_fails_the_sweep(tmp_path: Path, status: int) -> None:
+    world = World(tmp_path)
+    world.api.refuse = ApiException(status=status, reason="Invalid")
+    world.step()
+    assert world.api.status["phase"] == "Failed"
+    assert any(c["reason"] == "InvalidJob" for c in world.api.status["conditions"])
