@@ -101,7 +101,7 @@ def _pair_groups(present: npt.NDArray[np.bool_], best: int) -> dict[bytes, list[
 
 
 def _tested(
-    means: FloatArray, n_pairs: int, variance: float, df: int, n_hypotheses: int,
+    means: FloatArray, n_pairs: int, variance: float, df: int, n_hypotheses: int, alpha: float,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Unadjusted and adjusted p-values and the simultaneous half-width for one group."""
     se = math.sqrt(2.0 * variance / n_pairs)
@@ -109,7 +109,7 @@ def _tested(
         t = np.where(means == 0.0, 0.0, means / se)
     raw = t_two_sided_p(t, df)
     adjusted = np.minimum(1.0, raw * n_hypotheses)
-    half = np.full(means.shape, t_critical(ALPHA / n_hypotheses, df) * se)
+    half = np.full(means.shape, t_critical(alpha / n_hypotheses, df) * se)
     return raw, adjusted, half
 
 
@@ -119,6 +119,7 @@ def compare_with_best(
     best: int,
     order: Sequence[int],
     ids: Sequence[str],
+    alpha: float = ALPHA,
 ) -> tuple[dict[int, Comparison], SignificanceTest | None]:
     """Compare every configuration with the best, and the best with its closest contender.
 
@@ -128,6 +129,7 @@ def compare_with_best(
         best: row of the best configuration.
         order: the leaderboard order of the rows (breaks ties between contenders).
         ids: configuration ids by row.
+        alpha: the family-wise error rate of the claims (racing may use its own).
 
     Returns:
         Comparisons by row, and the test used (None when no test is possible).
@@ -136,7 +138,7 @@ def compare_with_best(
     variance, df = residual_variance(matrix)
     n_configs = int(present.any(axis=1).sum())
     n_hypotheses = max(1, n_configs * (n_configs - 1) // 2)
-    test = (SignificanceTest(METHOD, ALPHA, math.sqrt(variance), df, n_hypotheses)
+    test = (SignificanceTest(METHOD, alpha, math.sqrt(variance), df, n_hypotheses)
             if df > 0 else None)
     done: dict[int, Comparison] = {}
     for members in _pair_groups(present, best).values():
@@ -149,7 +151,7 @@ def compare_with_best(
         sign_ps, wilcoxon_ps = sign_test_rows(diffs), wilcoxon_rows(diffs)
         n_pairs = len(columns)
         if test is not None:
-            raw, adjusted, half = _tested(means, n_pairs, variance, df, n_hypotheses)
+            raw, adjusted, half = _tested(means, n_pairs, variance, df, n_hypotheses, alpha)
         wins = np.sum(worse_by < 0, axis=1)
         losses = np.sum(worse_by > 0, axis=1)
         worse = np.mean(worse_by, axis=1) > 0
@@ -169,11 +171,11 @@ def compare_with_best(
                 wilcoxon_p=wilcoxon_ps[k],
                 p_value=float(adjusted[k]) if tested else None,
                 p_unadjusted=float(raw[k]) if tested else None,
-                significant=tested and bool(worse[k]) and float(adjusted[k]) < ALPHA,
+                significant=tested and bool(worse[k]) and float(adjusted[k]) < alpha,
                 simultaneous_low=mean - float(half[k]) if tested else None,
                 simultaneous_high=mean + float(half[k]) if tested else None,
             )
-    best_comparison = _leader(done, order, best, ids)
+    best_comparison = _leader(done, order, best, ids, alpha)
     if best_comparison is not None:
         done[best] = best_comparison
     return done, test
@@ -181,6 +183,7 @@ def compare_with_best(
 
 def _leader(
     done: dict[int, Comparison], order: Sequence[int], best: int, ids: Sequence[str],
+    alpha: float,
 ) -> Comparison | None:
     """The best against its closest contender: the largest p of a claim "worse than it".
 
@@ -195,7 +198,7 @@ def _leader(
         comp = done[i]
         if comp.p_value is None:
             return math.inf
-        return comp.p_value if comp.significant or comp.p_value >= ALPHA else 1.0
+        return comp.p_value if comp.significant or comp.p_value >= alpha else 1.0
 
     position = {i: k for k, i in enumerate(contenders)}
     index = max(contenders, key=lambda i: (claim_p(i), -position[i]))

@@ -61,6 +61,7 @@ from tuningsweep.core.results import ParamValue, ResultRow
 from tuningsweep.core.significance import FloatArray
 from tuningsweep.core.summary_csv import format_number, rank_number, summary_columns, summary_csv
 from tuningsweep.core.summary_model import (
+    ALPHA,
     GOALS,
     Comparison,
     ConfigSummary,
@@ -188,6 +189,7 @@ def summarize(
     goal: str,
     windows: Sequence[str] | None = None,
     eliminated: Mapping[str, tuple[str, str]] | None = None,
+    alpha: float = ALPHA,
 ) -> Summary:
     """Summarise result rows per configuration for one objective.
 
@@ -200,6 +202,8 @@ def summarize(
         eliminated: configurations racing dropped, as ``{config: (window, reason)}``:
             the window after which each was eliminated and why. They keep their rows
             and statistics, are never complete, and are shown as ``eliminated``.
+        alpha: family-wise error rate of the "significantly worse than the best" claims
+            (the report's is 5%; racing may decide at ``spec.search.racing.alpha``).
 
     Returns:
         The leaderboard: complete configurations by mean (best first), then incomplete
@@ -240,7 +244,7 @@ def summarize(
     comparisons: dict[int, Comparison] = {}
     test: SignificanceTest | None = None
     if best is not None:
-        comparisons, test = compare_with_best(matrix, oriented, best, order, ids)
+        comparisons, test = compare_with_best(matrix, oriented, best, order, ids, alpha)
     dropped = eliminated or {}
 
     configs: list[ConfigSummary] = []
