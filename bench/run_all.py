@@ -11,6 +11,7 @@ BENCHMARKS = [
     "planner_bench.py",
     "runner_overhead.py",
     "report_bench.py",
+    "statistics_sim.py",
     "trainer_throughput.py",
     "operator_bench.py",
 ]

@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from tuningsweep.core.significance import (
-    bootstrap_mean_ci,
     min_two_sided_p,
+    paired_t_intervals,
     sign_test,
     sign_test_rows,
+    t_critical,
+    t_two_sided_p,
     wilcoxon_rows,
     wilcoxon_signed_rank,
 )
@@ -77,30 +79,42 @@ def test_vectorised_wilcoxon_on_distinct_values() -> None:
     assert wilcoxon_rows(matrix) == pytest.approx([wilcoxon_signed_rank(list(r)) for r in matrix])
 
 
-def test_bootstrap_is_deterministic_and_covers_the_mean() -> None:
+@pytest.mark.parametrize("df", [1, 2, 3, 7, 29, 58, 500, 20000])
+def test_t_p_values_match_scipy(df: int) -> None:
+    t = np.asarray([0.0, 1e-3, 0.3, 1.0, 2.0, 4.3, 12.7, 60.0, -2.5, np.inf])
+    expected = 2 * stats.t.sf(np.abs(t), df)
+    assert t_two_sided_p(t, df) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert np.isnan(t_two_sided_p(np.asarray([np.nan]), df)[0])
+
+
+@pytest.mark.parametrize("df", [1, 2, 4, 29, 58, 1000])
+@pytest.mark.parametrize("alpha", [0.05, 0.01, 0.05 / 435, 1e-7])
+def test_t_critical_matches_scipy(df: int, alpha: float) -> None:
+    assert t_critical(alpha, df) == pytest.approx(stats.t.isf(alpha / 2, df), rel=1e-9)
+
+
+def test_bad_t_arguments_are_refused() -> None:
+    with pytest.raises(ValueError):
+        t_two_sided_p(np.asarray([1.0]), 0)
+    with pytest.raises(ValueError):
+        t_critical(1.5, 3)
+
+
+def test_paired_t_interval_matches_scipy() -> None:
     rng = np.random.default_rng(3)
-    diffs = rng.normal(1.0, 0.5, size=(20, 5))
-    low, high = bootstrap_mean_ci(diffs)
-    low2, high2 = bootstrap_mean_ci(diffs[::-1])
-    assert np.array_equal(low[::-1], low2) and np.array_equal(high[::-1], high2)
-    means = diffs.mean(axis=1)
-    assert np.all(low <= means) and np.all(means <= high)
-    assert np.all(np.isnan(bootstrap_mean_ci(diffs[:, :1])[0]))
+    diffs = rng.normal(1.0, 0.5, size=(20, 3))
+    low, high = paired_t_intervals(diffs)
+    for row, lo, hi in zip(diffs, low, high, strict=True):
+        ref = stats.t.interval(0.95, 2, loc=row.mean(), scale=stats.sem(row))
+        assert (lo, hi) == pytest.approx(ref, rel=1e-9)
+    assert np.all(np.isnan(paired_t_intervals(diffs[:, :1])[0]))
+    assert paired_t_intervals(np.zeros((0, 3)))[0].shape == (0,)
 
 
-def test_exact_bootstrap_by_hand() -> None:
-    # Two pairs 1 and 3: resample means 1 (p=1/4), 2 (p=1/2), 3 (p=1/4).
-    low, high = bootstrap_mean_ci(np.asarray([[1.0, 3.0]]))
-    assert (low[0], high[0]) == (1.0, 3.0)
-    low, high = bootstrap_mean_ci(np.asarray([[1.0, 3.0]]), confidence=0.4)
-    assert (low[0], high[0]) == (2.0, 2.0)
-
-
-def test_exact_and_monte_carlo_bootstraps_agree() -> None:
-    rng = np.random.default_rng(4)
-    six = rng.normal(0.0, 1.0, size=(5, 6))
-    exact_low, exact_high = bootstrap_mean_ci(six)
-    # Monte Carlo on the same data, duplicated to 12 pairs (same mean, tighter spread).
-    mc_low, mc_high = bootstrap_mean_ci(np.hstack([six, six]), resamples=4000)
-    assert np.all(mc_low >= exact_low - 0.1) and np.all(mc_high <= exact_high + 0.1)
-    assert np.all(mc_low < six.mean(axis=1)) and np.all(six.mean(axis=1) < mc_high)
+def test_paired_t_interval_covers_95_percent() -> None:
+    # 4000 comparisons with a known mean difference of 0.3: coverage within 1.5 points.
+    rng = np.random.default_rng(5)
+    for n in (2, 3, 5, 10):
+        low, high = paired_t_intervals(rng.normal(0.3, 1.0, size=(4000, n)))
+        coverage = np.mean((low <= 0.3) & (high >= 0.3))
+        assert abs(coverage - 0.95) < 0.015, (n, coverage)

@@ -36,13 +36,21 @@ TIES: dict[str, list[Cell]] = {
 }
 
 
+# Columns added after the first release of summary.csv (old ones keep their place).
+NEW_COLUMNS = [
+    "significantly_worse", "p_value_unadjusted", "sign_test_p_vs_best", "windows_compared",
+    "simultaneous_ci_low", "simultaneous_ci_high", "windows_run", "status", "eliminated_at",
+    "elimination_reason",
+]
+
+
 def summary_of(table: Mapping[str, Sequence[Cell]], goal: str = "minimize",
                windows: list[str] | None = None) -> Summary:
     return summarize(rows_from_table(table), "val_mse", goal, windows)
 
 
 def test_consistent_winner_wins_all_windows() -> None:
-    s = summary_of(WINNER)
+    s = summary_of({c: WINNER[c] for c in ("c01", "c02", "c03")})
     assert s.windows == ("w0", "w1", "w2")
     assert s.best == "c01" and s.runner_up == "c02"
     best = s.config("c01")
@@ -50,9 +58,13 @@ def test_consistent_winner_wins_all_windows() -> None:
     assert best.windows_won == 3 and best.wins_all_windows and best.complete
     assert best.mean == pytest.approx((0.90 + 0.95 + 0.92) / 3)
     assert best.std == pytest.approx(0.025166114784235836)
-    # The best is compared with the runner-up: better in all 3 windows.
+    # The best is compared with its closest contender, the runner-up: better in all 3
+    # windows, and significantly better than both others (the noise left after the
+    # window shifts is small next to the differences).
     comp = best.comparison
     assert comp is not None and comp.reference == "c02"
+    assert comp.significant and comp.p_value is not None and comp.p_value < 0.05
+    assert comp.p_value == s.config("c02").p_value_vs_best
     assert (comp.wins, comp.losses, comp.ties) == (3, 0, 0)
     assert comp.sign_test_p == pytest.approx(0.25)
     assert comp.wilcoxon_p == pytest.approx(0.25)
@@ -67,10 +79,23 @@ def test_others_are_compared_with_the_best() -> None:
     c02, c03 = s.config("c02"), s.config("c03")
     assert c02.ranks == {"w0": 2.0, "w1": 2.0, "w2": 2.0}
     assert c03.ranks == {"w0": 3.0, "w1": 3.0, "w2": 3.0}
-    assert c02.p_value_vs_best == pytest.approx(0.25)
     assert c02.comparison is not None and c02.comparison.reference == "c01"
-    assert c02.comparison.losses == 3
+    assert c02.comparison.losses == 3 and c02.comparison.sign_test_p == pytest.approx(0.25)
+    # Corrected for the 6 pairs of the 4 configurations with results.
+    assert s.test is not None and s.test.n_hypotheses == 6 and s.test.df == 4
+    assert c02.comparison.p_unadjusted is not None
+    assert c02.p_value_vs_best == pytest.approx(6 * c02.comparison.p_unadjusted)
+    assert c02.comparison.significant and c03.comparison is not None
+    assert c03.comparison.significant
     assert c03.windows_won == 0 and not c03.wins_all_windows
+
+
+def test_an_incomplete_config_better_where_it_ran_blocks_the_claim_for_the_best() -> None:
+    s = summary_of(WINNER)
+    comp = s.config("c01").comparison
+    # c04 beat c01 in w0, its only window: c01 cannot be called better than everyone.
+    assert comp is not None and comp.reference == "c04" and comp.p_value == 1.0
+    assert not comp.significant and comp.mean_difference == pytest.approx(0.4)
 
 
 def test_incomplete_configs_are_flagged_never_best_and_never_displace() -> None:
@@ -87,9 +112,11 @@ def test_incomplete_configs_are_flagged_never_best_and_never_displace() -> None:
     assert [c.config for c in s.configs] == ["c01", "c02", "c03", "c04", "c05"]
     assert c05.mean is None and c05.std is None and c05.ranks == {} and c05.n_failed == 3
     assert c05.comparison is None
-    # c04 is compared on its single common window: no spread, p = 1.
+    # c04 is compared on its single common window: no interval of its own, but the
+    # sweep's noise still gives a test; it is better there, so never "worse than best".
     assert c04.comparison is not None and c04.comparison.n_pairs == 1
-    assert c04.p_value_vs_best == 1.0 and c04.comparison.ci_low is None
+    assert c04.comparison.ci_low is None and c04.p_value_vs_best is not None
+    assert not c04.comparison.significant
 
 
 def test_failed_trials_are_counted_and_excluded() -> None:
@@ -113,6 +140,7 @@ def test_outlier_mean_does_not_win_all_windows_and_is_not_significant() -> None:
     assert comp.wilcoxon_p == 1.0
     assert comp.ci_low is not None and comp.ci_high is not None
     assert comp.ci_low < 0 < comp.ci_high
+    assert not comp.significant and comp.p_value is not None and comp.p_value > 0.05
 
 
 def test_ties_share_average_ranks_and_are_not_wins() -> None:
@@ -163,6 +191,8 @@ def test_single_window_has_no_std_and_no_ci() -> None:
     assert s.config("c01").std is None
     comp = s.config("c01").comparison
     assert comp is not None and comp.ci_low is None and comp.sign_test_p == 1.0
+    # No noise left to estimate with one window: no test, and no claim.
+    assert s.test is None and comp.p_value is None and not comp.significant
 
 
 def test_windows_sort_naturally_and_come_from_trial_ids() -> None:
@@ -197,7 +227,8 @@ def test_empty_results() -> None:
     assert summary_csv(s).splitlines() == [",".join([
         "config", "objective_mean", "objective_std", "windows_won", "wins_all_windows",
         "complete", "n_windows", "p_value_vs_best", "compared_with", "wilcoxon_p_vs_best",
-        "mean_diff_vs_best", "mean_diff_ci_low", "mean_diff_ci_high", "n_failed"])]
+        "mean_diff_vs_best", "mean_diff_ci_low", "mean_diff_ci_high", "n_failed",
+        *NEW_COLUMNS])]
 
 
 def test_summary_csv_columns_and_rows() -> None:
@@ -209,19 +240,23 @@ def test_summary_csv_columns_and_rows() -> None:
         "objective_w0", "objective_w1", "objective_w2", "rank_w0", "rank_w1", "rank_w2",
         "windows_won", "wins_all_windows", "complete", "n_windows", "p_value_vs_best",
         "compared_with", "wilcoxon_p_vs_best", "mean_diff_vs_best", "mean_diff_ci_low",
-        "mean_diff_ci_high", "n_failed",
+        "mean_diff_ci_high", "n_failed", *NEW_COLUMNS,
     ]
     assert [r["config"] for r in table] == ["c01", "c02", "c03", "c04", "c05"]
     best = table[0]
     assert best["param.learning_rate"] == "0.001" and best["param.units"] == "64"
     assert best["rank_w0"] == "1" and best["windows_won"] == "3"
     assert best["wins_all_windows"] == "true" and best["complete"] == "true"
-    assert best["compared_with"] == "c02" and float(best["p_value_vs_best"]) == 0.25
+    assert best["compared_with"] == "c04" and float(best["p_value_vs_best"]) == 1.0
+    assert best["status"] == "alive" and best["windows_run"] == "3"
+    runner_up = table[1]
+    assert runner_up["significantly_worse"] == "true" and runner_up["windows_compared"] == "3"
+    assert float(runner_up["mean_diff_ci_low"]) > 0 and runner_up["sign_test_p_vs_best"] == "0.25"
     assert float(best["objective_mean"]) == pytest.approx(0.9233333333333333)
     incomplete = table[3]
     assert incomplete["complete"] == "false" and incomplete["n_windows"] == "1"
     assert incomplete["rank_w1"] == "" and incomplete["objective_std"] == ""
-    assert incomplete["n_failed"] == "1"
+    assert incomplete["n_failed"] == "1" and incomplete["windows_run"] == "2"
     assert table[4]["objective_mean"] == "" and table[4]["p_value_vs_best"] == ""
 
 

@@ -32,136 +32,52 @@ Decisions, and why:
   by more windows won, then by id). An incomplete configuration can look better only
   because it skipped a hard window, so it is shown and flagged but never best, and never
   placed above a complete one in the leaderboard.
-* **Comparison**: every configuration is compared with the best on the windows both have
-  values for (a paired comparison; see :mod:`tuningsweep.core.significance` for the
-  sign test, the Wilcoxon signed-rank test and the bootstrap interval). The best itself
-  is compared with the **runner-up** (second-best complete mean), so its row says how
-  sure the win is. ``p_value_vs_best`` is the sign-test p-value: it asks precisely "does
-  it win across windows more often than chance?", and needs no assumption that
-  differences in different months are on one scale.
+* **Comparison**: every configuration is compared with the best on the windows both
+  have values for (paired: a hard month shifts both and cancels). The best itself is
+  compared with its closest contender. The 95% interval, the corrected test behind
+  ``p_value_vs_best`` and why they are built that way: :mod:`tuningsweep.core.comparisons`.
+* **Racing**: configurations may have run on different windows (eliminated ones on
+  fewer); every statistic uses the windows a configuration has. ``eliminated`` (filled
+  by the planner) marks which were dropped, at which window and why.
+
+The records returned are in :mod:`tuningsweep.core.summary_model` and ``summary.csv`` is
+rendered by :mod:`tuningsweep.core.summary_csv`; both are re-exported here.
 
 Pure: no I/O, no clock, no environment.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from tuningsweep.core.results import PARAM_PREFIX, ParamValue, ResultRow
-from tuningsweep.core.significance import (
-    LOW_POWER_PAIRS,
-    FloatArray,
-    bootstrap_mean_ci,
-    min_two_sided_p,
-    sign_test_rows,
-    wilcoxon_rows,
+from tuningsweep.core.comparisons import compare_with_best
+from tuningsweep.core.results import ParamValue, ResultRow
+from tuningsweep.core.significance import FloatArray
+from tuningsweep.core.summary_csv import format_number, rank_number, summary_columns, summary_csv
+from tuningsweep.core.summary_model import (
+    ALPHA,
+    GOALS,
+    Comparison,
+    ConfigSummary,
+    Goal,
+    SignificanceTest,
+    Summary,
 )
 
-Goal = Literal["minimize", "maximize"]
-GOALS: tuple[Goal, ...] = ("minimize", "maximize")
+__all__ = [
+    "GOALS", "Comparison", "ConfigSummary", "Goal", "SignificanceTest", "Summary",
+    "format_number", "is_better", "rank_number", "summarize", "summary_columns",
+    "summary_csv", "window_of", "window_sort_key",
+]
 
 _WINDOW_SUFFIX = re.compile(r"-(w\d+)$")
 _NATURAL = re.compile(r"^(.*?)(\d+)$")
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A configuration paired with a reference configuration on their common windows.
-
-    Differences are ``this - reference`` in the objective's units, so for a minimised
-    objective a positive mean difference means "worse than the reference".
-    """
-
-    reference: str
-    n_pairs: int
-    wins: int
-    losses: int
-    ties: int
-    mean_difference: float
-    ci_low: float | None
-    ci_high: float | None
-    sign_test_p: float
-    wilcoxon_p: float
-
-    @property
-    def n_nonzero(self) -> int:
-        """Paired windows where the two differ (the tests' sample size)."""
-        return self.wins + self.losses
-
-    @property
-    def low_power(self) -> bool:
-        """True when too few windows differ for any test to reach p < 0.05."""
-        return self.n_nonzero < LOW_POWER_PAIRS
-
-    @property
-    def min_attainable_p(self) -> float:
-        """The smallest p-value these tests could have given with this many windows."""
-        return min_two_sided_p(self.n_nonzero)
-
-
-@dataclass(frozen=True)
-class ConfigSummary:
-    """One configuration's objective across windows, ranks, wins and comparison."""
-
-    config: str
-    params: Mapping[str, ParamValue]
-    per_window: Mapping[str, float]
-    ranks: Mapping[str, float]
-    mean: float | None
-    std: float | None
-    windows_won: int
-    wins_all_windows: bool
-    complete: bool
-    n_failed: int
-    missing_windows: tuple[str, ...]
-    comparison: Comparison | None = None
-
-    @property
-    def n_windows(self) -> int:
-        """Windows with a succeeded value of the objective."""
-        return len(self.per_window)
-
-    @property
-    def p_value_vs_best(self) -> float | None:
-        """Sign-test p-value against the best (the runner-up for the best itself)."""
-        return self.comparison.sign_test_p if self.comparison else None
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The leaderboard of a sweep: configurations in order, best first."""
-
-    metric: str
-    goal: Goal
-    windows: tuple[str, ...]
-    configs: tuple[ConfigSummary, ...]
-    best: str | None
-    runner_up: str | None
-    n_trials: int
-    n_failed: int
-    n_missing_objective: int
-    param_names: tuple[str, ...] = field(default=())
-
-    def config(self, config_id: str) -> ConfigSummary:
-        """Return the summary of one configuration by id (KeyError if unknown)."""
-        for c in self.configs:
-            if c.config == config_id:
-                return c
-        raise KeyError(config_id)
-
-    @property
-    def n_complete(self) -> int:
-        """How many configurations have a value in every window."""
-        return sum(1 for c in self.configs if c.complete)
 
 
 def window_of(row: ResultRow) -> str:
@@ -200,6 +116,7 @@ class _Collected:
     configs: list[str]
     params: dict[str, Mapping[str, ParamValue]]
     failed: dict[str, int]
+    run: dict[str, set[str]]
     values: dict[str, dict[str, float]]
     windows: list[str]
     n_trials: int
@@ -214,6 +131,7 @@ def _collect(rows: Iterable[ResultRow], metric: str, windows: Sequence[str] | No
     window_set: set[str] = set(windows or ())
     params: dict[str, Mapping[str, ParamValue]] = {}
     failed: dict[str, int] = {}
+    run: dict[str, set[str]] = {}
     values: dict[str, dict[str, float]] = {}
     n_failed = n_missing = 0
     for r in latest.values():
@@ -223,6 +141,7 @@ def _collect(rows: Iterable[ResultRow], metric: str, windows: Sequence[str] | No
             params[r.config] = r.params
         values.setdefault(r.config, {})
         failed.setdefault(r.config, 0)
+        run.setdefault(r.config, set()).add(w)
         value = r.metrics.get(metric) if r.status == "succeeded" else None
         if value is None or math.isnan(value):
             failed[r.config] += 1
@@ -236,6 +155,7 @@ def _collect(rows: Iterable[ResultRow], metric: str, windows: Sequence[str] | No
         configs=sorted(params),
         params=params,
         failed=failed,
+        run=run,
         values=values,
         windows=sorted(window_set, key=window_sort_key),
         n_trials=len(latest),
@@ -263,69 +183,13 @@ def _window_ranks(oriented: FloatArray, field: npt.NDArray[np.bool_]) -> FloatAr
     return ranks
 
 
-def _comparisons(
-    matrix: FloatArray,
-    best: int,
-    runner_up: int | None,
-    goal: Goal,
-    ids: Sequence[str],
-) -> dict[int, Comparison]:
-    """Compare every configuration with the best (the best with the runner-up).
-
-    Configurations are grouped by their set of common windows, so each group is one
-    difference matrix and the tests and bootstrap run vectorised over it.
-    """
-    references = np.full(len(ids), best, dtype=np.int64)
-    if runner_up is None:
-        references[best] = -1
-    else:
-        references[best] = runner_up
-    groups: dict[bytes, list[int]] = {}
-    present = ~np.isnan(matrix)
-    for i in range(len(ids)):
-        ref = int(references[i])
-        if ref < 0:
-            continue
-        common = present[i] & present[ref]
-        if common.any():
-            groups.setdefault(common.tobytes(), []).append(i)
-    done: dict[int, Comparison] = {}
-    for members in groups.values():
-        rows = np.asarray(members, dtype=np.int64)
-        common = present[members[0]] & present[int(references[members[0]])]
-        diffs = matrix[np.ix_(rows, np.flatnonzero(common))] - matrix[
-            np.ix_(references[rows], np.flatnonzero(common))
-        ]
-        better = diffs < 0 if goal == "minimize" else diffs > 0
-        worse = diffs > 0 if goal == "minimize" else diffs < 0
-        wins, losses = np.sum(better, axis=1), np.sum(worse, axis=1)
-        means = np.mean(diffs, axis=1)
-        sign_ps = sign_test_rows(diffs)
-        wilcoxon_ps = wilcoxon_rows(diffs)
-        low, high = bootstrap_mean_ci(diffs)
-        n_pairs = diffs.shape[1]
-        for k, i in enumerate(members):
-            lo, hi = float(low[k]), float(high[k])
-            done[i] = Comparison(
-                reference=ids[int(references[i])],
-                n_pairs=n_pairs,
-                wins=int(wins[k]),
-                losses=int(losses[k]),
-                ties=n_pairs - int(wins[k]) - int(losses[k]),
-                mean_difference=float(means[k]),
-                ci_low=None if math.isnan(lo) else lo,
-                ci_high=None if math.isnan(hi) else hi,
-                sign_test_p=sign_ps[k],
-                wilcoxon_p=wilcoxon_ps[k],
-            )
-    return done
-
-
 def summarize(
     rows: Iterable[ResultRow],
     metric: str,
     goal: str,
     windows: Sequence[str] | None = None,
+    eliminated: Mapping[str, tuple[str, str]] | None = None,
+    alpha: float = ALPHA,
 ) -> Summary:
     """Summarise result rows per configuration for one objective.
 
@@ -335,6 +199,11 @@ def summarize(
         goal: ``"minimize"`` or ``"maximize"``.
         windows: the sweep's window ids if known (e.g. pinned windows with no finished
             trial yet); windows seen in the rows are added.
+        eliminated: configurations racing dropped, as ``{config: (window, reason)}``:
+            the window after which each was eliminated and why. They keep their rows
+            and statistics, are never complete, and are shown as ``eliminated``.
+        alpha: family-wise error rate of the "significantly worse than the best" claims
+            (the report's is 5%; racing may decide at ``spec.search.racing.alpha``).
 
     Returns:
         The leaderboard: complete configurations by mean (best first), then incomplete
@@ -372,9 +241,11 @@ def summarize(
     best = complete_order[0] if complete_order else None
     runner_up = complete_order[1] if len(complete_order) > 1 else None
 
-    comparisons = (
-        _comparisons(matrix, best, runner_up, checked_goal, ids) if best is not None else {}
-    )
+    comparisons: dict[int, Comparison] = {}
+    test: SignificanceTest | None = None
+    if best is not None:
+        comparisons, test = compare_with_best(matrix, oriented, best, order, ids, alpha)
+    dropped = eliminated or {}
 
     configs: list[ConfigSummary] = []
     for i in order:
@@ -401,6 +272,9 @@ def summarize(
             n_failed=data.failed[cid],
             missing_windows=tuple(w for w in data.windows if w not in row_values),
             comparison=comparisons.get(i),
+            windows_run=len(data.run[cid]),
+            eliminated_at=dropped[cid][0] if cid in dropped else None,
+            elimination_reason=dropped[cid][1] if cid in dropped else None,
         ))
     param_names = sorted({p for cid in ids for p in data.params[cid]})
     return Summary(
@@ -414,93 +288,5 @@ def summarize(
         n_failed=data.n_failed,
         n_missing_objective=data.n_missing,
         param_names=tuple(param_names),
+        test=test,
     )
-
-
-def format_number(value: float | int | None) -> str:
-    """Format a number for CSV: integral floats as ints for ranks, full precision else."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return ""
-    return repr(float(value))
-
-
-def rank_number(rank: float) -> float | int:
-    """A rank as an int when it is whole (``2``), else the average rank (``1.5``)."""
-    return int(rank) if float(rank).is_integer() else rank
-
-
-def _format_param(value: ParamValue | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return format_number(value)
-
-
-def summary_columns(summary: Summary) -> list[str]:
-    """The ``summary.csv`` header for a summary."""
-    return [
-        "config",
-        *(PARAM_PREFIX + p for p in summary.param_names),
-        "objective_mean",
-        "objective_std",
-        *(f"objective_{w}" for w in summary.windows),
-        *(f"rank_{w}" for w in summary.windows),
-        "windows_won",
-        "wins_all_windows",
-        "complete",
-        "n_windows",
-        "p_value_vs_best",
-        "compared_with",
-        "wilcoxon_p_vs_best",
-        "mean_diff_vs_best",
-        "mean_diff_ci_low",
-        "mean_diff_ci_high",
-        "n_failed",
-    ]
-
-
-def summary_csv(summary: Summary) -> str:
-    """Render ``summary.csv``: one row per configuration, in leaderboard order.
-
-    Columns: ``config``, ``param.<name>``..., ``objective_mean``, ``objective_std``,
-    ``objective_<window>``..., ``rank_<window>``..., ``windows_won``,
-    ``wins_all_windows``, ``complete``, ``n_windows``, ``p_value_vs_best`` (sign test;
-    for the best configuration against the runner-up, named in ``compared_with``),
-    ``wilcoxon_p_vs_best``, ``mean_diff_vs_best`` with its bootstrap interval, and
-    ``n_failed``. Empty cells mean "not available" (no value, single window, no best).
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(summary_columns(summary))
-    for c in summary.configs:
-        comp = c.comparison
-        writer.writerow([
-            c.config,
-            *(_format_param(c.params.get(p)) for p in summary.param_names),
-            format_number(c.mean),
-            format_number(c.std),
-            *(format_number(c.per_window.get(w)) for w in summary.windows),
-            *(
-                format_number(rank_number(c.ranks[w])) if w in c.ranks else ""
-                for w in summary.windows
-            ),
-            str(c.windows_won),
-            format_number(c.wins_all_windows),
-            format_number(c.complete),
-            str(c.n_windows),
-            format_number(comp.sign_test_p if comp else None),
-            comp.reference if comp else "",
-            format_number(comp.wilcoxon_p if comp else None),
-            format_number(comp.mean_difference if comp else None),
-            format_number(comp.ci_low if comp else None),
-            format_number(comp.ci_high if comp else None),
-            str(c.n_failed),
-        ])
-    return buffer.getvalue()

@@ -52,8 +52,8 @@ svg.plot { background: #fff; border: 1px solid #eee; border-radius: 4px; font-fa
 
 def _leaderboard(summary: Summary, top: int) -> str:
     windows = summary.windows
-    head = ["#", "config", *summary.param_names, *windows, "mean ± std", "won", "p vs best",
-            "Δ mean vs best [95% CI]"]
+    head = ["#", "config", *summary.param_names, *windows, "mean ± std", "won",
+            "Δ vs best [95% CI]", "p vs best (corrected)"]
     name_cols = {1}
     header = "".join(
         f'<th class="name">{esc(h)}</th>' if i in name_cols else f"<th>{esc(h)}</th>"
@@ -78,7 +78,10 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
         tags += '<span class="tag best">best</span>'
     if c.wins_all_windows:
         tags += '<span class="tag all">wins all windows</span>'
-    if not c.complete:
+    if c.eliminated_at is not None:
+        tags += (f'<span class="tag" title="{esc(c.elimination_reason or "")}">'
+                 f"eliminated at {esc(c.eliminated_at)}</span>")
+    elif not c.complete:
         tags += '<span class="tag">incomplete</span>'
     cells = [f"<td>{position if c.complete else '&ndash;'}</td>",
              f'<td class="name">{esc(c.config)}{tags}</td>']
@@ -102,14 +105,16 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
     if comp is None:
         cells += ["<td>&ndash;</td>", "<td>&ndash;</td>"]
     else:
-        against = f" <small>vs {esc(comp.reference)}</small>" if c.config == summary.best else ""
-        title = (f"sign test p={fmt_p(comp.sign_test_p)}, Wilcoxon p={fmt_p(comp.wilcoxon_p)}, "
-                 f"{comp.wins} better / {comp.losses} worse / {comp.ties} tied of {comp.n_pairs}")
-        cells.append(f'<td title="{esc(title)}">{fmt_p(comp.sign_test_p)}{against}</td>')
         interval = ""
         if comp.ci_low is not None and comp.ci_high is not None:
             interval = f" [{fmt_signed(comp.ci_low)}, {fmt_signed(comp.ci_high)}]"
-        cells.append(f"<td>{fmt_signed(comp.mean_difference)}{interval}</td>")
+        against = f" <small>vs {esc(comp.reference)}</small>" if c.config == summary.best else ""
+        cells.append(f"<td>{fmt_signed(comp.mean_difference)}{interval}{against}</td>")
+        title = (f"unadjusted p={fmt_p(comp.p_unadjusted)}, sign test p={fmt_p(comp.sign_test_p)}, "
+                 f"Wilcoxon p={fmt_p(comp.wilcoxon_p)}, {comp.wins} better / {comp.losses} "
+                 f"worse / {comp.ties} tied of {comp.n_pairs} windows")
+        mark = " <b>*</b>" if comp.significant else ""
+        cells.append(f'<td title="{esc(title)}">{fmt_p(comp.p_value)}{mark}</td>')
     return f'<tr class="{" ".join(classes)}">{"".join(cells)}</tr>'
 
 
@@ -117,14 +122,16 @@ _GUIDE = """
 <p><b>Windows.</b> Every configuration is trained on the same date windows (w0 is the most
 recent). A configuration that is best in every window (<i>wins all windows</i>) is more
 likely to stay best on new data than one whose mean is pulled up by one lucky window.</p>
-<p><b>p vs best.</b> A two-sided sign test pairing each configuration with the best one
-(the best with the runner-up) over the windows both finished: the chance of a split of
-wins at least this lopsided if both were equally good. Hover for the Wilcoxon signed-rank
-p-value, which also weighs the size of the differences. With n windows neither test can
-go below 2/2<sup>n</sup> (0.25 for 3 windows, 0.0625 for 5): with fewer than 6 windows a
-large p-value means "not enough windows to tell", not "no difference".</p>
-<p><b>Δ mean.</b> Mean difference to the reference over common windows, with a 95%
-bootstrap interval (rough with few windows). <b>Incomplete</b> configurations miss at
+<p><b>Δ vs best.</b> The difference to the best configuration, paired window by window
+over the windows both finished (a hard month shifts both and cancels), with its 95%
+t-interval: it contains the true difference 95% of the time (none with a single common
+window). For the best itself: the difference to its closest contender.</p>
+<p><b>p vs best.</b> The p-value of the test that decides whether a configuration is
+worse than the best (marked *): the paired mean difference against the noise of the whole
+sweep, corrected for comparing every pair of configurations, because the best was picked
+from the same data. A sweep makes a wrong "worse than the best" claim at most 5% of the
+time. For the best, the p-value at which it beats every other configuration. Hover for the
+unadjusted, sign-test and Wilcoxon p-values. <b>Incomplete</b> configurations miss at
 least one window (failed or not run yet): they are listed after the complete ones and
 never chosen as best. <b>Importance</b> is the share of the variance of the
 configurations' mean objective explained by one parameter alone.</p>

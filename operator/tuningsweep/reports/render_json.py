@@ -9,10 +9,18 @@ The keys the issue defines are always present with exactly those names::
      "importance": {"PARAM": share}}
 
 Extras, which consumers may ignore: top-level ``windows``, ``runner_up``, ``counts``,
-``interactions``, ``curves``, ``verdict``, ``notes``, ``source``; per configuration
-``comparison`` (the paired comparison behind ``p_value_vs_best``) and ``n_failed``; per
-trend level ``std`` and, for binned parameters, ``low``/``high``. Ranks are integers
-unless tied (average rank). Missing numbers are ``null``; never NaN, which is not JSON.
+``significance`` (the test that decides: method, alpha, residual sd, degrees of freedom,
+number of hypotheses corrected for), ``interactions``, ``curves``, ``verdict``,
+``notes``, ``source``; per configuration ``comparison`` (the paired comparison behind
+``p_value_vs_best``), ``n_failed``, ``windows_run``, ``status`` (alive/eliminated),
+``eliminated_at`` and ``elimination_reason``; per trend level ``std`` and, for binned
+parameters, ``low``/``high``. Ranks are integers unless tied (average rank). Missing
+numbers are ``null``; never NaN, which is not JSON.
+
+``p_value_vs_best`` is the adjusted p-value of the test that decides significance
+(``comparison.adjusted`` says so), and ``comparison.mean_difference_ci95`` the 95%
+paired t-interval of (configuration - best) over ``comparison.windows`` common windows;
+``[null, null]`` with fewer than 2. Fields are only added, never renamed.
 """
 
 from __future__ import annotations
@@ -22,7 +30,12 @@ import math
 from typing import Any
 
 from tuningsweep.core.curves import LearningCurves
-from tuningsweep.core.summary import Comparison, ConfigSummary, rank_number
+from tuningsweep.core.summary import (
+    Comparison,
+    ConfigSummary,
+    SignificanceTest,
+    rank_number,
+)
 from tuningsweep.core.trends import Interaction, Level, Trends
 from tuningsweep.reports.model import Report
 from tuningsweep.reports.verdict import verdict
@@ -45,8 +58,26 @@ def _comparison(comp: Comparison) -> dict[str, Any]:
         "wilcoxon_p": comp.wilcoxon_p,
         "mean_difference": _num(comp.mean_difference),
         "mean_difference_ci95": [_num(comp.ci_low), _num(comp.ci_high)],
+        "interval_method": "paired t",
         "low_power": comp.low_power,
         "min_attainable_p": comp.min_attainable_p,
+        "p_value": comp.p_value,
+        "p_value_unadjusted": comp.p_unadjusted,
+        "adjusted": comp.p_value is not None,
+        "significant": comp.significant,
+        "simultaneous_ci95": [_num(comp.simultaneous_low), _num(comp.simultaneous_high)],
+    }
+
+
+def _significance(test: SignificanceTest | None) -> dict[str, Any] | None:
+    if test is None:
+        return None
+    return {
+        "method": test.method,
+        "alpha": test.alpha,
+        "residual_sd": _num(test.residual_sd),
+        "df": test.df,
+        "hypotheses": test.n_hypotheses,
     }
 
 
@@ -65,6 +96,10 @@ def config_json(c: ConfigSummary) -> dict[str, Any]:
         "p_value_vs_best": c.p_value_vs_best,
         "comparison": _comparison(c.comparison) if c.comparison else None,
         "n_failed": c.n_failed,
+        "windows_run": c.windows_run,
+        "status": c.status,
+        "eliminated_at": c.eliminated_at,
+        "elimination_reason": c.elimination_reason,
     }
 
 
@@ -132,7 +167,9 @@ def report_dict(report: Report) -> dict[str, Any]:
             "missing_objective": s.n_missing_objective,
             "configs": len(s.configs),
             "complete": s.n_complete,
+            "alive": s.n_alive,
         },
+        "significance": _significance(s.test),
         "importance_basis": report.trends.basis,
         "interactions": _interaction(report.trends.interaction),
         "curves": _curves(report.curves),

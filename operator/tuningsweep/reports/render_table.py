@@ -23,6 +23,7 @@ from tuningsweep.reports.formatting import (
     fmt_param,
     fmt_rank,
     fmt_share,
+    fmt_signed,
     fmt_value,
 )
 from tuningsweep.reports.model import Report
@@ -33,11 +34,29 @@ _CURVE_ROWS = 12
 _WIDE_CONSOLE = 140
 
 
+def _caption(summary: Summary) -> str:
+    text = ("Δ vs best: paired mean difference to the best over common windows, with its "
+            "95% t-interval (the best: to its closest contender)")
+    if summary.test is not None:
+        text += (f"; p: corrected for {summary.test.n_hypotheses} pairs of configurations, "
+                 "* = significantly worse at 5%")
+    return text
+
+
+def _delta(c: ConfigSummary) -> str:
+    comp = c.comparison
+    if comp is None:
+        return MISSING
+    interval = ""
+    if comp.ci_low is not None and comp.ci_high is not None:
+        interval = f" [{fmt_signed(comp.ci_low)}, {fmt_signed(comp.ci_high)}]"
+    return f"{fmt_signed(comp.mean_difference)}{interval}"
+
+
 def _leaderboard(summary: Summary, top: int, with_params: bool) -> Table:
-    runner = f"; the best (★) against the runner-up {summary.runner_up}" if summary.runner_up else ""
     table = Table(
         title=f"Leaderboard: {summary.metric} ({summary.goal}) per window, #rank in that window",
-        caption=f"p: sign test against the best across windows{runner}",
+        caption=_caption(summary),
         box=box.SIMPLE_HEAD,
         title_justify="left",
         caption_justify="left",
@@ -50,8 +69,9 @@ def _leaderboard(summary: Summary, top: int, with_params: bool) -> Table:
     for w in summary.windows:
         table.add_column(w, justify="right", no_wrap=True)
     table.add_column("mean±std", justify="right", no_wrap=True)
-    table.add_column("won", justify="right", no_wrap=True)
+    table.add_column("Δ vs best [95%]", justify="right", no_wrap=True)
     table.add_column("p", justify="right", no_wrap=True)
+    table.add_column("won", justify="right", no_wrap=True)
     if with_params:
         table.add_column("parameters", overflow="fold", min_width=16)
     for position, c in enumerate(summary.configs[:top], start=1):
@@ -81,7 +101,10 @@ def _parameter_table(summary: Summary, top: int) -> Table:
 def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int) -> list[str]:
     marks = " ★" if c.config == summary.best else ""
     marks += " all" if c.wins_all_windows else ""
-    marks += " (incomplete)" if not c.complete else ""
+    if c.eliminated_at is not None:
+        marks += f" (eliminated at {c.eliminated_at})"
+    elif not c.complete:
+        marks += " (incomplete)"
     cells = [str(position) if c.complete else MISSING, c.config + marks]
     for w in summary.windows:
         if w in c.per_window:
@@ -90,8 +113,10 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int) -> list[
             cells.append("failed" if c.n_failed and w in c.missing_windows else MISSING)
     std = f"±{fmt_value(c.std, 2)}" if c.std is not None else ""
     cells.append(f"{fmt_value(c.mean, 4)}{std}")
+    cells.append(_delta(c))
+    comp = c.comparison
+    cells.append(fmt_p(comp.p_value) + ("*" if comp.significant else "") if comp else MISSING)
     cells.append(f"{c.windows_won}/{len(summary.windows)}")
-    cells.append(fmt_p(c.comparison.sign_test_p) if c.comparison else MISSING)
     return cells
 
 
@@ -182,7 +207,8 @@ def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color
     summary = report.summary
     console.print(f"[bold]Sweep results[/bold] {report.source}", markup=True, soft_wrap=True)
     console.print(
-        f"{len(summary.configs)} configurations, {summary.n_complete} complete, "
+        f"{len(summary.configs)} configurations ({summary.n_alive} alive), "
+        f"{summary.n_complete} complete, "
         f"{summary.n_trials} trials ({summary.n_failed} failed), windows: "
         f"{', '.join(summary.windows) or 'none'} (w0 = most recent)"
     )

@@ -2,18 +2,16 @@
 
 Shared by the table and HTML renderers (and included in the JSON), so every format
 gives the same judgement. It leads with consistency across windows, the project's
-criterion, then the paired test against the runner-up, and says outright when there are
-too few windows for any test to be conclusive rather than printing a p-value alone.
+criterion, then the paired comparison with the closest contender and the corrected test
+(:mod:`tuningsweep.core.comparisons`), and says outright when no test is possible
+rather than printing a p-value alone.
 """
 
 from __future__ import annotations
 
-from tuningsweep.core.significance import LOW_POWER_PAIRS
-from tuningsweep.core.summary import ConfigSummary, Summary
+from tuningsweep.core.summary import Comparison, ConfigSummary, Summary
 from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_share, fmt_signed, fmt_value
 from tuningsweep.reports.model import Report
-
-SIGNIFICANCE_LEVEL = 0.05
 
 
 def _plural(n: int, word: str) -> str:
@@ -69,37 +67,64 @@ def _winner_sentences(summary: Summary) -> list[str]:
         return lines
     comp = best.comparison
     if comp is None:
-        lines.append("It is the only complete configuration: there is nothing to compare it with.")
+        lines.append("It is the only configuration with results: there is nothing to compare it with.")
         return lines
+    return lines + _test_sentences(summary, comp)
+
+
+def _test_sentences(summary: Summary, comp: Comparison) -> list[str]:
+    """The best against its closest contender, and what the corrected test allows."""
     ties = f", tied in {comp.ties}" if comp.ties else ""
     ci = ""
     if comp.ci_low is not None and comp.ci_high is not None:
-        ci = f" (95% bootstrap interval {fmt_signed(comp.ci_low)} to {fmt_signed(comp.ci_high)})"
-    lines.append(
-        f"Against the runner-up {comp.reference}: better in {comp.wins} of {comp.n_pairs} "
-        f"windows (worse in {comp.losses}{ties}); sign test p = {fmt_p(comp.sign_test_p)}, "
-        f"Wilcoxon p = {fmt_p(comp.wilcoxon_p)}; mean difference "
-        f"{fmt_signed(comp.mean_difference)}{ci}."
-    )
-    if comp.low_power:
+        ci = f" (95% interval {fmt_signed(comp.ci_low)} to {fmt_signed(comp.ci_high)})"
+    lines = [
+        f"Against its closest contender {comp.reference}: better in {comp.wins} of "
+        f"{_plural(comp.n_pairs, 'common window')} (worse in {comp.losses}{ties}); mean "
+        f"difference {fmt_signed(comp.mean_difference)}{ci}."
+    ]
+    test = summary.test
+    if test is None or comp.p_value is None:
         lines.append(
-            f"With {_plural(comp.n_nonzero, 'differing window')} no two-sided test can give "
-            f"p below {fmt_p(comp.min_attainable_p)}, so this cannot show significance: add "
-            f"windows ({LOW_POWER_PAIRS} or more are needed for p < 0.05)."
+            "There are too few results to estimate the noise between windows, so no test "
+            "is possible: add windows or configurations."
         )
-    elif comp.sign_test_p < SIGNIFICANCE_LEVEL:
+        return lines
+    others = [c for c in summary.configs if c.comparison is not None and c.config != summary.best]
+    claimed = sum(1 for c in others if c.comparison is not None and c.comparison.significant)
+    correction = (f"corrected for the {test.n_hypotheses} pairs of configurations it could "
+                  "have been compared in")
+    if comp.significant:
         lines.append(
-            "The lead over the runner-up is significant at the 5% level (not corrected for "
-            "having picked the best of many configurations)."
+            f"It is significantly better than every other configuration at the 5% level "
+            f"(p = {fmt_p(comp.p_value)}, {correction})."
         )
     else:
-        lines.append("The lead over the runner-up is not significant at the 5% level.")
+        lines.append(
+            f"It is not significantly better than {comp.reference} at the 5% level "
+            f"(p = {fmt_p(comp.p_value)}, {correction}); "
+            f"{claimed} of {_plural(len(others), 'other configuration')} "
+            f"{'is' if claimed == 1 else 'are'} significantly worse than it."
+        )
+    if not comp.significant and comp.ci_low is not None and comp.ci_high is not None and (
+            comp.ci_low > 0 or comp.ci_high < 0):
+        lines.append(
+            "Its 95% interval excludes 0, but that interval is for this one pair; the "
+            "claim has to hold for the best picked out of all configurations."
+        )
     return lines
 
 
 def _bookkeeping_sentences(summary: Summary) -> list[str]:
     lines: list[str] = []
-    incomplete = sum(1 for c in summary.configs if not c.complete)
+    eliminated = [c for c in summary.configs if c.eliminated_at is not None]
+    if eliminated:
+        lines.append(
+            f"{summary.n_alive} of {_plural(len(summary.configs), 'configuration')} "
+            f"{'is' if summary.n_alive == 1 else 'are'} alive; racing eliminated "
+            f"{len(eliminated)}, which keep their results."
+        )
+    incomplete = sum(1 for c in summary.configs if not c.complete and c.eliminated_at is None)
     if incomplete:
         lines.append(
             f"{_plural(incomplete, 'configuration')} "
