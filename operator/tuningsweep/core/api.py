@@ -103,6 +103,19 @@ SPEC = Field(
                 "maxConfigs": Field("integer", "how many configurations to run (each on every "
                                     "window); grid default: the whole grid", minimum=1),
                 "seed": Field("integer", "seed for the grid order and random draws", default=0),
+                "racing": Field(
+                    "object", "race configurations across windows: the clearly-behind stop "
+                    "after a window, contenders get extra windows ({} turns it on)",
+                    properties={
+                        "alpha": Field("number", "error rate of 'significantly behind the "
+                                       "leader' (Holm-corrected)", default=0.05),
+                        "maxWindows": Field("integer", "most windows a contender runs on "
+                                            "(rolling: count + 3; ranges: all of them)",
+                                            minimum=1),
+                        "keepFraction": Field("number", "share of configurations kept after "
+                                              "each regular window", default=0.34),
+                    },
+                ),
             },
         ),
         "parameters": Field(

@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from . import naming, presets
+from .racing import Elimination, regular_count, run_race
 from .results import ResultRow
 from .search import auto_stages, grid_configs, random_configs, stage_configs
 from .spec import DateWindow, ParamValue, Spec
@@ -49,12 +50,14 @@ class Plan:
         stage: the latest stage planned (0-based; always 0 for grid and random).
         final: no further stage will be added, whatever the results.
         configs: number of configurations in ``trials``.
+        eliminated: configurations racing took out of the race, and why.
     """
 
     trials: tuple[Trial, ...]
     stage: int
     final: bool
     configs: int
+    eliminated: Mapping[str, Elimination] = field(default_factory=dict)
 
     def pending(self, done: Iterable[str]) -> list[Trial]:
         """The trials without a result among ``done`` trial ids, in plan order."""
@@ -104,47 +107,98 @@ def plan_trials(
     spec: Spec, windows: Sequence[DateWindow], results: Iterable[ResultRow] = ()
 ) -> Plan:
     """Return the trials of ``spec`` over ``windows`` given the results so far."""
+    rows = list(results) if spec.racing is not None or spec.algorithm == "auto" else []
     if spec.algorithm == "grid":
         configs = list(grid_configs(spec.parameters, spec.seed, spec.max_configs))
-        return Plan(tuple(_expand(configs, windows, 0, 0)), 0, True, len(configs))
+        return _plan_stage(spec, configs, windows, rows, 0, 0).plan(True)
     if spec.algorithm == "random":
         limit = spec.max_configs or 1
         configs = list(random_configs(spec.parameters, spec.seed, limit))
-        return Plan(tuple(_expand(configs, windows, 0, 0)), 0, True, len(configs))
-    return _plan_auto(spec, windows, list(results))
+        return _plan_stage(spec, configs, windows, rows, 0, 0).plan(True)
+    return _plan_auto(spec, windows, rows)
+
+
+@dataclass
+class _Stage:
+    """One stage's trials: every window for each configuration, or as racing decides."""
+
+    trials: list[Trial]
+    stage: int
+    configs: int
+    final: bool  # no more trials will be added to this stage
+    complete: bool  # final, and every trial has a result
+    contenders: set[str]  # configurations that may win the stage
+    eliminated: dict[str, Elimination]
+
+    def plan(self, last: bool) -> Plan:
+        return Plan(tuple(self.trials), self.stage, self.final and last, self.configs,
+                    self.eliminated)
+
+
+def _plan_stage(spec: Spec, configs: Sequence[Mapping[str, ParamValue]],
+                windows: Sequence[DateWindow], rows: Sequence[ResultRow], first: int,
+                stage: int) -> _Stage:
+    ids = [naming.config_id(first + i) for i in range(len(configs))]
+    if spec.racing is None:
+        trials = list(_expand(configs, windows, first, stage))
+        done = {r.trial for r in rows}
+        return _Stage(trials, stage, len(configs), True, all(t.id in done for t in trials),
+                      set(ids), {})
+    regular = regular_count(spec.racing, windows,
+                            spec.rolling.count if spec.rolling is not None else None)
+    ours = set(ids)
+    race = run_race(list(zip(ids, configs, strict=True)), windows,
+                    [r for r in rows if r.config in ours], spec.racing, regular,
+                    spec.objective_metric, spec.objective_goal)
+    params = dict(zip(ids, configs, strict=True))
+    # Window-major: every racer on the newest window first, then the survivors on the next.
+    depth = max((len(v) for v in race.windows.values()), default=0)
+    trials = [Trial(f"{c}-{race.windows[c][k].id}", c, race.windows[c][k], params[c], stage)
+              for k in range(depth) for c in ids if len(race.windows[c]) > k]
+    # The race is final only once every racer has its results on its last window.
+    return _Stage(trials, stage, len(configs), race.final, race.final, set(race.alive),
+                  dict(race.eliminated))
 
 
 def _plan_auto(spec: Spec, windows: Sequence[DateWindow], results: list[ResultRow]) -> Plan:
     stages = auto_stages(spec.architecture, spec.parameters, spec.max_configs or 2)
-    done = {r.trial for r in results}
     trials: list[Trial] = []
+    eliminated: dict[str, Elimination] = {}
     fixed: Mapping[str, ParamValue] = {}
     first = 0
     for stage in stages:
         configs = list(stage_configs(stage, spec.seed, fixed))
-        stage_trials = list(_expand(configs, windows, first, stage.index))
-        trials.extend(stage_trials)
+        planned = _plan_stage(spec, configs, windows, results, first, stage.index)
+        trials.extend(planned.trials)
+        eliminated.update(planned.eliminated)
         first += len(configs)
-        if stage.index == len(stages) - 1:
-            return Plan(tuple(trials), stage.index, True, first)
-        if any(t.id not in done for t in stage_trials):
-            return Plan(tuple(trials), stage.index, False, first)
-        ids = {t.config for t in stage_trials}
-        best = best_config_params(results, spec.objective_metric, spec.objective_goal, ids)
+        last = stage.index == len(stages) - 1
+        if last or not planned.complete:
+            return Plan(tuple(trials), stage.index, last and planned.final, first, eliminated)
+        best = best_config_params(results, spec.objective_metric, spec.objective_goal,
+                                  planned.contenders)
         group = {p.name for p in stage.parameters}
         if best is None:
             # No configuration of the stage succeeded everywhere: carry on from the
             # trainer's defaults rather than from a half-measured winner.
             best = {k: v for k, v in presets.defaults(spec.architecture).items() if k in group}
         fixed = {**fixed, **{k: v for k, v in best.items() if k in group}}
-    return Plan(tuple(trials), len(stages) - 1, True, first)
+    return Plan(tuple(trials), len(stages) - 1, True, first, eliminated)
 
 
 def count_trials(spec: Spec, windows: Sequence[DateWindow]) -> tuple[int, int]:
-    """(configurations, trials) the sweep will run in total, auto stages included."""
+    """(configurations, trials) the sweep will run in total, auto stages included.
+
+    With racing the total depends on the results; this counts every configuration on
+    the regular windows (racing runs fewer, its contenders' extra windows aside).
+    """
     if spec.algorithm == "auto":
         configs = sum(s.configs for s in auto_stages(
             spec.architecture, spec.parameters, spec.max_configs or 2))
     else:
         configs = plan_trials(spec, windows).configs
-    return configs, configs * len(windows)
+    per_config = len(windows)
+    if spec.racing is not None:
+        per_config = regular_count(spec.racing, windows,
+                                   spec.rolling.count if spec.rolling is not None else None)
+    return configs, configs * per_config

@@ -62,6 +62,21 @@ class Rolling:
 
 
 @dataclass(frozen=True)
+class Racing:
+    """``search.racing``: drop the clearly-behind after each window (see core/racing.py).
+
+    Attributes:
+        alpha: family-wise error rate of "significantly behind the leader" (Holm).
+        max_windows: windows a contender may run on, extra windows included.
+        keep_fraction: share of configurations kept after each regular window.
+    """
+
+    alpha: float
+    max_windows: int
+    keep_fraction: float
+
+
+@dataclass(frozen=True)
 class Trainer:
     """The trainer container (cluster) or command (local)."""
 
@@ -103,6 +118,7 @@ class Spec:
     data: str
     results: str | None
     models: str | None
+    racing: Racing | None = None
 
     @property
     def max_epochs(self) -> int | None:
@@ -245,6 +261,8 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
         err("search.maxConfigs", "auto mode needs at least 2 configurations (one per stage)",
             "set maxConfigs: 2 or more")
 
+    racing = _racing(search.get("racing"), raw["mode"], rolling, ranges, err)
+
     objective = raw["objective"]
     trainer = raw["trainer"]
     output = raw["output"]
@@ -284,7 +302,41 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
         data=raw["data"],
         results=output.get("results") or None,
         models=output.get("models") or None,
+        racing=racing,
     )
+
+
+RACING_EXTRA_WINDOWS = 3  # rolling: maxWindows defaults to count + 3
+
+
+def _racing(raw: dict[str, Any] | None, mode: str, rolling: Rolling | None,
+            ranges: tuple[tuple[dt.date, dt.date], ...], err: Err) -> Racing | None:
+    """The racing settings with their defaults, checked against the windows."""
+    if raw is None:
+        return None
+    if mode == "fast":
+        err("search.racing", "needs several windows, and fast mode trains on one",
+            "remove search.racing, or use mode: full")
+        return None
+    alpha, keep = raw["alpha"], raw["keepFraction"]
+    if not 0.0 < alpha < 1.0:
+        err("search.racing.alpha", f"{alpha} is not between 0 and 1", "use e.g. 0.05")
+    if not 0.0 < keep < 1.0:
+        err("search.racing.keepFraction", f"{keep} is not between 0 and 1",
+            "use e.g. 0.34 (a third of the configurations go on after each window)")
+    if rolling is not None:
+        max_windows = raw.get("maxWindows", rolling.count + RACING_EXTRA_WINDOWS)
+        if max_windows < rolling.count:
+            err("search.racing.maxWindows", f"{max_windows} is fewer than the "
+                f"{rolling.count} windows of windows.rolling.count",
+                f"set it to {rolling.count} or more (extra windows go to contenders)")
+    else:
+        max_windows = raw.get("maxWindows", len(ranges))
+        if max_windows > len(ranges):
+            err("search.racing.maxWindows", f"{max_windows} is more than the "
+                f"{len(ranges)} windows.ranges given", "with ranges, the given ranges are "
+                "the limit: add ranges or lower maxWindows")
+    return Racing(alpha=alpha, max_windows=max_windows, keep_fraction=keep)
 
 
 Err = Callable[..., None]

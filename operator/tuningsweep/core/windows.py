@@ -49,9 +49,12 @@ def resolve_windows(spec: Spec, anchor: dt.date) -> tuple[DateWindow, ...]:
         return (DateWindow("w0", start, end),)
     if spec.rolling is not None:
         r = spec.rolling
+        # Racing pins its extra windows (older months continuing the sequence) up front
+        # with the regular ones, so each is pinned before its first trial.
+        count = spec.racing.max_windows if spec.racing is not None else r.count
         return tuple(
             DateWindow(f"w{j}", *months_window(last_y, last_m - j * r.step_months, r.months))
-            for j in range(r.count)
+            for j in range(count)
         )
     return tuple(DateWindow(f"w{i}", start, end) for i, (start, end) in enumerate(spec.ranges))
 
