@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .registry import REGISTRARS
+from .common import Subparsers
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subparsers) -> None:
     """Register ``operator``."""
     p = sub.add_parser("operator", help="run the Kubernetes operator",
                        description="Watch TuningSweeps and run their trials as Jobs.")
@@ -41,9 +41,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--peering", default=None, metavar="NAME",
                    help="use kopf peering with this name (default: standalone)")
     p.set_defaults(handler=operator_command)
-
-
-REGISTRARS.append(add_parser)
 
 
 def operator_command(args: argparse.Namespace) -> int:

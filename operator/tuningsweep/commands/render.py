@@ -7,35 +7,29 @@ the sweep's uid exists only once the API server has stored it.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 
 import yaml
 
-from ..cli import parse_today
 from ..core.jobs import build_job, model_uri_for
 from ..core.planner import plan_trials
 from ..core.windows import resolve_windows
 from ..io.manifests import read_sweeps
-from .registry import REGISTRARS
+from .common import Subparsers, add_today
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subparsers) -> None:
     """Register ``render``."""
     p = sub.add_parser("render", help="print the Job manifests the operator would create",
                        description="Print the Jobs of the first (or only) stage as a YAML "
                                    "stream, as the operator would create them.")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--today", type=parse_today, default=None,
-                   help="anchor date for rolling windows (default: today)")
+    add_today(p)
     p.add_argument("--pushgateway-url", default="http://pushgateway.monitoring:9091",
                    help="Pushgateway URL passed to trainers")
     p.set_defaults(handler=lambda args: render_command(args.file, args.today,
                                                        args.pushgateway_url))
-
-
-REGISTRARS.append(add_parser)
 
 
 def render_command(path: str, today: dt.date | None, pushgateway: str) -> int:

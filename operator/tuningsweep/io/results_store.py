@@ -38,6 +38,15 @@ WINDOWS_JSON = "windows.json"
 SPEC_YAML = "resolved-spec.yaml"
 
 
+class ResultsConflict(InvalidSpec):
+    """The results folder holds a different search under the same name.
+
+    A spec problem relative to what is stored (it names the spec fields that differ), so
+    it stays an :class:`InvalidSpec` for callers that fail the sweep on any spec problem;
+    its own class lets them report it apart (the operator's ``ResultsConflict`` reason).
+    """
+
+
 def sweep_manifest(sweep: Sweep, owner: str | None = None) -> dict[str, Any]:
     """The validated manifest with every default, as written to ``resolved-spec.yaml``.
 
@@ -142,7 +151,7 @@ class ResultsStore:
         """Refuse a folder holding results of a different search (same name, new spec).
 
         Raises:
-            InvalidSpec: naming the fields that differ and the way out.
+            ResultsConflict: naming the fields that differ and the way out.
         """
         previous = self.previous_manifest()
         if previous is None:
@@ -151,7 +160,7 @@ class ResultsStore:
                                             dict(self.sweep.raw_spec), ignore)
         if differences:
             fields = ", ".join(f"spec.{d}" for d in differences)
-            raise InvalidSpec([SpecError(
+            raise ResultsConflict([SpecError(
                 fields, f"differs from the sweep whose results are in {self.store.uri_for(self.folder)}",
                 "rename the sweep (metadata.name), choose another --results, or pass --fresh "
                 "to discard the earlier results")])
