@@ -64,12 +64,3 @@ def trial_env(
         env[ENV_METRICS_FILE] = metrics_file
     return env
 
-
-def model_relpath(sweep: Sweep, trial_id: str) -> str:
-    """Where a trial's model goes under the models prefix: ``<ns>/<name>/<trial>``."""
-    return f"{sweep.namespace}/{sweep.name}/{trial_id}"
-
-
-def results_relpath(sweep: Sweep) -> str:
-    """The sweep's folder under the results prefix: ``<ns>/<name>``."""
-    return f"{sweep.namespace}/{sweep.name}"

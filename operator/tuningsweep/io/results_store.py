@@ -1,7 +1,7 @@
 """The sweep's durable record: results.csv, summary.csv, pinned windows, resolved spec.
 
 Both executors keep a sweep's state here and nowhere else (no database). The folder is
-``<results>/<namespace>/<name>/`` on a local disk or in GCS:
+``<results>/<namespace>/<name>/`` on a local disk or in GCS (:mod:`tuningsweep.core.layout`):
 
 * ``results.csv``: one row per finished trial (:mod:`tuningsweep.core.results`);
 * ``summary.csv``: one row per configuration (:mod:`tuningsweep.core.summary`);
@@ -23,19 +23,15 @@ from typing import Any
 
 import yaml
 
-from ..core import api
-from ..core.contract import results_relpath
+from ..core import api, layout
 from ..core.errors import InvalidSpec, SpecError
+from ..core.layout import RESULTS_CSV, SPEC_YAML, SUMMARY_CSV, SWEEP_FILES, WINDOWS_JSON
 from ..core.results import ResultRow, ResultsFormatError, parse_csv, render_csv
 from ..core.spec import DateWindow, Sweep
 from ..core.summary import Summary, summarize, summary_csv
 from ..core.windows import windows_from_data, windows_to_data
-from .storage import StorageError, Store, ThrottledWriter
-
-RESULTS_CSV = "results.csv"
-SUMMARY_CSV = "summary.csv"
-WINDOWS_JSON = "windows.json"
-SPEC_YAML = "resolved-spec.yaml"
+from .storage import StorageError, Store
+from .throttled_writer import ThrottledWriter
 
 
 class ResultsConflict(InvalidSpec):
@@ -85,7 +81,7 @@ class ResultsStore:
         self.store = store
         self.sweep = sweep
         self.owner = owner
-        self.folder = results_relpath(sweep)
+        self.folder = layout.sweep_folder(sweep.namespace, sweep.name)
         self._by_trial: dict[str, ResultRow] = {}
         self._sorted: list[ResultRow] | None = []
         self.windows: tuple[DateWindow, ...] = ()
@@ -101,7 +97,7 @@ class ResultsStore:
 
     def path(self, name: str) -> str:
         """Relative path of a file in the sweep's folder."""
-        return f"{self.folder}/{name}"
+        return layout.join(self.folder, name)
 
     def _read(self, name: str) -> str | None:
         """A file's text, or None when absent or emptied by ``--fresh``."""
@@ -194,7 +190,7 @@ class ResultsStore:
 
     def discard(self) -> None:
         """Forget earlier results (``--fresh``): emptied files read as absent."""
-        for name in (RESULTS_CSV, SUMMARY_CSV, WINDOWS_JSON, SPEC_YAML):
+        for name in SWEEP_FILES:
             if self.store.exists(self.path(name)):
                 self.store.write_text(self.path(name), "")
         self._by_trial, self._sorted = {}, []
