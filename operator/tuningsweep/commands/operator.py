@@ -28,7 +28,7 @@ def add_parser(sub: Subparsers) -> None:
                        help="watch every namespace (the default without --namespace)")
     for setting in settable_fields():
         p.add_argument(flag_of(setting), dest=setting.name, default=None,
-                       metavar=setting.name.split("_")[-1].upper(), help=describe(setting))
+                       metavar=setting.metadata["metavar"], help=describe(setting))
     p.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
                    help="kopf liveness endpoint URL ('' = off)")
     p.add_argument("--peering", default=None, metavar="NAME",

@@ -59,11 +59,11 @@ def _number(text: str, minimum: float, inclusive: bool) -> float:
     return value
 
 
-def _seconds(text: str) -> float:
+def _positive(text: str) -> float:
     return _number(text, 0.0, inclusive=False)
 
 
-def _seconds_or_zero(text: str) -> float:
+def _non_negative(text: str) -> float:
     return _number(text, 0.0, inclusive=True)
 
 
@@ -85,9 +85,9 @@ def _port(text: str) -> int:
     return _whole(text, 0, 65535)
 
 
-def _setting(default: Any, parse: Callable[[str], Any], help: str) -> Any:
+def _setting(default: Any, parse: Callable[[str], Any], metavar: str, help: str) -> Any:
     """A field read from ``--flag`` or ``TUNINGSWEEP_OPERATOR_FLAG`` through ``parse``."""
-    return field(default=default, metadata={"parse": parse, "help": help})
+    return field(default=default, metadata={"parse": parse, "metavar": metavar, "help": help})
 
 
 @dataclass
@@ -103,27 +103,27 @@ class OperatorSettings:
     namespaces: list[str] = field(default_factory=list)
     all_namespaces: bool = True
     prometheus_url: str = _setting(
-        "http://prometheus-operated.monitoring:9090", _url,
+        "http://prometheus-operated.monitoring:9090", _url, "URL",
         "Prometheus URL the operator queries trial metrics from")
     pushgateway_url: str = _setting(
-        "http://tuningsweep-pushgateway:9091", _url,
+        "http://tuningsweep-pushgateway:9091", _url, "URL",
         "Pushgateway URL given to trainers (their in-cluster address)")
     pushgateway_admin_url: str | None = _setting(
-        None, _url, "Pushgateway URL the operator deletes collected groups through, if "
+        None, _url, "URL", "Pushgateway URL the operator deletes collected groups through, if "
         "different")
     results_default: str | None = _setting(
-        None, _location, "results prefix for sweeps without spec.output.results")
+        None, _location, "PREFIX", "results prefix for sweeps without spec.output.results")
     api_rate_limit: float = _setting(
-        20.0, _seconds, "API writes per second (client-side token bucket; kopf has none)")
-    api_burst: int = _setting(30, _burst, "API writes allowed in a burst")
+        20.0, _positive, "N", "API writes per second (client-side token bucket; kopf has none)")
+    api_burst: int = _setting(30, _burst, "N", "API writes allowed in a burst")
     status_interval: float = _setting(
-        5.0, _seconds_or_zero, "minimum seconds between status patches of one sweep")
+        5.0, _non_negative, "SECONDS", "minimum seconds between status patches of one sweep")
     tick_interval: float = _setting(
-        2.0, _seconds, "longest wait in seconds between two reconciles of a sweep")
+        2.0, _positive, "SECONDS", "longest wait in seconds between two reconciles of a sweep")
     collect_timeout: float = _setting(
-        120.0, _seconds, "seconds a finished trial may wait for its final metrics in "
+        120.0, _positive, "SECONDS", "seconds a finished trial may wait for its final metrics in "
         "Prometheus before it is recorded as failed")
-    metrics_port: int = _setting(8000, _port, "port of the operator's /metrics (0 = off)")
+    metrics_port: int = _setting(8000, _port, "PORT", "port of the operator's /metrics (0 = off)")
 
     @property
     def pushgateway_for_operator(self) -> str:
