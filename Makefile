@@ -35,10 +35,11 @@ test: system-deps install
 test-fast: install
 	$(PY) -m pytest tests/core -q
 
-## lint: ruff and mypy (strict)
+## lint: ruff, mypy (strict) and the import contracts (layers; pyproject's [tool.importlinter])
 lint: install
 	$(VENV)/bin/ruff check operator trainer-image tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## bench: performance figures, written to bench/out/*.json and printed
 bench: system-deps install
@@ -73,4 +74,4 @@ demo: install
 	$(VENV)/bin/tuningsweep run examples/quickstart.yaml --results ./tuningsweep-results
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache tuningsweep-results bench/out dist
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .import_linter_cache tuningsweep-results bench/out dist

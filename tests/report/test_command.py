@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from google.cloud import storage
 
+from tuningsweep.core.layout import SPEC_YAML
 from tuningsweep.reports import add_report_parser, report_command
 from tuningsweep.reports.objective import ObjectiveError, infer_goal, resolve_objective
-from tuningsweep.reports.sources import RESOLVED_SPEC_FILENAME
 
 from .conftest import PARAMS, TABLE
 from .synthetic import history, rows_from_table, write_results
@@ -132,7 +132,7 @@ def test_pinned_windows_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_resolved_spec_filename() -> None:
-    assert RESOLVED_SPEC_FILENAME == "resolved-spec.yaml"
+    assert SPEC_YAML == "resolved-spec.yaml"
 
 
 def test_objective_resolution_rules() -> None:
@@ -172,7 +172,7 @@ def test_gcs_results_through_the_emulator(
     from tuningsweep.core.results import render_csv
 
     bucket.blob("tuning/ml/demo/results.csv").upload_from_string(render_csv(rows))
-    bucket.blob(f"tuning/ml/demo/{RESOLVED_SPEC_FILENAME}").upload_from_string(
+    bucket.blob(f"tuning/ml/demo/{SPEC_YAML}").upload_from_string(
         "spec:\n  objective: {metric: val_mse, goal: minimize}\n")
     for r in rows:
         if r.status == "succeeded" and r.config == "c0001":

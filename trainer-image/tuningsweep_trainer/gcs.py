@@ -1,18 +1,20 @@
 """The few Google Cloud Storage operations the trainer needs, on the official client.
 
-The client honours ``STORAGE_EMULATOR_HOST`` by itself; when that variable is set we
-also pass anonymous credentials, because an emulator (fake-gcs-server in the tests)
-has no OAuth endpoint and the default credential lookup would otherwise fail or stall.
-The client is imported lazily: a trial on local files never pays for it.
+The client comes from the project's one factory (:mod:`tuningsweep.io.gcs_client`:
+anonymous against ``STORAGE_EMULATOR_HOST``, else Application Default Credentials), so
+the trainer and the operator reach GCS the same way. It is imported lazily: a trial on
+local files never pays for it.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInputError
+from tuningsweep.io.errors import StorageError
+from tuningsweep.io.gcs_client import make_client
+
+from .errors import BadInputError, TrainingFailedError
 
 GS_PREFIX = "gs://"
 
@@ -36,15 +38,15 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 def client() -> Any:
-    """Return a ``google.cloud.storage.Client``, anonymous when an emulator is configured."""
-    from google.cloud import storage
+    """Return a ``google.cloud.storage.Client``, anonymous when an emulator is configured.
 
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        from google.auth.credentials import AnonymousCredentials
-
-        project = os.environ.get("GOOGLE_CLOUD_PROJECT", "tuningsweep")
-        return storage.Client(project=project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    return storage.Client()
+    Raises:
+        TrainingFailedError: no credentials (the message says how to provide them).
+    """
+    try:
+        return make_client()
+    except StorageError as err:
+        raise TrainingFailedError(str(err)) from None
 
 
 def upload_tree(local_root: Path, uri: str, replace: tuple[str, ...] = ()) -> list[str]:

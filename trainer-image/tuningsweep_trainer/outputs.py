@@ -24,11 +24,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from tuningsweep.core.layout import HISTORY_JSON
+
 from . import gcs
 from .errors import TrainingFailedError
 
 MODEL_FILE = "model.keras"
-HISTORY_FILE = "history.json"
 RESULT_FILE = "result.json"
 TENSORBOARD_DIR = "tensorboard"
 
@@ -81,7 +82,7 @@ class ModelOutput:
         """
         try:
             model.save(self.local_dir / MODEL_FILE)
-            _write_json(self.local_dir / HISTORY_FILE, history)
+            _write_json(self.local_dir / HISTORY_JSON, history)
             _write_json(self.local_dir / RESULT_FILE, result)
             if self.remote:
                 gcs.upload_tree(self.local_dir, self.uri, replace=(TENSORBOARD_DIR,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import json
@@ -15,6 +16,21 @@ from ..core.planner import Plan, count_trials, plan_trials
 from ..core.spec import Sweep
 from ..core.windows import resolve_windows, windows_to_data
 from ..io.manifests import read_sweeps
+from .common import EXIT_OK, Subparsers, add_today
+
+
+def add_parser(sub: Subparsers) -> None:
+    """Register ``plan``."""
+    p = sub.add_parser("plan", help="show the windows and trials a sweep will run",
+                       description="Show the windows and the trials with their parameters.")
+    p.add_argument("file", metavar="FILE")
+    add_today(p)
+    p.add_argument("-o", "--format", choices=("table", "json", "csv"), default="table")
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    return plan_command(args.file, args.today, args.format)
 
 
 def plan_command(path: str, today: dt.date | None, fmt: str) -> int:
@@ -32,7 +48,7 @@ def plan_command(path: str, today: dt.date | None, fmt: str) -> int:
         _print_csv(plan)
     else:
         _print_table(sweep, plan)
-    return 0
+    return EXIT_OK
 
 
 def plan_json(sweep: Sweep, plan: Plan) -> dict[str, object]:

@@ -13,37 +13,50 @@ import sys
 
 import yaml
 
-from ..cli import parse_today
+from ..controller.settings import OperatorSettings
 from ..core.jobs import build_job, model_uri_for
 from ..core.planner import plan_trials
 from ..core.windows import resolve_windows
 from ..io.manifests import read_sweeps
-from .registry import REGISTRARS
+from .common import Subparsers, add_today
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subparsers) -> None:
     """Register ``render``."""
     p = sub.add_parser("render", help="print the Job manifests the operator would create",
                        description="Print the Jobs of the first (or only) stage as a YAML "
                                    "stream, as the operator would create them.")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--today", type=parse_today, default=None,
-                   help="anchor date for rolling windows (default: today)")
-    p.add_argument("--pushgateway-url", default="http://pushgateway.monitoring:9091",
-                   help="Pushgateway URL passed to trainers")
-    p.set_defaults(handler=lambda args: render_command(args.file, args.today,
-                                                       args.pushgateway_url))
+    add_today(p)
+    p.add_argument("--pushgateway-url", default=None,
+                   help="Pushgateway URL passed to trainers (default: the operator's, from "
+                        "TUNINGSWEEP_OPERATOR_PUSHGATEWAY_URL or its built-in default)")
+    p.add_argument("--results-default", default=None,
+                   help="results prefix for sweeps without spec.output.results (default: "
+                        "the operator's, from TUNINGSWEEP_OPERATOR_RESULTS_DEFAULT)")
+    p.set_defaults(handler=_handle)
 
 
-REGISTRARS.append(add_parser)
+def _handle(args: argparse.Namespace) -> int:
+    # The same settings object, flags and environment the operator reads, so the Jobs
+    # printed are the ones it would create with that configuration.
+    settings = OperatorSettings.load(flags={"pushgateway_url": args.pushgateway_url,
+                                            "results_default": args.results_default})
+    return render_command(args.file, args.today, settings.pushgateway_url,
+                          settings.results_default)
 
 
-def render_command(path: str, today: dt.date | None, pushgateway: str) -> int:
-    """Print every planned Job of every sweep in ``path``."""
+def render_command(path: str, today: dt.date | None, pushgateway: str,
+                   results_default: str | None = None) -> int:
+    """Print every planned Job of every sweep in ``path``.
+
+    A sweep without ``spec.output.results`` and no default gets a placeholder bucket in
+    its model locations (the operator would refuse it until one is set).
+    """
     documents = []
     for sweep in read_sweeps(path):
         windows = resolve_windows(sweep.spec, today or dt.date.today())
-        results = sweep.spec.results or "gs://RESULTS-BUCKET/tuning"
+        results = sweep.spec.results or results_default or "gs://RESULTS-BUCKET/tuning"
         for trial in plan_trials(sweep.spec, windows).trials:
             documents.append(build_job(sweep, trial, owner_uid=None, pushgateway=pushgateway,
                                        model_uri=model_uri_for(sweep, trial.id, results)))

@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..cli import parse_today
 from ..core import presets
+from ..core.contract import sweep_models_uri
 from ..core.errors import InvalidSpec, SpecError
 from ..core.planner import Plan, Trial, count_trials
 from ..core.results import ResultRow
@@ -38,13 +38,21 @@ from ..executors.local import Events, LocalExecutor, LocalSettings, default_work
 from ..io.manifests import read_sweeps
 from ..io.results_store import ResultsStore
 from ..io.storage import StorageError, open_store
-from .registry import REGISTRARS
+from .common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    MissingDependency,
+    ResultsLocationError,
+    Subparsers,
+    parse_today,
+)
 
 DEFAULT_RESULTS = "./tuningsweep-results"
 LEADERBOARD_ROWS = 10
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subparsers) -> None:
     """Register ``run``."""
     p = sub.add_parser(
         "run", help="run a sweep on this machine (trials as local processes)",
@@ -68,9 +76,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--retry-failed", action="store_true", help="run failed trials again")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_handle)
-
-
-REGISTRARS.append(add_parser)
 
 
 def _positive(text: str) -> int:
@@ -125,9 +130,9 @@ def _trainer_command(sweep: Sweep, override: str | None) -> tuple[list[str], boo
         field = "spec.trainer.command"
     else:
         if importlib.util.find_spec("tensorflow") is None:
-            raise InvalidSpec([SpecError(
+            raise MissingDependency(
                 "spec.trainer", "the reference trainer needs TensorFlow, which is not installed",
-                "pip install 'tuningsweep[trainer]', or give --trainer-command")])
+                "pip install 'tuningsweep[trainer]', or give --trainer-command")
         return [sys.executable, "-m", "tuningsweep_trainer"], True
     if not command:
         raise InvalidSpec([SpecError(field, "is empty", "give the command to run per trial")])
@@ -277,8 +282,8 @@ def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console) -> int:
         store.check_writable()
     except StorageError as exc:
         # Storage messages already say what to do (create the bucket, log in, ...).
-        raise InvalidSpec([SpecError("--results" if args.results else "spec.output.results",
-                                     str(exc))]) from None
+        raise ResultsLocationError("--results" if args.results else "spec.output.results",
+                                   str(exc)) from None
     results = ResultsStore(store, sweep, min_interval=0.0 if is_local else 2.0)
     models_uri = _models_uri(sweep, args, results)
     try:
@@ -297,15 +302,15 @@ def _models_uri(sweep: Sweep, args: argparse.Namespace, results: ResultsStore) -
     """
     prefix = args.models or (sweep.spec.models if args.results is None else None)
     if prefix is None:
-        return results.store.uri_for(f"{results.folder}/models")
+        return sweep_models_uri(sweep, results.store.uri, None)
     if not prefix.startswith("gs://"):
         prefix = str(Path(prefix).expanduser().resolve())
     try:
         open_store(prefix).check_writable()
     except StorageError as exc:
         field = "--models" if args.models else "spec.output.models"
-        raise InvalidSpec([SpecError(field, str(exc), "or pass --models DIR")]) from None
-    return f"{prefix.rstrip('/')}/{results.folder}"
+        raise ResultsLocationError(field, str(exc), "or pass --models DIR") from None
+    return sweep_models_uri(sweep, results.store.uri, prefix)
 
 
 def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
@@ -345,7 +350,7 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
         results.flush()
         console.print(f"interrupted: {len(results.rows)} trials recorded in "
                       f"{results.results_uri}; run the same command to resume")
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
     results.flush()
@@ -359,5 +364,5 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
         print(f"error: sweep {sweep.key} stopped: {outcome.stopped_reason}; see the error "
               f"column of {results.results_uri}, fix the cause and run again with "
               "--retry-failed", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILED
+    return EXIT_OK

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 
-from ..cli import print_errors
 from ..core.errors import InvalidSpec
 from ..core.planner import count_trials
 from ..core.windows import resolve_windows
 from ..io.manifests import read_sweeps
+from .common import EXIT_OK, EXIT_USAGE, Subparsers, add_today, print_error
+
+
+def add_parser(sub: Subparsers) -> None:
+    """Register ``validate``."""
+    p = sub.add_parser("validate", help="check sweep manifests",
+                       description="Check sweep manifests; print each sweep's trial count.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="YAML or JSON manifest ('-' = stdin)")
+    add_today(p)
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    return validate_command(args.files, args.today)
 
 
 def validate_command(files: list[str], today: dt.date | None) -> int:
@@ -19,8 +33,9 @@ def validate_command(files: list[str], today: dt.date | None) -> int:
         try:
             sweeps = read_sweeps(path)
         except InvalidSpec as exc:
+            # Every file is checked, so one run reports all the files' problems.
             failed = True
-            print_errors(exc)
+            print_error(exc)
             continue
         for sweep in sweeps:
             windows = resolve_windows(sweep.spec, anchor)
@@ -29,4 +44,4 @@ def validate_command(files: list[str], today: dt.date | None) -> int:
             plural = "s" if len(windows) != 1 else ""
             print(f"ok: {sweep.name}: {configs} configurations x {len(windows)} window{plural} "
                   f"= {trials} trials{stages}")
-    return 2 if failed else 0
+    return EXIT_USAGE if failed else EXIT_OK

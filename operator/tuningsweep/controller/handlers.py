@@ -59,9 +59,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         prefix=api.GROUP, key="last-handled-configuration")
     settings.posting.level = logging.ERROR
     settings.watching.server_timeout = 300
-    # kopf waits this long for more events of one object before handling them; our
-    # handlers only wake a daemon, so waiting only delays the next trial's start.
-    settings.batching.batch_window = 0.01
     load_credentials()
     memo.kube = KubeApi(TokenBucket(ours.api_rate_limit, ours.api_burst))
     serve(ours.metrics_port)

@@ -26,7 +26,7 @@ from ..core.errors import InvalidSpec, SpecError
 from ..core.jobs import parse_timestamp
 from ..core.spec import DateWindow, Sweep, parse_spec
 from ..core.windows import resolve_windows, windows_from_data
-from ..io.results_store import ResultsStore, immutable_differences
+from ..io.results_store import ResultsConflict, ResultsStore, immutable_differences
 from .ports import Emit, OpenStore
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ async def _open_results(body: dict[str, Any], sweep: Sweep, results: ResultsStor
             # resumes on its windows and rows; a different one must not be mixed in.
             try:
                 await asyncio.to_thread(results.check_same_sweep)
-            except InvalidSpec as exc:
+            except ResultsConflict as exc:
                 return Refused("ResultsConflict", "; ".join(e.render() for e in exc.errors))
             await asyncio.to_thread(results.record_owner)
             emit("Normal", "Resumed", "results of an earlier sweep with the same spec found "

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import layout
+
 if TYPE_CHECKING:
     from .planner import Trial
     from .spec import Sweep
@@ -52,9 +54,9 @@ METRIC_GAUGE = "tuningsweep_trial_metric"  # label ``metric``: one series per me
 EPOCH_GAUGE = "tuningsweep_trial_epoch"  # the last epoch reported (1-based)
 FINISHED_GAUGE = "tuningsweep_trial_finished"  # 1 once the final report is in
 
-#: What a trainer saves under ``TUNINGSWEEP_MODEL_URI`` (the report reads the history).
+#: What a trainer saves under ``TUNINGSWEEP_MODEL_URI`` (the report reads the history,
+#: named in :mod:`.layout` with the other files of a results folder).
 MODEL_FILE = "model.keras"
-HISTORY_FILE = "history.json"
 
 RECORD_EPOCH = "epoch"
 RECORD_FINAL = "final"
@@ -96,24 +98,12 @@ def trial_env(
 
 
 def sweep_models_uri(sweep: Sweep, results_prefix: str, models_prefix: str | None) -> str:
-    """The folder under which every trial of the sweep saves its model.
-
-    ``<models>/<ns>/<name>`` when a models prefix is given, else ``models/`` inside the
-    sweep's results folder: ``<results>/<ns>/<name>/models``. Both executors use it.
-    """
-    if models_prefix:
-        return f"{models_prefix.rstrip('/')}/{results_relpath(sweep)}"
-    return f"{results_prefix.rstrip('/')}/{results_relpath(sweep)}/models"
+    """The folder under which every trial of the sweep saves its model (see layout)."""
+    return layout.sweep_models(sweep.namespace, sweep.name, results_prefix, models_prefix)
 
 
-def trial_model_uri(models_uri: str, trial_id: str) -> str:
-    """A trial's ``TUNINGSWEEP_MODEL_URI``: ``<sweep models folder>/<trial>``."""
-    return f"{models_uri.rstrip('/')}/{trial_id}"
-
-
-def results_relpath(sweep: Sweep) -> str:
-    """The sweep's folder under the results prefix: ``<ns>/<name>``."""
-    return f"{sweep.namespace}/{sweep.name}"
+#: A trial's ``TUNINGSWEEP_MODEL_URI``: ``<sweep models folder>/<trial>``.
+trial_model_uri = layout.trial_model
 
 
 # -- the metrics file ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any, Literal, NamedTuple
 
-from . import api, naming
+from . import api, layout, naming
 from .contract import params_json, trial_env
 from .planner import Trial
 from .spec import Sweep
@@ -122,9 +122,8 @@ def build_job(
 
 def model_uri_for(sweep: Sweep, trial_id: str, results: str) -> str:
     """A trial's model location: ``<models>/<ns>/<name>/<trial>`` or beside the results."""
-    if sweep.spec.models:
-        return f"{sweep.spec.models.rstrip('/')}/{sweep.namespace}/{sweep.name}/{trial_id}"
-    return f"{results.rstrip('/')}/{sweep.namespace}/{sweep.name}/models/{trial_id}"
+    return layout.trial_model(
+        layout.sweep_models(sweep.namespace, sweep.name, results, sweep.spec.models), trial_id)
 
 
 Phase = Literal["active", "succeeded", "failed"]

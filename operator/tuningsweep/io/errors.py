@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from ..core.errors import EXIT_FAILED, UserError
 
-class StorageError(Exception):
-    """A storage operation failed; the message is meant for the user as is."""
+
+class StorageError(UserError):
+    """A storage operation failed; the message is meant for the user as is.
+
+    Exit status 1: the input was fine, the location failed (GCS down past the retries,
+    a disk full); what finished before is durable.
+    """
+
+    exit_code = EXIT_FAILED

@@ -1,7 +1,7 @@
 """The sweep's durable record: results.csv, summary.csv, pinned windows, resolved spec.
 
 Both executors keep a sweep's state here and nowhere else (no database). The folder is
-``<results>/<namespace>/<name>/`` on a local disk or in GCS:
+``<results>/<namespace>/<name>/`` on a local disk or in GCS (:mod:`tuningsweep.core.layout`):
 
 * ``results.csv``: one row per finished trial (:mod:`tuningsweep.core.results`);
 * ``summary.csv``: one row per configuration (:mod:`tuningsweep.core.summary`);
@@ -23,19 +23,24 @@ from typing import Any
 
 import yaml
 
-from ..core import api
-from ..core.contract import results_relpath
+from ..core import api, layout
 from ..core.errors import InvalidSpec, SpecError
+from ..core.layout import RESULTS_CSV, SPEC_YAML, SUMMARY_CSV, SWEEP_FILES, WINDOWS_JSON
 from ..core.results import ResultRow, ResultsFormatError, parse_csv, render_csv
 from ..core.spec import DateWindow, Sweep
 from ..core.summary import Summary, summarize, summary_csv
 from ..core.windows import windows_from_data, windows_to_data
-from .storage import StorageError, Store, ThrottledWriter
+from .storage import StorageError, Store
+from .throttled_writer import ThrottledWriter
 
-RESULTS_CSV = "results.csv"
-SUMMARY_CSV = "summary.csv"
-WINDOWS_JSON = "windows.json"
-SPEC_YAML = "resolved-spec.yaml"
+
+class ResultsConflict(InvalidSpec):
+    """The results folder holds a different search under the same name.
+
+    A spec problem relative to what is stored (it names the spec fields that differ), so
+    it stays an :class:`InvalidSpec` for callers that fail the sweep on any spec problem;
+    its own class lets them report it apart (the operator's ``ResultsConflict`` reason).
+    """
 
 
 def sweep_manifest(sweep: Sweep, owner: str | None = None) -> dict[str, Any]:
@@ -76,7 +81,7 @@ class ResultsStore:
         self.store = store
         self.sweep = sweep
         self.owner = owner
-        self.folder = results_relpath(sweep)
+        self.folder = layout.sweep_folder(sweep.namespace, sweep.name)
         self._by_trial: dict[str, ResultRow] = {}
         self._sorted: list[ResultRow] | None = []
         self.windows: tuple[DateWindow, ...] = ()
@@ -97,7 +102,7 @@ class ResultsStore:
 
     def path(self, name: str) -> str:
         """Relative path of a file in the sweep's folder."""
-        return f"{self.folder}/{name}"
+        return layout.join(self.folder, name)
 
     def _read(self, name: str) -> str | None:
         """A file's text, or None when absent or emptied by ``--fresh``."""
@@ -147,7 +152,7 @@ class ResultsStore:
         """Refuse a folder holding results of a different search (same name, new spec).
 
         Raises:
-            InvalidSpec: naming the fields that differ and the way out.
+            ResultsConflict: naming the fields that differ and the way out.
         """
         previous = self.previous_manifest()
         if previous is None:
@@ -156,7 +161,7 @@ class ResultsStore:
                                             dict(self.sweep.raw_spec), ignore)
         if differences:
             fields = ", ".join(f"spec.{d}" for d in differences)
-            raise InvalidSpec([SpecError(
+            raise ResultsConflict([SpecError(
                 fields, f"differs from the sweep whose results are in {self.store.uri_for(self.folder)}",
                 "rename the sweep (metadata.name), choose another --results, or pass --fresh "
                 "to discard the earlier results")])
@@ -190,7 +195,7 @@ class ResultsStore:
 
     def discard(self) -> None:
         """Forget earlier results (``--fresh``): emptied files read as absent."""
-        for name in (RESULTS_CSV, SUMMARY_CSV, WINDOWS_JSON, SPEC_YAML):
+        for name in SWEEP_FILES:
             if self.store.exists(self.path(name)):
                 self.store.write_text(self.path(name), "")
         self._by_trial, self._sorted = {}, []

@@ -2,9 +2,9 @@
 
 RESULTS is what a user has at hand: a ``results.csv`` path, a results folder, or the
 same as ``gs://`` URIs (read through :mod:`tuningsweep.io.storage`, so the GCS emulator,
-anonymous credentials and retries behave as everywhere else). Beside the CSV the local
-runner writes :data:`RESOLVED_SPEC_FILENAME` and :data:`WINDOWS_FILENAME`: the spec's
-objective (``spec.objective``) tells the report what to rank by, and the pinned windows
+anonymous credentials and retries behave as everywhere else). Beside the CSV the
+runners write ``resolved-spec.yaml`` and ``windows.json`` (:mod:`tuningsweep.core.layout`):
+the spec's objective (``spec.objective``) tells the report what to rank by, and the pinned windows
 (or a spec's ``status.windows``) which windows exist even if none of their trials
 finished yet. An empty ``results.csv`` (``run --fresh`` empties it) is a sweep with no
 trials yet, not an error.
@@ -28,19 +28,13 @@ from typing import Any
 
 import yaml
 
+from tuningsweep.core import layout
 from tuningsweep.core.curves import Epochs, HistoryFormatError, normalize_history
 from tuningsweep.core.results import ResultRow
 from tuningsweep.io.storage import StorageError, Store, open_store
 
-RESULTS_FILENAME = "results.csv"
-#: The resolved sweep spec the local runner writes next to ``results.csv``.
-RESOLVED_SPEC_FILENAME = "resolved-spec.yaml"
-#: Spec files looked for next to ``results.csv``, in order.
-SPEC_FILENAMES: tuple[str, ...] = (RESOLVED_SPEC_FILENAME, "spec.yaml", "sweep.yaml")
-#: The pinned windows the local runner writes next to ``results.csv``.
-WINDOWS_FILENAME = "windows.json"
-#: Per-trial history file under each row's ``model_uri``.
-HISTORY_FILENAME = "history.json"
+#: Spec files looked for next to ``results.csv``, in order: the runner's, then a user's.
+SPEC_FILENAMES: tuple[str, ...] = (layout.SPEC_YAML, "spec.yaml", "sweep.yaml")
 #: Default cap on the histories read for learning curves.
 DEFAULT_MAX_HISTORIES = 200
 _READERS = 16
@@ -71,10 +65,10 @@ def _split(location: str) -> tuple[str, str]:
         if "/" in path.strip("/") and path.endswith(".csv"):
             folder, _, name = text.rpartition("/")
             return folder, name
-        return text.rstrip("/"), RESULTS_FILENAME
+        return text.rstrip("/"), layout.RESULTS_CSV
     local = Path(text[len("file://"):] if text.startswith("file://") else text).expanduser()
     if local.is_dir():
-        return str(local), RESULTS_FILENAME
+        return str(local), layout.RESULTS_CSV
     if local.exists():
         return str(local.parent), local.name
     if local.suffix == ".csv":
@@ -109,9 +103,9 @@ def load_results(location: str) -> ResultsSource:
     text = _read(store, name)
     if text is None:
         where = store.uri_for(name)
-        if name == RESULTS_FILENAME and not location.rstrip("/").endswith(".csv"):
+        if name == layout.RESULTS_CSV and not location.rstrip("/").endswith(".csv"):
             raise ReportInputError(
-                f"{location}: no {RESULTS_FILENAME} there (expected {where}); give the "
+                f"{location}: no {layout.RESULTS_CSV} there (expected {where}); give the "
                 "results CSV or the folder the runner wrote it to"
             )
         raise ReportInputError(f"{where}: no such file")
@@ -142,7 +136,7 @@ def load_results(location: str) -> ResultsSource:
 def _pinned_windows(store: Store) -> list[str]:
     """Window ids from ``windows.json`` (``{"windows": [{"id": "w0", ...}, ...]}``)."""
     try:
-        text = store.read_text(WINDOWS_FILENAME)
+        text = store.read_text(layout.WINDOWS_JSON)
         data = json.loads(text) if text and text.strip() else None
     except (StorageError, OSError, UnicodeDecodeError, ValueError):
         return []
@@ -188,11 +182,11 @@ def _history_location(model_uri: str, results_folder: str) -> tuple[str, str]:
     uri = model_uri.strip().rstrip("/")
     if uri.startswith("gs://"):
         bucket, _, key = uri[len("gs://"):].partition("/")
-        return f"gs://{bucket}", f"{key}/{HISTORY_FILENAME}" if key else HISTORY_FILENAME
+        return f"gs://{bucket}", f"{key}/{layout.HISTORY_JSON}" if key else layout.HISTORY_JSON
     path = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
     if not path.is_absolute() and not results_folder.startswith("gs://"):
         path = Path(results_folder) / path
-    return str(path), HISTORY_FILENAME
+    return str(path), layout.HISTORY_JSON
 
 
 def pick_history_trials(

@@ -1,0 +1,53 @@
+"""What every subcommand shares: exit statuses, ``--today`` parsing, error printing.
+
+Commands import this module, never ``tuningsweep.cli`` (which imports the commands to
+register them), so there is no import cycle and any command module can be loaded alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING, TypeAlias
+
+from ..core.errors import EXIT_FAILED, EXIT_USAGE, FieldError, UserError
+
+EXIT_OK = 0
+EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "MissingDependency",
+           "ResultsLocationError", "Subparsers", "add_today", "parse_today", "print_error"]
+
+if TYPE_CHECKING:
+    # Generic only to the type checker: argparse's class is not subscriptable at run time.
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Subparsers = argparse._SubParsersAction
+
+
+class ResultsLocationError(FieldError):
+    """``--results``/``--models`` (or the spec's output) cannot be used: bad input, 2."""
+
+
+class MissingDependency(FieldError):
+    """A command needs an optional package that is not installed: 2, with the pip line."""
+
+
+def parse_today(text: str) -> dt.date:
+    """argparse type for ``--today YYYY-MM-DD``."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def add_today(parser: argparse.ArgumentParser, what: str = "") -> None:
+    """Add the ``--today`` flag every planning command takes."""
+    parser.add_argument("--today", type=parse_today, default=None,
+                        help=f"anchor date for rolling windows{what} (default: today)")
+
+
+def print_error(exc: UserError) -> None:
+    """Print a user error on stderr, one ``error:`` line per problem."""
+    for line in exc.lines():
+        print(f"error: {line}", file=sys.stderr)
