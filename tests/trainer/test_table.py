@@ -166,3 +166,20 @@ def test_column_flags_are_checked_before_any_data_is_read(run_main: RunMain,
     error = run.err.strip().splitlines()[-1]
     assert "need --target COL" in error and "architecture 'cnn' reads a sequence" in error
     assert "Traceback" not in run.err and "does not exist" not in run.err
+
+
+def test_parquet_tables_read_named_columns_and_nulls(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "date=2025-03-01" / "part-0.parquet"
+    path.parent.mkdir()
+    pq.write_table(pa.table({
+        "carrier": ["UA", None, "AA"], "origin": ["SFO", "JFK", "SEA"], "note": ["x", "y", "z"],
+        "dep_delay": [5.0, None, 7.0], "distance": [300, 400, 500], "arr_delay": [1.0, 2.0, None],
+    }), path)
+    table = load_window(str(tmp_path), D(2025, 3, 1), D(2025, 3, 1), FLIGHTS)
+    assert list(table.columns["carrier"]) == ["UA", None, "AA"]
+    assert np.isnan(table.columns["dep_delay"][1]) and np.isnan(table.columns["arr_delay"][2])
+    assert list(table.columns["distance"]) == [300.0, 400.0, 500.0]
+    assert "note" not in table.columns
