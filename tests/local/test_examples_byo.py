@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.slow
 
 
-def _run(manifest: Path, results: Path) -> list[dict[str, str]]:
+def _run(manifest: Path, results: Path, *, ok: bool = True) -> list[dict[str, str]]:
     """Run the manifest from its folder; return its result rows."""
     # `python` in spec.trainer.command is looked up on PATH: this interpreter's, as in
     # an activated virtual environment.
@@ -36,7 +37,8 @@ def _run(manifest: Path, results: Path) -> list[dict[str, str]]:
     proc = subprocess.run([sys.executable, "-m", "tuningsweep.cli", "run", manifest.name,
                            "--results", str(results)], cwd=manifest.parent, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    if ok:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
     sweep = load_sweeps(manifest.read_text(), str(manifest))[0]
     text = (results / sweep.namespace / sweep.name / "results.csv").read_text()
     return list(csv.DictReader(io.StringIO(text)))
@@ -61,6 +63,30 @@ def test_reference_trainer_on_the_committed_table(tmp_path: Path) -> None:
         preprocessing = json.loads((Path(row["model_uri"]) / "preprocessing.json").read_text())
         assert set(preprocessing["categorical"]) == {"carrier", "origin", "dest"}
         assert set(preprocessing["numeric"]) == {"dep_delay", "distance"}
+
+
+def test_a_bad_cell_fails_the_trial_with_its_line_and_column(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(EXAMPLES / "own-data" / "data", data)
+    part = data / "date=2026-02-10" / "part-0.csv"
+    lines = part.read_text().splitlines()
+    fields = lines[2].split(",")
+    fields[4] = "late"  # dep_delay, a --numeric column, on line 3
+    lines[2] = ",".join(fields)
+    part.write_text("\n".join(lines) + "\n")
+    manifest = tmp_path / "sweep.yaml"
+    text = (EXAMPLES / "own-data" / "sweep.yaml").read_text()
+    manifest.write_text(text.replace("  data: data\n", f"  data: {data}\n"))
+
+    rows = _run(manifest, tmp_path / "results", ok=False)
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert failed and len(failed) == len(rows)
+    expected = (f"{part}: line 3, column 'dep_delay' (--numeric): 'late' is not a number "
+                "(give it to --categorical instead)")
+    assert len(expected) > 160  # whole, not cut to a progress line's width
+    for row in failed:
+        assert "exit status 2" in row["error"] and expected in row["error"], row["error"]
+        assert "Traceback" not in row["error"]
 
 
 def test_the_committed_table_is_what_its_script_writes(tmp_path: Path) -> None:
