@@ -118,7 +118,22 @@ def test_preprocessing_learns_from_the_training_days_only(tmp_path: Path) -> Non
     assert report.unknown_in_validation == {"carrier": 2}
     lines = " ".join(report.lines())
     assert "10 of 30 row(s) have no target value and were dropped" in lines
-    assert "10 missing value(s) imputed (10 in dep_delay)" in lines
+    assert "10 missing value(s) imputed: 10 in dep_delay (the training mean)" in lines
+
+
+def test_a_missing_category_has_its_own_id(tmp_path: Path) -> None:
+    for i in range(1, 6):
+        write_partition(tmp_path, f"2025-03-{i:02d}",
+                        f"{HEADER}UA,SFO,,1,{i},{i}\n,SFO,,1,{i},{i}\nnull,JFK,,2,{i},{i}\n")
+    prepared = prepare(load_window(str(tmp_path), D(2025, 3, 1), D(2025, 3, 5), FLIGHTS),
+                       FLIGHTS)
+    carrier = prepared.preprocessing["categorical"]["carrier"]
+    assert carrier["values"] == ["UA"]
+    ids = np.concatenate([prepared.train.tokens[:, 0], prepared.validation.tokens[:, 0]])
+    assert list(ids[:3]) == [carrier["first_id"] + 2, carrier["missing_id"],
+                             carrier["missing_id"]]
+    assert prepared.report.missing == {"carrier": 10}
+    assert "10 in carrier (a 'missing' category)" in " ".join(prepared.report.lines())
 
 
 def test_a_column_with_no_training_value_is_bad_input(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ class DataReport:
     rows_without_target: int = 0
     missing: dict[str, int] = field(default_factory=dict)
     unknown_in_validation: dict[str, int] = field(default_factory=dict)
+    imputed_as: dict[str, str] = field(default_factory=dict)
 
     @property
     def missing_values(self) -> int:
@@ -63,10 +64,9 @@ class DataReport:
             out.append(f"{self.rows_without_target} of {self.rows} row(s) have no target "
                        "value and were dropped")
         if self.missing:
-            counts = ", ".join(f"{n} in {c}" for c, n in self.missing.items())
-            out.append(f"{self.missing_values} missing value(s) imputed ({counts}): numbers "
-                       "with the training mean, categories as a 'missing' category, tokens "
-                       "as padding")
+            counts = ", ".join(f"{n} in {c} ({self.imputed_as[c]})"
+                               for c, n in self.missing.items())
+            out.append(f"{self.missing_values} missing value(s) imputed: {counts}")
         if self.unknown_in_validation:
             counts = ", ".join(f"{n} in {c}" for c, n in self.unknown_in_validation.items())
             out.append(f"validation values not seen in training, mapped to the "
@@ -113,6 +113,9 @@ def prepare(table: Table, spec: ColumnSpec) -> Prepared:
             sum(v is None for v in values))
         if missing and name != spec.target:
             report.missing[name] = missing
+            report.imputed_as[name] = ("a 'missing' category" if name in spec.categorical
+                                       else "padding" if name in spec.token_ids
+                                       else "the training mean")
 
     numeric = _Scaler.fit(train, spec.numeric, shared=False)
     sequence = _Scaler.fit(train, spec.sequence, shared=True)
