@@ -31,8 +31,8 @@ from .errors import TrainingFailedError
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
 RESULT_FILE = "result.json"
-PREPROCESSING_FILE = "preprocessing.json"
 TENSORBOARD_DIR = "tensorboard"
+PREPROCESSING_FILE = "preprocessing.json"
 
 
 class ModelOutput:
@@ -83,11 +83,11 @@ class ModelOutput:
             TrainingFailedError: writing or uploading failed.
         """
         try:
+            if preprocessing is not None:
+                _write_json(self.local_dir / PREPROCESSING_FILE, preprocessing)
             model.save(self.local_dir / MODEL_FILE)
             _write_json(self.local_dir / HISTORY_FILE, history)
             _write_json(self.local_dir / RESULT_FILE, result)
-            if preprocessing is not None:
-                _write_json(self.local_dir / PREPROCESSING_FILE, preprocessing)
             if self.remote:
                 gcs.upload_tree(self.local_dir, self.uri, replace=(TENSORBOARD_DIR,))
         except Exception as err:
