@@ -74,3 +74,11 @@ def run_console(args: Sequence[str], env: Mapping[str, str], timeout: float = 12
     proc = subprocess.run([*command, *args], env=clean_process_env(env),
                           capture_output=True, text=True, timeout=timeout, check=False)
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def write_partition(root: Path, day: str, text: str, name: str = "part-0.csv") -> Path:
+    """Write one day's CSV file (``text`` as given, header included) under ``root``."""
+    path = root / f"date={day}" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -13,12 +13,25 @@ from google.cloud import storage
 from tests.trainer.helpers import Run, RunMain, trial_env
 from tuningsweep_trainer import schema
 from tuningsweep_trainer.data_files import PartitionedSource
-from tuningsweep_trainer.data_source import load_window, open_source
+from tuningsweep_trainer.data_source import load_window
 from tuningsweep_trainer.data_synthetic import SyntheticSource
 from tuningsweep_trainer.errors import BadInputError
 from tuningsweep_trainer.examples import Examples
+from tuningsweep_trainer.table import Table
 
 D = dt.date
+
+
+def _same_table(a: Table, b: Examples, atol: float = 0.0) -> bool:
+    """Whether rows read from files hold the fixed-schema values of ``b``."""
+    def block(names: tuple[str, ...]) -> np.ndarray:
+        return np.stack([a.columns[n] for n in names], axis=1)
+
+    return (np.array_equal(block(schema.TOKEN_COLUMNS), b.tokens)
+            and np.array_equal(a.day, b.day)
+            and np.allclose(block(schema.NUMERIC_COLUMNS), b.numeric, atol=atol, rtol=1e-6)
+            and np.allclose(block(schema.HISTORY_COLUMNS), b.history, atol=atol, rtol=1e-6)
+            and np.allclose(a.columns["target"], b.target, atol=atol, rtol=1e-6))
 
 
 def _same(a: Examples, b: Examples, atol: float = 0.0) -> bool:
@@ -65,7 +78,7 @@ def test_synthetic_data_has_the_schema_and_differs_by_seed_and_season() -> None:
 ])
 def test_bad_data_uris_are_bad_input(uri: str, message: str) -> None:
     with pytest.raises(BadInputError, match=message):
-        open_source(uri)
+        load_window(uri, D(2025, 1, 1), D(2025, 1, 1))
 
 
 def test_split_is_time_ordered_on_day_boundaries() -> None:
@@ -93,7 +106,7 @@ def test_make_data_round_trips_through_the_file_source(run_main: RunMain, tmp_pa
 
     from_files = load_window(str(tmp_path), D(2025, 1, 31), D(2025, 2, 1))
     generated = SyntheticSource(seed=1, rows_per_day=20).window(D(2025, 1, 31), D(2025, 2, 1))
-    assert _same(from_files, generated, atol=1e-5)
+    assert _same_table(from_files, generated, atol=1e-5)
 
 
 def test_file_source_reads_only_the_window(run_main: RunMain, tmp_path: Path) -> None:
@@ -108,13 +121,13 @@ def test_file_source_reads_only_the_window(run_main: RunMain, tmp_path: Path) ->
     listed = source.list_files(D(2025, 2, 1), D(2025, 2, 28))
     assert {f.date for f in listed} == {D(2025, 2, 1) + dt.timedelta(days=i) for i in range(28)}
 
-    february = source.window(D(2025, 2, 1), D(2025, 2, 28))
+    february = source.table(D(2025, 2, 1), D(2025, 2, 28))
     assert len(february) == 28 * 20
     assert february.day.min() == D(2025, 2, 1).toordinal()
     assert february.day.max() == D(2025, 2, 28).toordinal()
 
     with pytest.raises(BadInputError, match=r"date=2025-03-01/part-0\.csv"):
-        source.window(D(2025, 2, 1), D(2025, 3, 1))
+        source.table(D(2025, 2, 1), D(2025, 3, 1))
 
 
 def test_file_source_errors_name_the_problem(tmp_path: Path) -> None:
@@ -150,7 +163,7 @@ def test_gcs_partitions_read_only_the_window(
 
     examples = load_window(root + "/", D(2025, 1, 31), D(2025, 2, 2))
     expected = SyntheticSource(seed=1, rows_per_day=20).window(D(2025, 1, 31), D(2025, 2, 2))
-    assert _same(examples, expected, atol=1e-5)
+    assert _same_table(examples, expected, atol=1e-5)
     with pytest.raises(BadInputError, match="no data for window"):
         load_window(root, D(2024, 1, 1), D(2024, 1, 31))
     with pytest.raises(BadInputError, match="does not exist"):
@@ -164,8 +177,8 @@ def test_parquet_partitions_round_trip(run_main: RunMain, tmp_path: Path) -> Non
     assert run.rc == 0, run.err
     assert (tmp_path / "date=2025-01-01" / "part-0.parquet").exists()
     examples = load_window(str(tmp_path), D(2025, 1, 1), D(2025, 1, 2))
-    assert _same(examples, SyntheticSource(seed=1, rows_per_day=20)
-                 .window(D(2025, 1, 1), D(2025, 1, 2)))
+    assert _same_table(examples, SyntheticSource(seed=1, rows_per_day=20)
+                       .window(D(2025, 1, 1), D(2025, 1, 2)))
 
 
 def test_parquet_without_pyarrow_is_a_clear_error(

@@ -14,7 +14,7 @@ from google.cloud import storage
 from tests.services import Pushgateway, free_port, http_get
 from tests.trainer.helpers import TINY_DATA, WINDOW, RunMain, run_console, trial_env
 from tuningsweep.core import presets
-from tuningsweep_trainer import models
+from tuningsweep_trainer import models, schema
 from tuningsweep_trainer.data_synthetic import SyntheticSource
 from tuningsweep_trainer.errors import TrainingFailedError
 from tuningsweep_trainer.training import EPOCH_METRICS, summarise
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 
 FINAL_METRICS = {"loss", "mse", "val_loss", "val_mse", "training_time_seconds", "epochs_run",
-                 "best_epoch", "samples_per_second"}
+                 "best_epoch", "samples_per_second", "missing_values"}
 
 
 def _result_line(stdout: str) -> dict[str, float]:
@@ -34,11 +34,25 @@ def _result_line(stdout: str) -> dict[str, float]:
     return json.loads(lines[0].split(" ", 1)[1])  # type: ignore[no-any-return]
 
 
-def _validation_split() -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _validation_split(preprocessing: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The window's raw validation rows, fed as ``preprocessing.json`` says to feed them."""
     start, end = (dt.date.fromisoformat(d) for d in WINDOW)
     examples = SyntheticSource.parse(TINY_DATA).window(start, end)
     _, val = examples.split_time_ordered()
-    return val.features(), val.target
+
+    def scaled(values: np.ndarray, stats: dict[str, dict[str, float]]) -> np.ndarray:
+        mean = np.array([s["mean"] for s in stats.values()])
+        std = np.array([s["std"] for s in stats.values()])
+        return ((values - mean) / std).astype(np.float32)
+
+    features = {schema.INPUT_NUMERIC: scaled(val.numeric, preprocessing["numeric"]),
+                schema.INPUT_TOKENS: val.tokens,
+                schema.INPUT_HISTORY: scaled(val.history, preprocessing["sequence"])}
+    return features, val.target
+
+
+def _preprocessing(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "preprocessing.json").read_text())  # type: ignore[no-any-return]
 
 
 def _load(path: Path) -> Any:
@@ -83,7 +97,7 @@ def test_each_architecture_trains_two_epochs(
     assert saved["params"] == {**presets.defaults(architecture), **params}
 
     model = _load(model_dir / "model.keras")
-    features, target = _validation_split()
+    features, target = _validation_split(_preprocessing(model_dir))
     inputs = {k: v for k, v in features.items() if k in models.input_names(architecture)}
     predictions = model.predict(inputs, verbose=0)
     assert predictions.shape == (len(target), 1)
@@ -111,7 +125,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch(
     assert result["best_epoch"] < result["epochs_run"]
     assert val_losses[-1] >= min(val_losses)
 
-    features, target = _validation_split()
+    features, target = _validation_split(_preprocessing(tmp_path))
     inputs = {k: v for k, v in features.items() if k in models.input_names("mlp")}
     predictions = _load(tmp_path / "model.keras").predict(inputs, verbose=0)[:, 0]
     assert np.mean((predictions - target) ** 2) == pytest.approx(min(val_losses), rel=1e-3)
@@ -150,7 +164,8 @@ def test_model_saved_to_gcs_loads_back_and_predicts(
 
     local = tmp_path / "model.keras"
     bucket.blob(prefix + "model.keras").download_to_filename(str(local))
-    features, target = _validation_split()
+    preprocessing = json.loads(bucket.blob(prefix + "preprocessing.json").download_as_bytes())
+    features, target = _validation_split(preprocessing)
     inputs = {k: v for k, v in features.items() if k in models.input_names("cnn")}
     predictions = _load(local).predict(inputs, verbose=0)
     assert predictions.shape == (len(target), 1)

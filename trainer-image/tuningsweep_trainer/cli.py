@@ -42,7 +42,6 @@ from .errors import EXIT_OK, BadInputError, TrainerError, TrainingFailedError
 
 PROG = "tuningsweep-trainer"
 RESULT_PREFIX = "TUNINGSWEEP_RESULT "
-MIN_EXAMPLES = 2
 
 log = logging.getLogger("tuningsweep_trainer")
 
@@ -64,6 +63,20 @@ def _train_parser() -> argparse.ArgumentParser:
     for dest, env in config.FLAG_ENV.items():
         flag(f"--{dest.replace('_', '-')}", dest=dest, default=None, metavar=_METAVARS.get(dest),
              help=f"{_HELP[dest]} ({env})")
+    table = parser.add_argument_group(
+        "your own table", "name the columns to read (also as a sweep's spec.trainer.args); "
+        "other columns are ignored. Without these, the fixed schema num_*, tok_*, hist_*, "
+        "target is read")
+    table.add_argument("--target", default=None, metavar="COL",
+                       help="the column to predict (numbers); rows without a value are dropped")
+    table.add_argument("--numeric", default=None, metavar="COL,COL...",
+                       help="numeric inputs, normalised on the training split; missing values "
+                            "take the training mean")
+    table.add_argument("--categorical", default=None, metavar="COL,COL...",
+                       help="categorical inputs (any text), embedded by every architecture; "
+                            "vocabulary from the training split")
+    table.add_argument("--sequence", default=None, metavar="COL,COL...",
+                       help="one ordered numeric series, oldest first; needed by cnn and lstm")
     return parser
 
 
@@ -83,6 +96,7 @@ _HELP = {
     "tf_threads": "TensorFlow threads: N or INTRA,INTER",
     "seed": "random seed of initialisation and shuffling (default 0)",
 }
+_COLUMN_ROLES = ("target", "numeric", "categorical", "sequence")
 _METAVARS = {"params": "JSON", "window_start": "DATE", "window_end": "DATE",
              "max_epochs": "N", "data": "URI", "model_uri": "URI", "pushgateway": "URL",
              "metrics_file": "PATH", "tf_threads": "N[,M]", "seed": "N"}
@@ -119,7 +133,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             _describe(as_json=parsed.json)
             return EXIT_OK
         flags = {dest: getattr(parsed, dest) for dest in config.FLAG_ENV}
-        trial = config.resolve(flags, environ, verbose=parsed.verbose)
+        columns = {role: getattr(parsed, role) for role in _COLUMN_ROLES}
+        trial = config.resolve(flags, environ, verbose=parsed.verbose, columns=columns)
         return _train(trial, environ)
     except _Quiet as err:
         return err.exit_code
@@ -197,6 +212,7 @@ def _fmt(value: object) -> str:
 def _train(trial: config.TrialConfig, env: Mapping[str, str]) -> int:
     from .data_source import load_window
     from .outputs import ModelOutput
+    from .preprocess import prepare
 
     try:
         reporter = reporting.Reporter.from_env(
@@ -210,13 +226,13 @@ def _train(trial: config.TrialConfig, env: Mapping[str, str]) -> int:
     log.info("trial %s: %s on %s..%s from %s, up to %d epoch(s), params %s",
              trial.trial or "(unnamed)", trial.architecture, trial.window_start,
              trial.window_end, trial.data, trial.epochs, json.dumps(trial.given_params))
-    examples = load_window(trial.data, trial.window_start, trial.window_end)
-    if len(examples) < MIN_EXAMPLES:
-        raise BadInputError(f"window {trial.window_start}..{trial.window_end} has "
-                            f"{len(examples)} example(s); at least {MIN_EXAMPLES} are needed")
-    train_part, val_part = examples.split_time_ordered()
+    table = load_window(trial.data, trial.window_start, trial.window_end, trial.columns)
+    prepared = prepare(table, trial.columns)
+    train_part, val_part = prepared.train, prepared.validation
     log.info("%d training and %d validation examples (validation from %s)",
              len(train_part), len(val_part), dt.date.fromordinal(int(val_part.day[0])))
+    for line in prepared.report.lines():
+        log.info("data: %s", line)
 
     from . import tf_runtime
 
@@ -230,8 +246,13 @@ def _train(trial: config.TrialConfig, env: Mapping[str, str]) -> int:
             tf, trial.architecture, trial.params, train_part, val_part,
             epochs=trial.epochs, seed=trial.seed, tensorboard_dir=output.tensorboard_dir,
             callbacks=[reporting.ReportingCallback(reporter)], verbose=trial.verbose,
+            layout=prepared.layout,
         )
-        model_file = output.save(result.model, result.history, _result_document(trial, result))
+        result.metrics["missing_values"] = float(prepared.report.missing_values)
+        document = _result_document(trial, result)
+        document["data_report"] = prepared.report.as_dict()
+        model_file = output.save(result.model, result.history, document,
+                                 preprocessing=prepared.preprocessing)
     log.info("saved %s", model_file)
 
     try:

@@ -36,6 +36,7 @@ from tuningsweep.core.contract import (  # the contract's names, defined once
     ENV_WINDOW_START,
 )
 
+from .columns import FIXED, ColumnSpec, parse_columns
 from .errors import BadInputError
 
 #: Optional: seed of weight initialisation and shuffling (default 0).
@@ -88,6 +89,7 @@ class TrialConfig:
     seed: int = 0
     verbose: bool = False
     given_params: dict[str, ParamValue] = field(default_factory=dict)
+    columns: ColumnSpec = FIXED
 
     @property
     def epochs(self) -> int:
@@ -97,9 +99,13 @@ class TrialConfig:
 
 
 def resolve(
-    flags: Mapping[str, str | None], env: Mapping[str, str], *, verbose: bool = False
+    flags: Mapping[str, str | None], env: Mapping[str, str], *, verbose: bool = False,
+    columns: Mapping[str, str | None] | None = None,
 ) -> TrialConfig:
     """Combine flags (by ``FLAG_ENV`` key; ``None`` = not given) and environment.
+
+    ``columns`` holds the raw ``--target``/``--numeric``/``--categorical``/``--sequence``
+    values (see :mod:`.columns`); without any, the fixed schema is read.
 
     Raises:
         BadInputError: one line naming every problem found.
@@ -132,6 +138,11 @@ def resolve(
     if start is not None and end is not None and start > end:
         problems.append(f"window start {start} is after window end {end}")
 
+    raw_columns = dict(columns or {})
+    column_spec = parse_columns(
+        raw_columns.get("target"), raw_columns.get("numeric"), raw_columns.get("categorical"),
+        raw_columns.get("sequence"), architecture, problems)
+
     max_epochs = _parse_int(get("max_epochs"), ENV_MAX_EPOCHS, problems, minimum=1)
     seed = _parse_int(get("seed"), ENV_SEED, problems, minimum=0)
     threads = _parse_threads(get("tf_threads"), problems)
@@ -163,6 +174,7 @@ def resolve(
         tf_threads=threads,
         seed=seed or 0,
         verbose=verbose or env.get(ENV_VERBOSE, "") not in ("", "0", "false"),
+        columns=column_spec,
     )
 
 

@@ -6,10 +6,10 @@ year of history costs nothing when tuning on one quarter. Partitions are read in
 order and files within a partition in name order, which makes the row order (and so
 the time-ordered validation split) deterministic.
 
-CSV is the baseline format: a header naming the :mod:`.schema` columns (any order,
-extra columns ignored), one example per line. Parquet with the same columns is read and
-written when ``pyarrow`` is installed; it is optional because the trainer image should
-not need it for CSV data.
+CSV is the baseline format: a header naming the columns (any order; columns the trial
+does not read are ignored, text included), one example per line; :mod:`.table` parses
+it. Parquet is read and written when ``pyarrow`` is installed; it is optional because
+the trainer image should not need it for CSV data.
 
 Writing (``tuningsweep-trainer make-data``) produces exactly this layout, one
 ``part-0.<ext>`` per day.
@@ -32,8 +32,10 @@ from typing import Any
 import numpy as np
 
 from . import gcs, schema
+from .columns import FIXED, ColumnSpec
 from .errors import BadInputError
 from .examples import Examples
+from .table import Table, read_csv, read_parquet
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +74,12 @@ def _partition_date(name: str) -> dt.date | None:
 class PartitionedSource:
     """A local folder or ``gs://`` prefix holding ``date=YYYY-MM-DD`` partitions."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, columns: ColumnSpec = FIXED) -> None:
         self.root = root
+        self.columns = columns
 
-    def window(self, start: dt.date, end: dt.date) -> Examples:
-        """Read every partition dated ``start``..``end`` (inclusive), in date order.
+    def table(self, start: dt.date, end: dt.date) -> Table:
+        """Read the columns of every partition dated ``start``..``end`` (inclusive), in date order.
 
         Raises:
             BadInputError: the root does not exist, no partition falls in the window,
@@ -90,12 +93,13 @@ class PartitionedSource:
             )
         log.info("reading %d file(s) of %d day(s) from %s", len(files),
                  len({f.date for f in files}), self.root)
-        blocks = [_parse(f, payload) for f, payload in zip(files, self._fetch(files), strict=True)]
-        examples = Examples.concat(blocks)
-        if len(examples) == 0:
+        blocks = [_parse(f, payload, self.columns)
+                  for f, payload in zip(files, self._fetch(files), strict=True)]
+        table = Table.concat(blocks)
+        if len(table) == 0:
             raise BadInputError(f"the partitions for window {start}..{end} under {self.root!r} "
                                 "hold no rows")
-        return examples
+        return table
 
     def list_files(self, start: dt.date, end: dt.date) -> list[PartitionFile]:
         """Return the data files of the partitions inside the window, in read order."""
@@ -156,67 +160,17 @@ class PartitionedSource:
             return list(pool.map(download, files))
 
 
-def _parse(f: PartitionFile, payload: bytes | str) -> Examples:
+def _parse(f: PartitionFile, payload: bytes | str, spec: ColumnSpec) -> Table:
     try:
-        columns = _read_parquet(payload) if f.fmt == "parquet" else _read_csv(payload)
-        return _to_examples(columns, f.date)
+        data = Path(payload).read_bytes() if isinstance(payload, str) else payload
+        if f.fmt == "parquet":
+            return read_parquet(_pyarrow_parquet().read_table(io.BytesIO(data)), spec,
+                                f.date.toordinal())
+        return read_csv(data, spec, f.date.toordinal())
     except BadInputError as err:
         raise BadInputError(f"{f.location}: {err}") from None
     except (ValueError, OSError, UnicodeDecodeError) as err:
         raise BadInputError(f"{f.location}: cannot read {f.fmt}: {err}") from None
-
-
-def _read_csv(payload: bytes | str) -> dict[str, np.ndarray]:
-    handle: Any = open(payload, "rb") if isinstance(payload, str) else io.BytesIO(payload)  # noqa: SIM115
-    with handle:
-        header = handle.readline().decode("utf-8").strip()
-        names = [n.strip() for n in header.split(",")] if header else []
-        _check_columns(names)
-        body = handle.read()
-    if not body.strip():
-        return {name: np.zeros((0,), np.float64) for name in names}
-    table = np.loadtxt(io.BytesIO(body), delimiter=",", dtype=np.float64, ndmin=2)
-    if table.shape[1] != len(names):
-        raise BadInputError(f"rows have {table.shape[1]} fields, the header names {len(names)}")
-    return {name: table[:, i] for i, name in enumerate(names)}
-
-
-def _read_parquet(payload: bytes | str) -> dict[str, np.ndarray]:
-    pq = _pyarrow_parquet()
-    source = payload if isinstance(payload, str) else io.BytesIO(payload)
-    table = pq.read_table(source)
-    _check_columns(table.column_names)
-    return {name: table.column(name).to_numpy() for name in schema.ALL_COLUMNS}
-
-
-def _check_columns(names: list[str]) -> None:
-    missing = [c for c in schema.ALL_COLUMNS if c not in names]
-    if missing:
-        raise BadInputError(f"missing column(s) {', '.join(missing)}")
-
-
-def _to_examples(columns: dict[str, np.ndarray], day: dt.date) -> Examples:
-    def stack(names: tuple[str, ...]) -> np.ndarray:
-        return np.stack([np.asarray(columns[n], np.float64) for n in names], axis=1)
-
-    numeric = stack(schema.NUMERIC_COLUMNS)
-    tokens = stack(schema.TOKEN_COLUMNS)
-    history = stack(schema.HISTORY_COLUMNS)
-    target = np.asarray(columns[schema.TARGET_COLUMN], np.float64)
-    for name, values in (("num_*", numeric), ("hist_*", history), ("target", target)):
-        if not np.isfinite(values).all():
-            raise BadInputError(f"column(s) {name} hold non-finite values")
-    if not np.isfinite(tokens).all() or (tokens != np.round(tokens)).any():
-        raise BadInputError("token columns tok_* must hold integers")
-    if (tokens < 0).any() or (tokens >= schema.VOCAB_SIZE).any():
-        raise BadInputError(f"token ids must be in [0, {schema.VOCAB_SIZE})")
-    return Examples(
-        numeric=numeric.astype(np.float32),
-        tokens=tokens.astype(np.int32),
-        history=history.astype(np.float32),
-        target=target.astype(np.float32),
-        day=np.full(len(target), day.toordinal(), np.int32),
-    )
 
 
 def _pyarrow_parquet() -> Any:

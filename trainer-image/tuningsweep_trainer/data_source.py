@@ -1,4 +1,4 @@
-"""Resolve a ``TUNINGSWEEP_DATA`` URI to a source of examples for a date window.
+"""Resolve a ``TUNINGSWEEP_DATA`` URI to a source of rows for a date window.
 
 Three kinds of URI, told apart by their scheme:
 
@@ -14,48 +14,46 @@ from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
-from typing import Protocol
 
 from . import gcs
+from .columns import FIXED, ColumnSpec
 from .data_files import PartitionedSource
 from .data_synthetic import SCHEME as SYNTHETIC_SCHEME
 from .data_synthetic import SyntheticSource
 from .errors import BadInputError
-from .examples import Examples
+from .table import Table
 
 
-class DataSource(Protocol):
-    """Anything that yields the examples of an inclusive date window, in time order."""
-
-    def window(self, start: dt.date, end: dt.date) -> Examples:
-        """Return the window's examples; raise BadInputError when there are none."""
-        ...
-
-
-def open_source(uri: str) -> DataSource:
-    """Return the source a data URI names.
+def load_window(uri: str, start: dt.date, end: dt.date, columns: ColumnSpec = FIXED) -> Table:
+    """Read the columns ``columns`` names for ``start``..``end`` (inclusive) from ``uri``.
 
     Raises:
-        BadInputError: empty URI or an unsupported scheme.
+        BadInputError: empty URI, an unsupported scheme, no data in the window, or a
+            malformed file.
     """
     if not uri:
         raise BadInputError("no data URI: set TUNINGSWEEP_DATA or pass --data")
     scheme = urllib.parse.urlsplit(uri).scheme
     if scheme == SYNTHETIC_SCHEME:
-        return SyntheticSource.parse(uri)
+        return SyntheticSource.parse(uri).table(start, end, columns)
+    return open_files(uri, columns).table(start, end)
+
+
+def open_files(uri: str, columns: ColumnSpec = FIXED) -> PartitionedSource:
+    """The partition folder a non-synthetic URI names.
+
+    Raises:
+        BadInputError: an unsupported scheme or a malformed ``gs://`` URI.
+    """
+    scheme = urllib.parse.urlsplit(uri).scheme
     if gcs.is_gcs_uri(uri):
         gcs.split_uri(uri)
-        return PartitionedSource(uri)
+        return PartitionedSource(uri, columns)
     if scheme == "file":
-        return PartitionedSource(urllib.parse.urlsplit(uri).path)
+        return PartitionedSource(urllib.parse.urlsplit(uri).path, columns)
     if scheme and len(scheme) > 1:  # a one-letter scheme is a Windows drive letter
         raise BadInputError(
             f"unsupported data URI {uri!r}; use synthetic://ctr?seed=N, gs://bucket/prefix/ "
             "or a local folder of date=YYYY-MM-DD partitions"
         )
-    return PartitionedSource(uri)
-
-
-def load_window(uri: str, start: dt.date, end: dt.date) -> Examples:
-    """Load the examples of ``start``..``end`` (inclusive) from ``uri``."""
-    return open_source(uri).window(start, end)
+    return PartitionedSource(uri, columns)

@@ -31,8 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import schema
+from .columns import FIXED, ColumnSpec
 from .errors import BadInputError
 from .examples import Examples
+from .table import Table, from_examples
 
 SCHEME = "synthetic"
 DATASETS = ("ctr",)
@@ -96,6 +98,10 @@ class SyntheticSource:
         """Generate every day from ``start`` to ``end`` inclusive, in date order."""
         days = (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
         return Examples.concat([self.day(d) for d in days])
+
+    def table(self, start: dt.date, end: dt.date, columns: ColumnSpec = FIXED) -> Table:
+        """The window's rows as read from files: the columns ``columns`` names."""
+        return from_examples(self.window(start, end), columns)
 
 
 @dataclass(frozen=True)

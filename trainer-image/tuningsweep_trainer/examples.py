@@ -29,9 +29,12 @@ VALIDATION_FRACTION = 0.2
 class Examples:
     """Rows of examples in time order.
 
+    The widths are the fixed schema's for synthetic data and :mod:`.schema`'s
+    :class:`~.schema.Layout` in general (a user table may have no history: width 0).
+
     Attributes:
         numeric: ``(n, NUM_NUMERIC)`` float32 features.
-        tokens: ``(n, NUM_TOKENS)`` int32 token ids, ``0``-padded.
+        tokens: ``(n, NUM_TOKENS)`` int32 token (categorical) ids, ``0``-padded.
         history: ``(n, HISTORY_LENGTH)`` float32 sequence, oldest first.
         target: ``(n,)`` float32 regression target.
         day: ``(n,)`` int32 proleptic Gregorian ordinal of each row's date.
@@ -75,13 +78,8 @@ class Examples:
         Raises:
             ValueError: fewer than two rows, so one part would be empty.
         """
+        cut = time_ordered_cut(self.day, validation_fraction)
         n = len(self)
-        if n < 2:
-            raise ValueError(f"need at least 2 examples to split, got {n}")
-        cut = min(max(round(n * (1.0 - validation_fraction)), 1), n - 1)
-        boundary = int(np.searchsorted(self.day, self.day[cut - 1], side="right"))
-        if boundary < n:
-            cut = boundary
         return self.rows(0, cut), self.rows(cut, n)
 
     @staticmethod
@@ -107,3 +105,21 @@ class Examples:
             target=np.zeros((0,), np.float32),
             day=np.zeros((0,), np.int32),
         )
+
+
+def time_ordered_cut(day: np.ndarray, validation_fraction: float = VALIDATION_FRACTION) -> int:
+    """Index of the first validation row of rows ordered by ``day``.
+
+    About ``validation_fraction`` of the rows, from the end, moved forward to the next
+    day boundary so that no day is in both parts; with a single day (no boundary to move
+    to) the cut falls inside it.
+
+    Raises:
+        ValueError: fewer than two rows, so one part would be empty.
+    """
+    n = int(day.shape[0])
+    if n < 2:
+        raise ValueError(f"need at least 2 examples to split, got {n}")
+    cut = min(max(round(n * (1.0 - validation_fraction)), 1), n - 1)
+    boundary = int(np.searchsorted(day, day[cut - 1], side="right"))
+    return boundary if boundary < n else cut

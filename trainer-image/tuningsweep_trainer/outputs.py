@@ -4,7 +4,8 @@ Layout under the URI::
 
     model.keras        the model with the best epoch's weights (Keras 3 format)
     history.json       list of per-epoch metrics, ``[{"epoch": 1, "loss": ..., ...}, ...]``
-    result.json        architecture, window, hyperparameters and final metrics
+    result.json        architecture, window, hyperparameters, final metrics, data report
+    preprocessing.json scaling statistics and vocabularies the model's inputs were made with
     tensorboard/       TensorBoard event files (``train/`` and ``validation/``)
 
 Everything is written to a local folder first (the URI itself when it is local, a
@@ -32,6 +33,7 @@ from .errors import TrainingFailedError
 MODEL_FILE = "model.keras"
 RESULT_FILE = "result.json"
 TENSORBOARD_DIR = "tensorboard"
+PREPROCESSING_FILE = "preprocessing.json"
 
 
 class ModelOutput:
@@ -71,8 +73,9 @@ class ModelOutput:
         """Local folder TensorBoard writes to during training."""
         return self.local_dir / TENSORBOARD_DIR
 
-    def save(self, model: Any, history: list[dict[str, float]], result: dict[str, Any]) -> str:
-        """Save model, history and result; upload them for ``gs://``.
+    def save(self, model: Any, history: list[dict[str, float]], result: dict[str, Any],
+             preprocessing: dict[str, Any] | None = None) -> str:
+        """Save model, history, result and preprocessing; upload them for ``gs://``.
 
         Returns:
             The URI of the saved model file.
@@ -81,6 +84,8 @@ class ModelOutput:
             TrainingFailedError: writing or uploading failed.
         """
         try:
+            if preprocessing is not None:
+                _write_json(self.local_dir / PREPROCESSING_FILE, preprocessing)
             model.save(self.local_dir / MODEL_FILE)
             _write_json(self.local_dir / HISTORY_JSON, history)
             _write_json(self.local_dir / RESULT_FILE, result)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import models, pipeline
+from . import models, pipeline, schema
 from .errors import TrainingFailedError
 from .examples import Examples
 
@@ -60,6 +60,7 @@ def train(
     tensorboard_dir: Path | None = None,
     callbacks: Sequence[Any] = (),
     verbose: bool = False,
+    layout: schema.Layout = schema.FIXED_LAYOUT,
 ) -> TrainingResult:
     """Build, compile and fit the model; return it with its history and final metrics.
 
@@ -70,13 +71,13 @@ def train(
 
     from . import keras_callbacks
 
-    inputs = models.input_names(architecture)
+    inputs = models.input_names(architecture, layout)
     batch_size = int(params["batch_size"])
     learning_rate = float(params["learning_rate"])
     decay_factor = float(params["decay_factor"])
     steps = pipeline.steps_per_epoch(len(train_examples), batch_size)
 
-    model = models.build_model(architecture, params)
+    model = models.build_model(architecture, params, layout)
     schedule = keras.optimizers.schedules.ExponentialDecay(
         initial_learning_rate=learning_rate, decay_steps=steps, decay_rate=decay_factor,
         staircase=True,
