@@ -217,7 +217,7 @@ class _ProgressEvents(Events):
         if not self.live and not self.quiet:
             metric = self.results.sweep.spec.objective_metric
             value = row.metrics.get(metric)
-            shown = f"{metric}={value:.6g}" if value is not None else row.error[:160]
+            shown = f"{metric}={value:.6g}" if value is not None else row.error
             print(f"[{self.done}/{self.total}] {row.trial} {row.status} {shown} "
                   f"({row.duration_seconds:.1f}s)", flush=True)
 
