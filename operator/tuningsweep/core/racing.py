@@ -19,7 +19,7 @@ same windows, so a hard month shifts all of them and eliminates nobody by itself
 "Significantly behind" uses the test of the report (:mod:`.comparisons`): the paired
 mean difference over the sweep's residual noise (the additive model ``value = level of
 the configuration + shift of the window + noise`` fitted to the racers' results), here
-one-sided and Holm-corrected over the racers at ``racing.alpha``. With one window
+one-sided and Bonferroni-corrected over the pairs of racers at ``racing.alpha``. With one window
 there is no noise estimate, so only the halving acts.
 
 A configuration with a failed trial leaves the race (it cannot be a winner); its rows
@@ -111,16 +111,18 @@ def behind_p_values(matrix: np.ndarray, leader: int) -> np.ndarray:
     return np.where(diffs > 0, two_sided / 2.0, 1.0 - two_sided / 2.0)
 
 
-def holm_rejections(p_values: Mapping[str, float], alpha: float) -> set[str]:
-    """The hypotheses Holm's step-down procedure rejects at family-wise ``alpha``."""
-    ordered = sorted(p_values.items(), key=lambda item: (item[1], item[0]))
-    rejected: set[str] = set()
-    m = len(ordered)
-    for i, (name, p) in enumerate(ordered):
-        if p > alpha / (m - i):
-            break
-        rejected.add(name)
-    return rejected
+def behind_the_leader(p_values: Mapping[str, float], racers: int, alpha: float) -> set[str]:
+    """The racers significantly behind the leader, at family-wise error rate ``alpha``.
+
+    The leader is selected from the same data, so it is lucky on average and every
+    difference to it is inflated by that luck; a test per pair, even Holm-corrected for
+    the ``k - 1`` comparisons, would eliminate the truly best too often. As in the
+    report (:mod:`.comparisons`), each p-value is multiplied by the number of pairs of
+    racers, ``k (k - 1) / 2``: all pairwise claims then hold at once, those with the
+    selected leader included.
+    """
+    pairs = max(1, racers * (racers - 1) // 2)
+    return {name for name, p in p_values.items() if p * pairs < alpha}
 
 
 def run_race(
@@ -157,7 +159,7 @@ def run_race(
         p = behind_p_values(matrix, leader)
         tested = {alive[i]: float(p[i]) for i in range(len(alive))
                   if i != leader and not math.isnan(p[i])}
-        behind = holm_rejections(tested, racing.alpha)
+        behind = behind_the_leader(tested, len(alive), racing.alpha)
         last_regular = k + 1 >= regular
         keep = max(MIN_KEEP, math.ceil(racing.keep_fraction * len(alive)))
         for rank, i in enumerate(ranking):
@@ -165,7 +167,8 @@ def run_race(
             if c in behind:
                 eliminated[c] = Elimination(window.id, (
                     f"significantly behind {alive[leader]} after {k + 1} windows "
-                    f"(one-sided p = {tested[c]:.2g}, Holm at {racing.alpha:g})"))
+                    f"(one-sided p = {tested[c]:.2g} before correcting for "
+                    f"{len(alive)} racers; alpha {racing.alpha:g})"))
             elif not last_regular and rank >= keep:
                 eliminated[c] = Elimination(window.id, (
                     f"rank {rank + 1} of {len(alive)} after {k + 1} window(s); "

@@ -26,9 +26,10 @@ import yaml
 from ..core import api, layout
 from ..core.errors import InvalidSpec, SpecError
 from ..core.layout import RESULTS_CSV, SPEC_YAML, SUMMARY_CSV, SWEEP_FILES, WINDOWS_JSON
+from ..core.racing_summary import summarize_sweep
 from ..core.results import ResultRow, ResultsFormatError, parse_csv, render_csv
 from ..core.spec import DateWindow, Sweep
-from ..core.summary import Summary, summarize, summary_csv
+from ..core.summary import Summary, summary_csv
 from ..core.windows import windows_from_data, windows_to_data
 from .storage import StorageError, Store
 from .throttled_writer import ThrottledWriter
@@ -222,8 +223,7 @@ class ResultsStore:
         spec = self.sweep.spec
         self._writer.submit(self.path(RESULTS_CSV),
                             render_csv(rows, metric_names=spec.recorded_metrics))
-        self.summary = summarize(rows, spec.objective_metric, spec.objective_goal,
-                                 [w.id for w in self.windows])
+        self.summary = summarize_sweep(self.sweep, rows, windows=self.windows)
         self._writer.submit(self.path(SUMMARY_CSV), summary_csv(self.summary))
 
     def flush(self, timeout: float | None = None) -> None:

@@ -37,6 +37,7 @@ def _compute(results: str, metric: str | None, goal: str | None, curves: bool,
         load_histories,
         load_results,
         pick_history_trials,
+        racing_eliminations,
         spec_objective,
     )
 
@@ -47,7 +48,10 @@ def _compute(results: str, metric: str | None, goal: str | None, curves: bool,
     chosen_metric, chosen_goal = resolve_objective(available, metric, goal, spec_metric, spec_goal)
     notes = list(source.notes)
     windows = list(source.windows)
-    summary = summarize(rows, chosen_metric, chosen_goal, windows)
+    eliminated = racing_eliminations(source.spec, rows)
+    if eliminated is not None:
+        windows = []  # with racing, complete means "the race finished with it"
+    summary = summarize(rows, chosen_metric, chosen_goal, windows or None, eliminated)
     histories = None
     if curves and max_curves > 0:
         # The best configuration's trials are always read (they are drawn on the curves).

@@ -30,7 +30,10 @@ import yaml
 
 from tuningsweep.core import layout
 from tuningsweep.core.curves import Epochs, HistoryFormatError, normalize_history
+from tuningsweep.core.errors import InvalidSpec
+from tuningsweep.core.racing_summary import eliminations
 from tuningsweep.core.results import ResultRow
+from tuningsweep.core.spec import parse_sweep
 from tuningsweep.io.storage import StorageError, Store, open_store
 
 #: Spec files looked for next to ``results.csv``, in order: the runner's, then a user's.
@@ -254,3 +257,19 @@ def load_histories(rows: Sequence[ResultRow], results_folder: str) -> LoadedHist
                 unreadable += 1
     missing += len(rows) - len(jobs)
     return LoadedHistories(histories, missing, unreadable)
+
+
+def racing_eliminations(manifest: Mapping[str, Any] | None,
+                        rows: Sequence[ResultRow]) -> dict[str, tuple[str, str]] | None:
+    """Racing's eliminations replayed from the rows; None when the sweep did not race.
+
+    The recorded manifest says whether the sweep raced; the planner, replayed on the
+    rows, says who was eliminated after which window and why (the runner's own record).
+    """
+    if not isinstance(manifest, Mapping) or _get(manifest, "spec", "search", "racing") is None:
+        return None
+    try:
+        sweep = parse_sweep(dict(manifest))
+    except InvalidSpec:
+        return None
+    return dict(eliminations(sweep, rows))
