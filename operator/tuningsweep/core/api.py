@@ -97,9 +97,12 @@ SPEC = Field(
             "object", "how configurations are chosen",
             default={"algorithm": "grid", "seed": 0}, immutable=True,
             properties={
-                "algorithm": Field("string", "grid, random, or auto (built-in ranges, "
-                                   "learning-rate group first)",
-                                   default="grid", enum=("grid", "random", "auto")),
+                "algorithm": Field("string", "grid, random, auto (built-in ranges, "
+                                   "learning-rate group first), or tpe (Optuna's Bayesian "
+                                   "sampler, learning from the results so far)",
+                                   default="grid", enum=("grid", "random", "auto", "tpe")),
+                "batchSize": Field("integer", "tpe: configurations asked of the sampler at "
+                                   "once (set it to parallelism)", default=4, minimum=1),
                 "maxConfigs": Field("integer", "how many configurations to run (each on every "
                                     "window); grid default: the whole grid", minimum=1),
                 "seed": Field("integer", "seed for the grid order and random draws", default=0),
@@ -116,6 +119,33 @@ SPEC = Field(
                                               "each regular window", default=0.34),
                     },
                 ),
+                "earlyStopping": Field(
+                    "object", "stop trials that are clearly going nowhere, comparing each "
+                    "only with trials of the same window at the same epoch",
+                    properties={
+                        "rule": Field("string", "median: stop a trial worse than the median "
+                                      "of its window's trials at the same epoch; asha: "
+                                      "keep the best 1/reductionFactor at each rung",
+                                      required=True, enum=("median", "asha")),
+                        "graceEpochs": Field("integer", "epochs every trial runs before it "
+                                             "may be stopped", default=3, minimum=1),
+                        "minTrials": Field("integer", "trials of the window that must have "
+                                           "reached the epoch before one is stopped",
+                                           default=3, minimum=1),
+                        "reductionFactor": Field("integer", "asha: 1 in this many trials "
+                                                 "goes on at each rung", default=3, minimum=2),
+                    },
+                ),
+            },
+        ),
+        "budget": Field(
+            "object", "no new trial starts once the trials have used this much",
+            immutable=True,
+            properties={
+                "gpuHours": Field("number", "GPU-hours of finished and running trials "
+                                  "(GPUs each trial holds x its hours)", minimum=0),
+                "trialHours": Field("number", "trial-hours, GPUs or not (for CPU-only "
+                                    "runs)", minimum=0),
             },
         ),
         "parameters": Field(

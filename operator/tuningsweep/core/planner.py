@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from . import naming, presets
-from .racing import Elimination, regular_count, run_race
+from .racing import Elimination, race_order, regular_count, run_race
 from .results import ResultRow
 from .search import auto_stages, grid_configs, random_configs, stage_configs
+from .search_tpe import cached_batch
 from .spec import DateWindow, ParamValue, Spec
 
 
@@ -115,7 +116,45 @@ def plan_trials(
         limit = spec.max_configs or 1
         configs = list(random_configs(spec.parameters, spec.seed, limit))
         return _plan_stage(spec, configs, windows, rows, 0, 0).plan(True)
+    if spec.algorithm == "tpe":
+        return _plan_tpe(spec, windows, list(results))
     return _plan_auto(spec, windows, rows)
+
+
+def _settled(stage: _Stage, rows: Sequence[ResultRow], first_window: str | None) -> bool:
+    """Whether every configuration of the stage so far has taught the sampler something.
+
+    Without racing: every planned trial has a result. With racing, a configuration's
+    result on the race's first window is enough: the race may keep it going for long.
+    """
+    done = {r.trial for r in rows}
+    if first_window is None:
+        return all(t.id in done for t in stage.trials)
+    configs = {t.config for t in stage.trials}
+    return all(f"{c}-{first_window}" in done for c in configs)
+
+
+def _plan_tpe(spec: Spec, windows: Sequence[DateWindow], rows: list[ResultRow]) -> Plan:
+    """Batches of configurations from the TPE sampler (see :mod:`.search_tpe`)."""
+    total = spec.max_configs or 1
+    size = spec.batch_size
+    first_window = race_order(windows)[0].id if spec.racing is not None and windows else None
+    # A batch learns from what the earlier configurations had when it was first asked,
+    # so that replaying it later gives the same configurations: with racing, their
+    # results on the race's first window (every configuration runs it; contenders' later
+    # windows come after); without, all their results (they are complete by then).
+    learn = rows if first_window is None else [r for r in rows if r.window == first_window]
+    configs: list[Mapping[str, ParamValue]] = []
+    batch = 0
+    while True:
+        earlier = [(naming.config_id(i), p) for i, p in enumerate(configs)]
+        configs.extend(cached_batch(spec, batch, earlier, learn, min(size, total - len(configs))))
+        stage = _plan_stage(spec, configs, windows, rows, 0, 0)
+        if len(configs) >= total:
+            return stage.plan(True)
+        if not _settled(stage, rows, first_window):
+            return stage.plan(False)
+        batch += 1
 
 
 @dataclass

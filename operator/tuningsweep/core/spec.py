@@ -77,6 +77,24 @@ class Racing:
 
 
 @dataclass(frozen=True)
+class EarlyStopping:
+    """``search.earlyStopping`` (see core/early_stopping.py)."""
+
+    rule: Literal["median", "asha"]
+    grace_epochs: int
+    min_trials: int
+    reduction_factor: int
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``budget``: no new trial once the trials have used this much (None: no limit)."""
+
+    gpu_hours: float | None
+    trial_hours: float | None
+
+
+@dataclass(frozen=True)
 class Trainer:
     """The trainer container (cluster) or command (local)."""
 
@@ -104,7 +122,7 @@ class Spec:
     fast_max_epochs: int
     rolling: Rolling | None
     ranges: tuple[tuple[dt.date, dt.date], ...]
-    algorithm: Literal["grid", "random", "auto"]
+    algorithm: Literal["grid", "random", "auto", "tpe"]
     max_configs: int | None
     seed: int
     parameters: tuple[Parameter, ...]
@@ -119,6 +137,9 @@ class Spec:
     results: str | None
     models: str | None
     racing: Racing | None = None
+    early_stopping: EarlyStopping | None = None
+    budget: Budget | None = None
+    batch_size: int = 4
 
     @property
     def max_epochs(self) -> int | None:
@@ -253,8 +274,8 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
     rolling, ranges = _windows(raw["windows"], err)
 
     max_configs = search.get("maxConfigs")
-    if max_configs is None and algorithm == "random":
-        max_configs = 10
+    if max_configs is None and algorithm in ("random", "tpe"):
+        max_configs = 10 if algorithm == "random" else 20
     if max_configs is None and algorithm == "auto":
         max_configs = 16
     if algorithm == "auto" and max_configs is not None and max_configs < 2:
@@ -303,7 +324,23 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
         results=output.get("results") or None,
         models=output.get("models") or None,
         racing=racing,
+        early_stopping=_early_stopping(search.get("earlyStopping")),
+        budget=_budget(raw.get("budget")),
+        batch_size=search["batchSize"],
     )
+
+
+def _early_stopping(raw: dict[str, Any] | None) -> EarlyStopping | None:
+    if raw is None:
+        return None
+    return EarlyStopping(rule=raw["rule"], grace_epochs=raw["graceEpochs"],
+                         min_trials=raw["minTrials"], reduction_factor=raw["reductionFactor"])
+
+
+def _budget(raw: dict[str, Any] | None) -> Budget | None:
+    if not raw:
+        return None
+    return Budget(gpu_hours=raw.get("gpuHours"), trial_hours=raw.get("trialHours"))
 
 
 RACING_EXTRA_WINDOWS = 3  # rolling: maxWindows defaults to count + 3
