@@ -127,12 +127,6 @@ class ConfigSummary:
         """Adjusted p-value against the best (the best's own: against every other)."""
         return self.comparison.p_value if self.comparison else None
 
-    @property
-    def significantly_worse(self) -> bool:
-        """Claimed worse than the best at the sweep's error rate (never the best itself)."""
-        return self.comparison is not None and self.comparison.significant and (
-            self.comparison.mean_difference != 0.0)
-
 
 @dataclass(frozen=True)
 class Summary:
