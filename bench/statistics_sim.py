@@ -48,6 +48,7 @@ SCENARIOS = [
     Scenario(name="100 configs", configs=100),
     Scenario(name="all configs equal", spread=0.0),
     Scenario(name="unequal noise (x0.6-1.6)", hetero=0.5),
+    Scenario(name="unequal noise (x0.4-2.7)", hetero=1.0),
     Scenario(name="racing: 1-6 windows", racing=True),
 ]
 COLUMNS = [
