@@ -121,6 +121,7 @@ def compare_with_best(
     n_hypotheses = max(1, n_configs * (n_configs - 1) // 2)
     test = None if noise is None else SignificanceTest(
         METHOD, alpha, math.sqrt(noise.variance), noise.df, n_hypotheses, noise.prior_df)
+    tested = noise is not None
     done: dict[int, Comparison] = {}
     for members in _pair_groups(present, best).values():
         rows = np.asarray(members, dtype=np.int64)
@@ -131,14 +132,13 @@ def compare_with_best(
         low, high = paired_t_intervals(diffs)
         sign_ps, wilcoxon_ps = sign_test_rows(diffs), wilcoxon_rows(diffs)
         n_pairs = len(columns)
-        if noise is not None:
+        if tested and noise is not None:
             raw, adjusted, half = _tested(means, rows, best, n_pairs, noise, n_hypotheses, alpha)
         wins = np.sum(worse_by < 0, axis=1)
         losses = np.sum(worse_by > 0, axis=1)
         worse = np.mean(worse_by, axis=1) > 0
         for k, i in enumerate(members):
             mean = float(means[k])
-            tested = noise is not None
             done[i] = Comparison(
                 reference=ids[best],
                 n_pairs=n_pairs,
