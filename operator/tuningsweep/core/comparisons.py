@@ -42,7 +42,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
-from tuningsweep.core.noise import NoiseModel, fit_noise
+from tuningsweep.core.noise import NoiseModel, fit_noise, residual_variance
 from tuningsweep.core.significance import (
     FloatArray,
     paired_t_intervals,
@@ -52,6 +52,8 @@ from tuningsweep.core.significance import (
     wilcoxon_rows,
 )
 from tuningsweep.core.summary_model import ALPHA, Comparison, SignificanceTest
+
+__all__ = ["METHOD", "compare_with_best", "p_values_against", "residual_variance"]
 
 METHOD = ("paired t on moderated residual variances (additive model), "
           "Bonferroni over all pairs of configurations")
@@ -92,6 +94,27 @@ def _tested(
         raw[same] = t_two_sided_p(t[same], float(value))
         half[same] = t_critical(alpha / n_hypotheses, float(value)) * se[same]
     return raw, np.minimum(1.0, raw * n_hypotheses), half
+
+
+def p_values_against(matrix: FloatArray, reference: int) -> FloatArray:
+    """Unadjusted two-sided p-values of every row against row ``reference``.
+
+    The same paired test as the report's (moderated noise of the whole matrix, common
+    columns only), for callers that correct for multiplicity themselves, such as
+    racing. NaN for the reference itself, rows with no column in common with it, and
+    everywhere when the matrix leaves no degrees of freedom (a single window).
+    """
+    present = ~np.isnan(matrix)
+    p = np.full(matrix.shape[0], np.nan)
+    noise = fit_noise(matrix)
+    if noise is None:
+        return p
+    for members in _pair_groups(present, reference).values():
+        rows = np.asarray(members, dtype=np.int64)
+        columns = np.flatnonzero(present[members[0]] & present[reference])
+        means = np.mean(matrix[np.ix_(rows, columns)] - matrix[reference, columns][None, :], axis=1)
+        p[rows] = _tested(means, rows, reference, len(columns), noise, 1, ALPHA)[0]
+    return p
 
 
 def compare_with_best(
