@@ -47,7 +47,8 @@ def _delta(c: ConfigSummary) -> str:
     comp = c.comparison
     if comp is None:
         return MISSING
-    interval = ""
+    # One common window has no spread, hence no interval: say so rather than leave a gap.
+    interval = " (1 window)"
     if comp.ci_low is not None and comp.ci_high is not None:
         interval = f" [{fmt_signed(comp.ci_low, 2)}, {fmt_signed(comp.ci_high, 2)}]"
     return f"{fmt_signed(comp.mean_difference)}{interval}"
