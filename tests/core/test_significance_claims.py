@@ -70,3 +70,18 @@ def test_the_best_is_significant_only_when_every_other_is_claimed() -> None:
     assert best is not None and best.reference == "c03" and best.significant
     assert best.p_value == s.config("c03").p_value_vs_best
     assert best.mean_difference == pytest.approx(-s.config("c03").comparison.mean_difference)  # type: ignore[union-attr]
+
+
+def test_p_values_against_a_reference_are_the_reports_unadjusted_ones() -> None:
+    import numpy as np
+
+    from tuningsweep.core.comparisons import p_values_against
+
+    s = _summary(NOISY)
+    matrix = np.asarray([NOISY[c] for c in sorted(NOISY)])
+    p = p_values_against(matrix, 0)
+    assert np.isnan(p[0])
+    for i, config in enumerate(sorted(NOISY)[1:], start=1):
+        comp = s.config(config).comparison
+        assert comp is not None and p[i] == pytest.approx(comp.p_unadjusted)
+    assert np.all(np.isnan(p_values_against(matrix[:, :1], 0)))

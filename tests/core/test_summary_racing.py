@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.report.synthetic import rows_from_table
-from tuningsweep.core.comparisons import residual_variance
+from tuningsweep.core.noise import digamma, fit_noise, residual_variance, trigamma, trigamma_inverse
 from tuningsweep.core.summary import summarize
 
 
@@ -61,3 +61,35 @@ def test_eliminated_configurations_keep_their_rows_and_are_marked() -> None:
     assert c04.comparison is not None and c04.comparison.n_pairs == 1
     assert c04.comparison.ci_low is None and c04.comparison.p_value is not None
     assert s.test is not None and s.test.df == 11 - 4 - 3 and s.test.n_hypotheses == 6
+
+
+def test_equally_noisy_configurations_share_the_pooled_variance() -> None:
+    rng = np.random.default_rng(7)
+    matrix = rng.normal(size=(40, 4)) * 0.01 + rng.normal(size=(40, 1))
+    noise = fit_noise(matrix)
+    assert noise is not None and noise.prior_df == np.inf
+    assert np.all(noise.config_variance == noise.variance)
+    assert np.all(noise.config_df == noise.df) and noise.df == 39 * 3
+
+
+def test_a_noisy_configuration_gets_a_larger_moderated_variance() -> None:
+    rng = np.random.default_rng(8)
+    scale = np.exp(rng.normal(size=(40, 1)))
+    matrix = rng.normal(size=(40, 4)) * 0.01 * scale
+    noise = fit_noise(matrix)
+    assert noise is not None and 0 < noise.prior_df < np.inf
+    by_noise = np.argsort(scale[:, 0])
+    quietest, noisiest = by_noise[:10], by_noise[-10:]
+    assert (np.mean(noise.config_variance[noisiest]) > noise.variance
+            > np.mean(noise.config_variance[quietest]))
+    assert np.all(noise.config_df <= noise.df)
+
+
+def test_digamma_and_trigamma_match_scipy() -> None:
+    from scipy import special
+
+    x = np.asarray([1e-3, 0.1, 0.5, 1.0, 2.5, 5.99, 6.0, 10.0, 1e3, 1e6])
+    assert digamma(x) == pytest.approx(special.digamma(x), rel=1e-10)
+    assert trigamma(x) == pytest.approx(special.polygamma(1, x), rel=1e-8)
+    for y in (0.01, 1.0, 50.0):
+        assert trigamma(np.asarray([trigamma_inverse(y)]))[0] == pytest.approx(y, rel=1e-9)

@@ -9,7 +9,8 @@ the truth:
 * **coverage**: share of the 95% intervals of (configuration - best) that contain the
   true difference ``mu_config - mu_best``, where best is the configuration the summary
   selected (window shifts cancel in a paired difference, so this is the truth on any
-  set of common windows);
+  set of common windows); ``coverage_top5`` counts only the 5 configurations ranked
+  right after the best, the comparisons a reader looks at;
 * **claims**: configurations called significantly worse than the best, per sweep;
   a claim is **wrong** when in truth ``mu_config <= mu_best``. ``wrong_claim_share``
   is wrong claims / claims; ``sweeps_with_wrong_claim`` the share of sweeps with at
@@ -40,6 +41,8 @@ from tuningsweep.core.summary import Summary, summarize
 
 Matrix = npt.NDArray[np.float64]
 ALPHA = 0.05
+#: The closest contenders: the configurations ranked 2 to ``TOP + 1``.
+TOP = 5
 _BOOTSTRAP_RESAMPLES = 1000
 
 
@@ -117,6 +120,8 @@ class _Tally:
     top1: int = 0
     intervals: int = 0
     covered: int = 0
+    top_intervals: int = 0
+    top_covered: int = 0
     no_interval: int = 0
     claims: int = 0
     wrong: int = 0
@@ -142,7 +147,7 @@ def _score(summary: Summary, mu: Matrix, values: Matrix, tally: _Tally,
     raw, worse_truth, claimed_worse = [], [], []
     wrong_here = 0
     all_cover = True
-    for c in summary.configs:
+    for rank, c in enumerate(summary.configs):
         comp = c.comparison
         i = int(c.config[1:])
         if comp is None or i == b:
@@ -151,8 +156,12 @@ def _score(summary: Summary, mu: Matrix, values: Matrix, tally: _Tally,
         if comp.ci_low is None or comp.ci_high is None:
             tally.no_interval += 1
         else:
+            inside = comp.ci_low <= truth <= comp.ci_high
             tally.intervals += 1
-            tally.covered += int(comp.ci_low <= truth <= comp.ci_high)
+            tally.covered += int(inside)
+            if rank <= TOP:
+                tally.top_intervals += 1
+                tally.top_covered += int(inside)
         if comp.simultaneous_low is not None and comp.simultaneous_high is not None:
             inside = comp.simultaneous_low <= truth <= comp.simultaneous_high
             tally.simultaneous_covered += int(inside)
@@ -204,6 +213,7 @@ def simulate(scenario: Scenario, sweeps: int, seed: int = 1, bootstrap: bool = T
         "sweeps": n,
         "top1": _share(tally.top1, n),
         "coverage": _share(tally.covered, tally.intervals),
+        "coverage_top5": _share(tally.top_covered, tally.top_intervals),
         "intervals": tally.intervals,
         "comparisons_without_interval": tally.no_interval,
         "claims_per_sweep": round(tally.claims / n, 3),

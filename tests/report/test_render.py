@@ -132,12 +132,14 @@ def test_eliminated_configurations_are_shown_everywhere() -> None:
     summary = summarize(rows, "val_mse", "minimize", eliminated={"c03": ("w0", "behind")})
     report = dataclasses.replace(report, summary=summary)
     assert "c03 (eliminated at w0)" in _table(report)
+    assert "(1 window)" in _table(report)  # one common window: no interval, said so
     assert "2 of 3 configurations are alive; racing eliminated 1" in _table(report)
     c03 = {c["config"]: c for c in json.loads(render_json(report))["configs"]}["c03"]
     assert (c03["status"], c03["eliminated_at"], c03["elimination_reason"]) == (
         "eliminated", "w0", "behind")
     assert c03["comparison"]["p_value"] is not None  # one window, still tested
     assert "eliminated at w0" in render_html(report)
+    assert "1 window: no interval" in render_html(report)
 
 
 def test_verdict_when_nothing_is_complete() -> None:

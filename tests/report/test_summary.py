@@ -38,7 +38,7 @@ TIES: dict[str, list[Cell]] = {
 
 # Columns added after the first release of summary.csv (old ones keep their place).
 NEW_COLUMNS = [
-    "significantly_worse", "p_value_unadjusted", "sign_test_p_vs_best", "windows_compared",
+    "significant", "p_value_unadjusted", "sign_test_p_vs_best", "windows_compared",
     "simultaneous_ci_low", "simultaneous_ci_high", "windows_run", "status", "eliminated_at",
     "elimination_reason",
 ]
@@ -250,7 +250,7 @@ def test_summary_csv_columns_and_rows() -> None:
     assert best["compared_with"] == "c04" and float(best["p_value_vs_best"]) == 1.0
     assert best["status"] == "alive" and best["windows_run"] == "3"
     runner_up = table[1]
-    assert runner_up["significantly_worse"] == "true" and runner_up["windows_compared"] == "3"
+    assert runner_up["significant"] == "true" and runner_up["windows_compared"] == "3"
     assert float(runner_up["mean_diff_ci_low"]) > 0 and runner_up["sign_test_p_vs_best"] == "0.25"
     assert float(best["objective_mean"]) == pytest.approx(0.9233333333333333)
     incomplete = table[3]

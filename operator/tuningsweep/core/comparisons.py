@@ -9,19 +9,20 @@ choices are in ``docs/statistics.md``):
   gets a wider interval rather than a wrong one. It covers the true difference about
   95% of the time, per configuration, at 2-10 windows.
 * **Significance** ("worse than the best") is decided by a test with more power at few
-  windows: the paired mean difference divided by the noise of the whole sweep, the
-  residual standard deviation of the additive model ``value = level of the
-  configuration + shift of the window + noise`` fitted to every result (with 30
-  configurations and 3 windows it has 58 degrees of freedom instead of the pair's 2).
-  A configuration that ran on a single window (eliminated early by racing) can be
-  tested too.
+  windows: the paired mean difference divided by the noise estimated from the whole
+  sweep, the residuals of the additive model ``value = level of the configuration +
+  shift of the window + noise`` fitted to every result (with 30 configurations and 3
+  windows they have 58 degrees of freedom instead of the pair's 2), moderated per
+  configuration so that a noisier configuration is judged by its own noise
+  (:mod:`tuningsweep.core.noise`). A configuration that ran on a single window
+  (eliminated early by racing) can be tested too.
 
   The best is selected from the same data, so it is lucky on average, and every
   difference to it is inflated by the same luck: per-pair tests against it, even
-  Holm-corrected for the ``k - 1`` comparisons, claim wrongly 14-24% of the time when
-  the configurations are in truth equal. The p-values are therefore multiplied by the
-  number of *pairs* of configurations, ``k (k - 1) / 2`` (Bonferroni over every pair the
-  best could have been part of). Whatever the true means, the chance of any wrong
+  Holm-corrected for the ``k - 1`` comparisons, claim wrongly in about 25% of sweeps
+  when the configurations are in truth equal. The p-values are therefore multiplied by
+  the number of *pairs* of configurations, ``k (k - 1) / 2`` (Bonferroni over every pair
+  the best could have been part of). Whatever the true means, the chance of any wrong
   claim "worse than the best" in a sweep is then at most 5% (Tukey's argument: all
   pairwise intervals hold at once, so the ones with the selected best do too).
 
@@ -41,6 +42,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from tuningsweep.core.noise import NoiseModel, fit_noise, residual_variance
 from tuningsweep.core.significance import (
     FloatArray,
     paired_t_intervals,
@@ -51,43 +53,10 @@ from tuningsweep.core.significance import (
 )
 from tuningsweep.core.summary_model import ALPHA, Comparison, SignificanceTest
 
-METHOD = "paired t on the sweep's residual sd, Bonferroni over all pairs of configurations"
+__all__ = ["METHOD", "compare_with_best", "p_values_against", "residual_variance"]
 
-
-def residual_variance(matrix: FloatArray) -> tuple[float, int]:
-    """Residual variance and its degrees of freedom of ``value = config + window + noise``.
-
-    Least squares on the present cells of a configuration x window matrix (NaN =
-    missing), so configurations that ran on different windows (racing) are handled
-    exactly. The configuration levels are eliminated in closed form, leaving a small
-    window x window system for the window shifts.
-
-    Returns:
-        ``(variance, df)``; ``df <= 0`` means there is nothing left to estimate noise
-        from (one window, or every configuration on its own windows).
-    """
-    present = ~np.isnan(matrix)
-    rows = present.any(axis=1)
-    cols = present.any(axis=0)
-    mask = present[np.ix_(rows, cols)].astype(np.float64)
-    values = np.where(present, matrix, 0.0)[np.ix_(rows, cols)]
-    n_obs = int(mask.sum())
-    if n_obs == 0:
-        return 0.0, 0
-    per_row = mask.sum(axis=1)
-    row_mean = values.sum(axis=1) / per_row
-    centred = (values - row_mean[:, None]) * mask
-    # Normal equations of the window shifts once each configuration's level is profiled
-    # out: (diag(N_w) - M' diag(1/n_c) M) s = sum_c M_cw (y_cw - mean_c).
-    system = np.diag(mask.sum(axis=0)) - (mask / per_row[:, None]).T @ mask
-    shifts = np.linalg.lstsq(system, centred.sum(axis=0), rcond=None)[0]
-    levels = row_mean - (mask @ shifts) / per_row
-    residual = (values - levels[:, None] - shifts[None, :]) * mask
-    rank = int(np.linalg.matrix_rank(system)) if system.size else 0
-    df = n_obs - int(rows.sum()) - rank
-    if df <= 0:
-        return 0.0, df
-    return float(np.sum(residual**2)) / df, df
+METHOD = ("paired t on moderated residual variances (additive model), "
+          "Bonferroni over all pairs of configurations")
 
 
 def _pair_groups(present: npt.NDArray[np.bool_], best: int) -> dict[bytes, list[int]]:
@@ -101,16 +70,51 @@ def _pair_groups(present: npt.NDArray[np.bool_], best: int) -> dict[bytes, list[
 
 
 def _tested(
-    means: FloatArray, n_pairs: int, variance: float, df: int, n_hypotheses: int, alpha: float,
+    means: FloatArray, rows: npt.NDArray[np.int64], best: int, n_pairs: int,
+    noise: NoiseModel, n_hypotheses: int, alpha: float,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Unadjusted and adjusted p-values and the simultaneous half-width for one group."""
-    se = math.sqrt(2.0 * variance / n_pairs)
+    """Unadjusted and adjusted p-values and the simultaneous half-width for one group.
+
+    The variance of a mean of ``n`` paired differences is the sum of the two
+    configurations' moderated variances over ``n``; its degrees of freedom follow
+    Welch and Satterthwaite, rounded down (fewer degrees of freedom: a larger p).
+    """
+    own = noise.config_variance[rows] / n_pairs
+    other = noise.config_variance[best] / n_pairs
+    se = np.sqrt(own + other)
     with np.errstate(divide="ignore", invalid="ignore"):
+        welch = (own + other) ** 2 / (own**2 / noise.config_df[rows]
+                                      + other**2 / noise.config_df[best])
         t = np.where(means == 0.0, 0.0, means / se)
-    raw = t_two_sided_p(t, df)
-    adjusted = np.minimum(1.0, raw * n_hypotheses)
-    half = np.full(means.shape, t_critical(alpha / n_hypotheses, df) * se)
-    return raw, adjusted, half
+    df = np.floor(np.where(np.isfinite(welch), welch, noise.df)).clip(1.0, noise.df)
+    raw = np.empty_like(means)
+    half = np.empty_like(means)
+    for value in np.unique(df):
+        same = df == value
+        raw[same] = t_two_sided_p(t[same], float(value))
+        half[same] = t_critical(alpha / n_hypotheses, float(value)) * se[same]
+    return raw, np.minimum(1.0, raw * n_hypotheses), half
+
+
+def p_values_against(matrix: FloatArray, reference: int) -> FloatArray:
+    """Unadjusted two-sided p-values of every row against row ``reference``.
+
+    The same paired test as the report's (moderated noise of the whole matrix, common
+    columns only), for callers that correct for multiplicity themselves, such as
+    racing. NaN for the reference itself, rows with no column in common with it, and
+    everywhere when the matrix leaves no degrees of freedom (a single window).
+    """
+    present = ~np.isnan(matrix)
+    p = np.full(matrix.shape[0], np.nan)
+    noise = fit_noise(matrix)
+    if noise is None:
+        return p
+    for members in _pair_groups(present, reference).values():
+        rows = np.asarray(members, dtype=np.int64)
+        columns = np.flatnonzero(present[members[0]] & present[reference])
+        means = np.mean(matrix[np.ix_(rows, columns)] - matrix[reference, columns][None, :], axis=1)
+        p[rows] = _tested(means, rows, reference, len(columns), noise, 1, ALPHA)[0]
+    return p
 
 
 def compare_with_best(
@@ -135,11 +139,12 @@ def compare_with_best(
         Comparisons by row, and the test used (None when no test is possible).
     """
     present = ~np.isnan(matrix)
-    variance, df = residual_variance(matrix)
+    noise = fit_noise(matrix)
     n_configs = int(present.any(axis=1).sum())
     n_hypotheses = max(1, n_configs * (n_configs - 1) // 2)
-    test = (SignificanceTest(METHOD, alpha, math.sqrt(variance), df, n_hypotheses)
-            if df > 0 else None)
+    test = None if noise is None else SignificanceTest(
+        METHOD, alpha, math.sqrt(noise.variance), noise.df, n_hypotheses, noise.prior_df)
+    tested = noise is not None
     done: dict[int, Comparison] = {}
     for members in _pair_groups(present, best).values():
         rows = np.asarray(members, dtype=np.int64)
@@ -150,14 +155,13 @@ def compare_with_best(
         low, high = paired_t_intervals(diffs)
         sign_ps, wilcoxon_ps = sign_test_rows(diffs), wilcoxon_rows(diffs)
         n_pairs = len(columns)
-        if test is not None:
-            raw, adjusted, half = _tested(means, n_pairs, variance, df, n_hypotheses, alpha)
+        if tested and noise is not None:
+            raw, adjusted, half = _tested(means, rows, best, n_pairs, noise, n_hypotheses, alpha)
         wins = np.sum(worse_by < 0, axis=1)
         losses = np.sum(worse_by > 0, axis=1)
         worse = np.mean(worse_by, axis=1) > 0
         for k, i in enumerate(members):
             mean = float(means[k])
-            tested = test is not None
             done[i] = Comparison(
                 reference=ids[best],
                 n_pairs=n_pairs,

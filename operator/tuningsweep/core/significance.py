@@ -41,6 +41,7 @@ LOW_POWER_PAIRS = 6
 EXACT_WILCOXON_MAX = 50
 #: Continued-fraction iterations of the incomplete beta function (converges in far fewer).
 _BETA_ITERATIONS = 2000
+_BETA_TOLERANCE = 1e-15
 _TINY = 1e-300
 
 
@@ -211,25 +212,39 @@ def wilcoxon_rows(differences: FloatArray) -> list[float]:
 
 
 def _beta_continued_fraction(a: float, b: float, x: FloatArray) -> FloatArray:
-    """Lentz's continued fraction for the incomplete beta function (Numerical Recipes)."""
+    """Lentz's continued fraction for the incomplete beta function (Numerical Recipes).
+
+    Elements leave the computation as soon as they converge: with many degrees of
+    freedom a few large ``t`` need hundreds of terms while most need a handful.
+    """
     qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c = np.ones_like(x)
-    d = 1.0 - qab * x / qap
+    result = np.empty_like(x)
+    active = np.arange(len(x))
+    xs = x.copy()
+    c = np.ones_like(xs)
+    d = 1.0 - qab * xs / qap
     d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
     h = d.copy()
     for m in range(1, _BETA_ITERATIONS + 1):
         m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
-                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+        step = np.ones_like(xs)
+        for aa in (m * (b - m) * xs / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * xs / ((a + m2) * (qap + m2))):
             d = 1.0 + aa * d
             d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
             c = 1.0 + aa / c
             c = np.where(np.abs(c) < _TINY, _TINY, c)
             step = d * c
             h = h * step
-        if np.all(np.abs(step - 1.0) < 1e-15):
-            break
-    return h
+        done = np.abs(step - 1.0) < _BETA_TOLERANCE
+        if done.any():
+            result[active[done]] = h[done]
+            keep = ~done
+            active, xs, c, d, h = active[keep], xs[keep], c[keep], d[keep], h[keep]
+            if len(active) == 0:
+                return result
+    result[active] = h
+    return result
 
 
 def _regularized_beta(a: float, b: float, x: FloatArray) -> FloatArray:

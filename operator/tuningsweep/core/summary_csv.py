@@ -62,7 +62,7 @@ def summary_columns(summary: Summary) -> list[str]:
         "mean_diff_ci_low",
         "mean_diff_ci_high",
         "n_failed",
-        "significantly_worse",
+        "significant",
         "p_value_unadjusted",
         "sign_test_p_vs_best",
         "windows_compared",
@@ -83,7 +83,8 @@ def summary_csv(summary: Summary) -> str:
     ``wins_all_windows``, ``complete``, ``n_windows``, ``p_value_vs_best`` (the corrected
     p-value of the test that decides; for the best, against its closest contender, named
     in ``compared_with``), ``wilcoxon_p_vs_best``, ``mean_diff_vs_best`` with its 95%
-    paired t-interval, ``n_failed``, then ``significantly_worse``,
+    paired t-interval, ``n_failed``, then ``significant`` (worse than the best; for
+    the best: better than every other),
     ``p_value_unadjusted``, ``sign_test_p_vs_best``, ``windows_compared``, the
     simultaneous interval behind the claim, ``windows_run``, ``status``
     (alive/eliminated), ``eliminated_at`` and ``elimination_reason``. Empty cells mean

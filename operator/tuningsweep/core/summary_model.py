@@ -29,13 +29,15 @@ ELIMINATED = "eliminated"
 class SignificanceTest:
     """How the claims "worse than the best" are decided, for the whole sweep.
 
-    The test compares the paired mean difference over common windows with the noise
-    left after removing each configuration's level and each window's shift (the
-    residual standard deviation of the additive model, pooled over all
-    configurations), and multiplies each p-value by ``n_hypotheses``, the number of
-    pairs of configurations: the best is chosen from the same data, so only a
-    correction over every pair it could have been compared in keeps the rate of wrong
-    claims at ``alpha`` (see ``docs/statistics.md``).
+    The paired mean difference over common windows is compared with the noise left
+    after removing each configuration's level and each window's shift: the residual
+    variance of the additive model (``residual_sd`` with ``df`` degrees of freedom),
+    moderated per configuration with ``prior_df`` prior degrees of freedom (infinite
+    when the configurations look equally noisy: then it is the pooled variance).
+    Each p-value is multiplied by ``n_hypotheses``, the number of pairs of
+    configurations: the best is chosen from the same data, so only a correction over
+    every pair it could have been compared in keeps the rate of wrong claims at
+    ``alpha`` (see ``docs/statistics.md``).
     """
 
     method: str
@@ -43,6 +45,7 @@ class SignificanceTest:
     residual_sd: float
     df: int
     n_hypotheses: int
+    prior_df: float
 
 
 @dataclass(frozen=True)
@@ -126,12 +129,6 @@ class ConfigSummary:
     def p_value_vs_best(self) -> float | None:
         """Adjusted p-value against the best (the best's own: against every other)."""
         return self.comparison.p_value if self.comparison else None
-
-    @property
-    def significantly_worse(self) -> bool:
-        """Claimed worse than the best at the sweep's error rate (never the best itself)."""
-        return self.comparison is not None and self.comparison.significant and (
-            self.comparison.mean_difference != 0.0)
 
 
 @dataclass(frozen=True)

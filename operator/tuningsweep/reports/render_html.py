@@ -105,7 +105,7 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
     if comp is None:
         cells += ["<td>&ndash;</td>", "<td>&ndash;</td>"]
     else:
-        interval = ""
+        interval = " <small>(1 window: no interval)</small>"
         if comp.ci_low is not None and comp.ci_high is not None:
             interval = f" [{fmt_signed(comp.ci_low)}, {fmt_signed(comp.ci_high)}]"
         against = f" <small>vs {esc(comp.reference)}</small>" if c.config == summary.best else ""

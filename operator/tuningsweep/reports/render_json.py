@@ -10,7 +10,8 @@ The keys the issue defines are always present with exactly those names::
 
 Extras, which consumers may ignore: top-level ``windows``, ``runner_up``, ``counts``,
 ``significance`` (the test that decides: method, alpha, residual sd, degrees of freedom,
-number of hypotheses corrected for), ``interactions``, ``curves``, ``verdict``,
+number of hypotheses corrected for, prior degrees of freedom of the moderated variances,
+``null`` when pooled), ``interactions``, ``curves``, ``verdict``,
 ``notes``, ``source``; per configuration ``comparison`` (the paired comparison behind
 ``p_value_vs_best``), ``n_failed``, ``windows_run``, ``status`` (alive/eliminated),
 ``eliminated_at`` and ``elimination_reason``; per trend level ``std`` and, for binned
@@ -78,6 +79,7 @@ def _significance(test: SignificanceTest | None) -> dict[str, Any] | None:
         "residual_sd": _num(test.residual_sd),
         "df": test.df,
         "hypotheses": test.n_hypotheses,
+        "prior_df": _num(test.prior_df),
     }
 
 

@@ -47,9 +47,10 @@ def _delta(c: ConfigSummary) -> str:
     comp = c.comparison
     if comp is None:
         return MISSING
-    interval = ""
+    # One common window has no spread, hence no interval: say so rather than leave a gap.
+    interval = " (1 window)"
     if comp.ci_low is not None and comp.ci_high is not None:
-        interval = f" [{fmt_signed(comp.ci_low)}, {fmt_signed(comp.ci_high)}]"
+        interval = f" [{fmt_signed(comp.ci_low, 2)}, {fmt_signed(comp.ci_high, 2)}]"
     return f"{fmt_signed(comp.mean_difference)}{interval}"
 
 
@@ -69,9 +70,10 @@ def _leaderboard(summary: Summary, top: int, with_params: bool) -> Table:
     for w in summary.windows:
         table.add_column(w, justify="right", no_wrap=True)
     table.add_column("mean±std", justify="right", no_wrap=True)
-    table.add_column("Δ vs best [95%]", justify="right", no_wrap=True)
-    table.add_column("p", justify="right", no_wrap=True)
     table.add_column("won", justify="right", no_wrap=True)
+    # The interval may wrap under its difference when the terminal is narrow.
+    table.add_column("Δ vs best [95%]", justify="right", min_width=9)
+    table.add_column("p", justify="right", no_wrap=True)
     if with_params:
         table.add_column("parameters", overflow="fold", min_width=16)
     for position, c in enumerate(summary.configs[:top], start=1):
@@ -113,10 +115,10 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int) -> list[
             cells.append("failed" if c.n_failed and w in c.missing_windows else MISSING)
     std = f"±{fmt_value(c.std, 2)}" if c.std is not None else ""
     cells.append(f"{fmt_value(c.mean, 4)}{std}")
+    cells.append(f"{c.windows_won}/{len(summary.windows)}")
     cells.append(_delta(c))
     comp = c.comparison
     cells.append(fmt_p(comp.p_value) + ("*" if comp.significant else "") if comp else MISSING)
-    cells.append(f"{c.windows_won}/{len(summary.windows)}")
     return cells
 
 
