@@ -26,7 +26,7 @@ def test_validate_errors_exit_2_without_traceback(tmp_path: Path) -> None:
                            str(tmp_path / "missing.yaml")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert f"{bad}:2: spec.search.algorithm: 'grdi' is not one of grid | random | auto; " \
+    assert f"{bad}:2: spec.search.algorithm: 'grdi' is not one of grid | random | auto | tpe; " \
            "did you mean 'grid'?" in proc.stderr
     assert "missing.yaml: file not found" in proc.stderr
 

@@ -19,7 +19,8 @@ Inputs are what both executors know:
   sees a failed Job before it collects it, and must not start a trial past the budget
   meanwhile).
 
-Racing, early stopping and budgets extend this one function, not the executors.
+Racing (in the plan), early stopping (``curves``) and the budget (``usage``) are
+decided here too, not in the executors.
 """
 
 from __future__ import annotations
@@ -28,15 +29,17 @@ import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .early_stopping import Curves, trials_to_stop
 from .planner import Plan, Trial, plan_trials
 from .results import ResultRow
-from .spec import DateWindow, Spec
+from .spec import Budget, DateWindow, Spec
 from .status import FAILED, PENDING, RUNNING, SUCCEEDED, SUSPENDED
 
 #: Reasons a sweep ends or is held, as condition reasons (CamelCase, like Kubernetes').
 REASON_COMPLETE = "AllTrialsDone"
 REASON_FAILED_TRIALS = "TooManyFailedTrials"
 REASON_SUSPENDED = "Suspended"
+REASON_BUDGET = "BudgetSpent"
 
 FAILURES_LISTED = 5
 FAILURE_CHARS = 120
@@ -53,6 +56,8 @@ class Decision:
         reason: why the sweep is in a terminal or held phase ("" while it runs).
         message: the same for a person: what happened and what to do.
         failed: every failed trial with its error, rows and ``failing`` together.
+        stop: running trials early stopping ends now, with the reason for each.
+        gpu_hours, trial_hours: what finished and running trials have used.
     """
 
     plan: Plan
@@ -61,6 +66,9 @@ class Decision:
     reason: str = ""
     message: str = ""
     failed: Mapping[str, str] | None = None
+    stop: Mapping[str, str] | None = None
+    gpu_hours: float = 0.0
+    trial_hours: float = 0.0
 
     @property
     def ended(self) -> bool:
@@ -83,6 +91,27 @@ def failed_trials(rows: Iterable[ResultRow], failing: Mapping[str, str]) -> dict
     return failed
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What the running trials have used so far, in seconds (finished ones are in rows)."""
+
+    gpu_seconds: float = 0.0
+    trial_seconds: float = 0.0
+
+
+def budget_spent(budget: Budget | None, gpu_hours: float, trial_hours: float) -> str:
+    """Why no new trial may start ("" while the budget lasts)."""
+    if budget is None:
+        return ""
+    if budget.gpu_hours is not None and gpu_hours >= budget.gpu_hours:
+        return (f"the GPU budget is spent: {gpu_hours:.3g} of {budget.gpu_hours:g} "
+                "GPU-hours (spec.budget.gpuHours) used by finished and running trials")
+    if budget.trial_hours is not None and trial_hours >= budget.trial_hours:
+        return (f"the trial budget is spent: {trial_hours:.3g} of {budget.trial_hours:g} "
+                "trial-hours (spec.budget.trialHours) used by finished and running trials")
+    return ""
+
+
 def decide(
     spec: Spec,
     windows: Sequence[DateWindow],
@@ -93,6 +122,8 @@ def decide(
     failing: Mapping[str, str] | None = None,
     parallelism: int | None = None,
     previous: Plan | None = None,
+    usage: Usage | None = None,
+    curves: Mapping[str, Mapping[int, float]] | None = None,
 ) -> Decision:
     """Decide what to start and the sweep's phase (see the module docstring).
 
@@ -107,24 +138,56 @@ def decide(
             ``--parallel`` overrides it).
         previous: the last decision's plan; reused when it is final (planning a large
             grid on every step would cost more than the step).
+        usage: what the running trials have used (the budget counts them).
+        curves: per-epoch objective values of running and finished trials, for early
+            stopping (``{trial: {epoch: value}}``, in the objective's own direction).
     """
     plan = previous if previous is not None and previous.final else plan_trials(
         spec, windows, rows)
+    used = usage or Usage()
+    gpu_hours = (sum(r.gpu_seconds for r in rows) + used.gpu_seconds) / 3600.0
+    trial_hours = (sum(r.duration_seconds for r in rows) + used.trial_seconds) / 3600.0
     failed = failed_trials(rows, failing or {})
     if len(failed) > spec.max_failed_trials:
         return Decision(plan, (), FAILED, REASON_FAILED_TRIALS,
-                        failure_budget_message(failed, spec.max_failed_trials), failed)
+                        failure_budget_message(failed, spec.max_failed_trials), failed,
+                        gpu_hours=gpu_hours, trial_hours=trial_hours)
+    stop = _early_stops(spec, plan, running, curves)
     done = {r.trial for r in rows}
     pending = plan.pending(done)
-    if plan.final and not pending and not running and not collecting:
+    busy = set(running)
+    if plan.final and not pending and not busy and not collecting:
         return Decision(plan, (), SUCCEEDED, REASON_COMPLETE,
-                        f"{len(done)} trials done", failed)
+                        f"{len(done)} trials done", failed, gpu_hours=gpu_hours, trial_hours=trial_hours)
+    spent = budget_spent(spec.budget, gpu_hours, trial_hours)
+    if spent:
+        # Running trials finish (their GPU time is paid for); nothing new starts.
+        phase = RUNNING if busy or collecting else SUCCEEDED
+        return Decision(plan, (), phase, REASON_BUDGET, spent, failed, stop, gpu_hours=gpu_hours, trial_hours=trial_hours)
     if spec.suspend:
         return Decision(plan, (), SUSPENDED, REASON_SUSPENDED,
-                        "no new trials start until spec.suspend is false", failed)
-    busy = set(running)
-    room = max(0, (parallelism or spec.parallelism) - len(busy))
+                        "no new trials start until spec.suspend is false", failed, stop,
+                        gpu_hours=gpu_hours, trial_hours=trial_hours)
+    room = max(0, (parallelism or spec.parallelism) - len(busy) + len(stop))
     taken = busy.union(collecting)
     start = tuple(itertools.islice((t for t in pending if t.id not in taken), room))
     phase = RUNNING if taken or start or rows else PENDING
-    return Decision(plan, start, phase, failed=failed)
+    return Decision(plan, start, phase, failed=failed, stop=stop, gpu_hours=gpu_hours, trial_hours=trial_hours)
+
+
+def _early_stops(spec: Spec, plan: Plan, running: Collection[str],
+                 curves: Mapping[str, Mapping[int, float]] | None) -> dict[str, str]:
+    """The running trials early stopping ends now (none without the rule or curves)."""
+    rule = spec.early_stopping
+    if rule is None or not curves or not running:
+        return {}
+    sign = 1.0 if spec.objective_goal == "minimize" else -1.0
+    window_of = {t.id: t.window.id for t in plan.trials}
+    by_window: dict[str, dict[str, dict[int, float]]] = {}
+    for trial, curve in curves.items():
+        if trial in window_of:
+            by_window.setdefault(window_of[trial], {})[trial] = {
+                e: sign * v for e, v in curve.items()}
+    mine: Curves = {t: by_window[window_of[t]][t] for t in running
+                    if t in window_of and t in curves}
+    return trials_to_stop(rule, mine, by_window, window_of)

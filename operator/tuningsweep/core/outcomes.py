@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .planner import Trial
-from .results import ResultRow
+from .results import ResultRow, TrialStatus
 from .spec import Sweep
 
 #: Error texts are cut to this many characters (the CSV stays readable; the end of a
@@ -40,6 +40,8 @@ class TrialEnd:
         gpus: GPUs the trial held (0 for CPU-only).
         model_uri: where the trainer saved its model.
         job: the Job's name, or ``local``.
+        stopped: why early stopping ended the trial ("" when it ran to its end); its
+            ``final`` metrics are then the last epoch's.
     """
 
     trial: Trial
@@ -53,6 +55,7 @@ class TrialEnd:
     gpus: float = 0.0
     model_uri: str = ""
     job: str = ""
+    stopped: str = ""
 
 
 def failure_text(end: TrialEnd, objective: str) -> str:
@@ -73,18 +76,23 @@ def failure_text(end: TrialEnd, objective: str) -> str:
 def trial_row(sweep: Sweep, end: TrialEnd) -> ResultRow:
     """The result row of a finished trial (see the module docstring)."""
     spec = sweep.spec
-    error = failure_text(end, spec.objective_metric)[-ERROR_CHARS:]
     final = end.final or {}
     trial = end.trial
+    status: TrialStatus = "stopped"
+    if end.stopped:
+        error = end.stopped[-ERROR_CHARS:]  # a stopped trial is neither a failure nor a result
+    else:
+        error = failure_text(end, spec.objective_metric)[-ERROR_CHARS:]
+        status = "failed" if error else "succeeded"
     return ResultRow(
         sweep=sweep.name, trial=trial.id, config=trial.config, window=trial.window.id,
         window_start=trial.window.start.isoformat(), window_end=trial.window.end.isoformat(),
-        status="failed" if error else "succeeded",
+        status=status,
         params=trial.params,  # shared with the plan, not copied per row
         metrics={m: final[m] for m in spec.recorded_metrics
                  if m in final and math.isfinite(final[m])},
         started_at=end.started_at, finished_at=end.finished_at,
         duration_seconds=round(end.duration_seconds, 3),
         gpu_seconds=round(end.duration_seconds * end.gpus, 3),
-        model_uri="" if error else end.model_uri, job=end.job, error=error,
+        model_uri=end.model_uri if status == "succeeded" else "", job=end.job, error=error,
     )

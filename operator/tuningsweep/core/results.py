@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ParamValue = float | int | str
-TrialStatus = Literal["succeeded", "failed"]
+TrialStatus = Literal["succeeded", "failed", "stopped"]
+STATUSES: tuple[TrialStatus, ...] = ("succeeded", "failed", "stopped")
 
 IDENTITY_COLUMNS: tuple[str, ...] = (
     "sweep", "trial", "config", "window", "window_start", "window_end", "status",
@@ -167,13 +168,13 @@ def parse_csv(text: str) -> list[ResultRow]:
 
         try:
             status = get("status")
-            if status not in ("succeeded", "failed"):
-                raise ValueError(f"status {status!r} is not succeeded or failed")
+            if status not in STATUSES:
+                raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
             rows.append(ResultRow(
                 sweep=get("sweep"), trial=get("trial"), config=get("config"),
                 window=get("window"), window_start=get("window_start"),
                 window_end=get("window_end"),
-                status="succeeded" if status == "succeeded" else "failed",
+                status=STATUSES[STATUSES.index(status)],  # type: ignore[arg-type]
                 params={name: parse_value(cells[i]) for name, i in params if cells[i] != ""},
                 metrics={name: float(cells[i]) for name, i in metrics if cells[i] != ""},
                 started_at=get("started_at"), finished_at=get("finished_at"),
