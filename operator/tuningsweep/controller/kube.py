@@ -10,8 +10,10 @@ every write first takes a token from the bucket.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
+import pydantic
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -19,6 +21,29 @@ from .. import __version__
 from ..core import api
 from . import metrics
 from .ratelimit import TokenBucket
+
+
+class JobRefused(ApiException):  # type: ignore[misc]
+    """The kubernetes client refused a Job body before sending it (wrong types, unknown fields).
+
+    The client validates request bodies against the API's types; a body it refuses would
+    be refused on every retry, exactly like the API server's 422, so it is raised as one:
+    callers that end a sweep on 422 treat both alike. Validation of ``spec.trainer``
+    (``core/podspec.py``) keeps user mistakes from getting here; this is the safety net.
+    """
+
+    def __init__(self, error: pydantic.ValidationError) -> None:
+        problems = "; ".join(f"{_job_path(e['loc'])}: {e['msg']}" for e in error.errors()[:5])
+        message = f"the kubernetes client refused the Job: {problems}"
+        super().__init__(status=422, reason="Invalid", body=json.dumps({"message": message}))
+
+
+def _job_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a field path: ``spec.template.spec.containers[0]...``."""
+    path = ""
+    for part in loc[1:]:  # loc[0] is the argument's position in the call
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path.lstrip(".")
 
 
 def load_credentials() -> None:
@@ -52,6 +77,8 @@ class KubeApi:
             if exc.status == 409:
                 return False
             raise
+        except pydantic.ValidationError as exc:
+            raise JobRefused(exc) from exc
         return True
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
