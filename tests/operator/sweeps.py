@@ -33,8 +33,7 @@ def sweep_manifest(name: str, bucket: str, *, configs: int = 2, windows: int = 2
         "parallelism": parallelism,
         "maxFailedTrials": max_failed,
         "trainer": {"image": "local/fake-trainer:1",
-                    "command": command or [sys.executable, "-m", "tests.operator.fake_trainer"],
-                    "resources": {}},
+                    "command": command or [sys.executable, "-m", "tests.operator.fake_trainer"]},
         "output": {"results": f"gs://{bucket}/tuning"},
         **(extra or {}),
     }
@@ -42,19 +41,20 @@ def sweep_manifest(name: str, bucket: str, *, configs: int = 2, windows: int = 2
             "metadata": {"name": name, "namespace": NS}, "spec": spec}
 
 
-def status_of(k8s: EmulatorProcess, name: str) -> dict[str, Any]:
-    return dict(k8s.client.get(SWEEPS, name, NS).get("status") or {})
+def status_of(k8s: EmulatorProcess, name: str, namespace: str = NS) -> dict[str, Any]:
+    return dict(k8s.client.get(SWEEPS, name, namespace).get("status") or {})
 
 
 def wait_phase(k8s: EmulatorProcess, name: str, phase: str, timeout: float = 90,
-               operator: OperatorProcess | None = None) -> dict[str, Any]:
+               operator: OperatorProcess | None = None, namespace: str = NS) -> dict[str, Any]:
     try:
-        return wait_until(lambda: (s := status_of(k8s, name)).get("phase") == phase and s,
-                          timeout, what=f"{name} to reach {phase}")
+        return wait_until(
+            lambda: (s := status_of(k8s, name, namespace)).get("phase") == phase and s,
+            timeout, what=f"{name} to reach {phase}")
     except AssertionError:
         if operator is not None:
             print(operator.output()[-6000:])
-        print(status_of(k8s, name))
+        print(status_of(k8s, name, namespace))
         raise
 
 
