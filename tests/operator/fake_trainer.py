@@ -6,7 +6,8 @@ nothing, so operator tests run in seconds. Its objective is a known function of 
 parameters and window (see ``tests.local.fake_trainer.objective``).
 
 Environment: ``FAKE_SLEEP`` (seconds, default 0.2), ``FAKE_FAIL_CONFIGS`` (config ids
-that exit 1), ``FAKE_NO_PUSH`` (exit 0 without reporting).
+that exit 1), ``FAKE_BAD_INPUT_CONFIGS`` (config ids that exit 2, the contract's bad
+input), ``FAKE_NO_PUSH`` (exit 0 without reporting).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def main() -> int:
     if trial.split("-")[0] in os.environ.get("FAKE_FAIL_CONFIGS", "").split(","):
         print(f"RuntimeError: simulated failure in {trial}", file=sys.stderr)
         return 1
+    if trial.split("-")[0] in os.environ.get("FAKE_BAD_INPUT_CONFIGS", "").split(","):
+        print(f"BadInputError: no data for the window of {trial}", file=sys.stderr)
+        return 2
     if os.environ.get("FAKE_NO_PUSH"):
         return 0
     params = json.loads(os.environ["TUNINGSWEEP_PARAMS"])

@@ -19,7 +19,16 @@ by the operator would stay pending forever. :class:`NodeAgent` plays both parts 
   ``completionTime`` and the conditions ``SuccessCriteriaMet`` and ``Complete``; or, once more
   pods failed than ``spec.backoffLimit`` allows (failed attempts are retried at once, without
   the real exponential back-off), ``failed: N`` and the conditions ``FailureTarget`` and
-  ``Failed`` with reason ``BackoffLimitExceeded``. ``spec.activeDeadlineSeconds`` kills the
+  ``Failed`` with reason ``BackoffLimitExceeded``. A ``spec.podFailurePolicy`` is applied to
+  each failed pod as the Job controller applies it: rules in order, ``onExitCodes`` (container
+  0's exit code) and ``onPodConditions`` (``DisruptionTarget`` on an evicted pod); ``Ignore``
+  starts the pod again without counting it, ``FailJob`` fails the Job at once with reason
+  ``PodFailurePolicy`` and the controller's message, ``Count`` counts it as usual.
+* :meth:`NodeAgent.evict` evicts a Job's running pod, as a drained node, a preempting
+  higher-priority pod or a reclaimed spot VM would: the pod gets ``DisruptionTarget`` and
+  is terminated (SIGTERM, then SIGKILL), and the Job's pod failure policy decides what
+  follows; without one the failure counts against ``backoffLimit``, as on a cluster.
+  ``spec.activeDeadlineSeconds`` kills the
   process and fails the Job with reason ``DeadlineExceeded``. As on a real cluster, a failed
   Job has no ``completionTime``: use the ``Failed`` condition's ``lastTransitionTime``.
 * A Job that is deleted (or gets a ``deletionTimestamp``) has its process group terminated
@@ -92,6 +101,7 @@ class JobRun:
     phase: JobPhase = 'pending'
     attempts: int = 0
     exit_codes: list[int] = dataclasses.field(default_factory=list)
+    disruptions: int = 0  # pods evicted (DisruptionTarget) by evict()
     reason: str | None = None  # Complete/BackoffLimitExceeded/DeadlineExceeded/deleted/...
     message: str | None = None
     observed_at: float = 0.0  # time.monotonic() when the Job was first seen
@@ -129,6 +139,33 @@ def _image_key(image: str) -> str:
 def _is_finished(job: Mapping[str, Any]) -> bool:
     return any(c.get('type') in ('Complete', 'Failed') and c.get('status') == 'True'
                for c in (job.get('status') or {}).get('conditions') or [])
+
+
+def container_name(job: Mapping[str, Any]) -> str:
+    """The name of the pod template's first container (the one the agent runs)."""
+    containers = (((job.get('spec') or {}).get('template') or {}).get('spec') or {}).get(
+        'containers') or [{}]
+    return str(containers[0].get('name', ''))
+
+
+def pod_failure_rule(policy: Mapping[str, Any] | None, container: str, exit_code: int,
+                     disrupted: bool) -> tuple[str, int, bool] | None:
+    """The first rule of a Job's ``podFailurePolicy`` that matches a failed pod.
+
+    Returns (action, rule index, whether it matched on the exit code), or None when no
+    rule matches (the failure counts, as without a policy).
+    """
+    for index, rule in enumerate((policy or {}).get('rules') or []):
+        codes = rule.get('onExitCodes')
+        if codes is not None and codes.get('containerName') in (None, container):
+            inside = exit_code in (codes.get('values') or [])
+            if inside == (codes.get('operator') == 'In'):
+                return str(rule['action']), index, True
+        for pattern in rule.get('onPodConditions') or []:
+            if (disrupted and pattern.get('type') == 'DisruptionTarget'
+                    and pattern.get('status', 'True') == 'True'):
+                return str(rule['action']), index, False
+    return None
 
 
 class NodeAgent:
@@ -169,6 +206,9 @@ class NodeAgent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}  # loop thread only
+        self._procs: dict[str, asyncio.subprocess.Process] = {}  # running pods; loop thread only
+        self._evicting: set[str] = set()  # uids whose pod is being evicted; loop thread only
+        self._evictions: set[asyncio.Task[None]] = set()  # loop thread only
         self._error: BaseException | None = None
         self._slots = asyncio.Semaphore(max_concurrency)  # bound to the agent's loop on first use
         self._session: aiohttp.ClientSession | None = None
@@ -242,6 +282,42 @@ class NodeAgent:
             if time.monotonic() > deadline:
                 raise TimeoutError(f'the node agent was not idle within {timeout}s')
             time.sleep(0.02)
+
+    def evict(self, namespace: str, name: str, timeout: float = 30.0) -> JobRun:
+        """Evict the Job's running pod (``DisruptionTarget``); return the run once it is handled.
+
+        Waits until the pod runs, then until the agent has applied the Job's pod failure
+        policy to the evicted pod (its ``disruptions`` count is one more).
+        """
+        deadline = time.monotonic() + timeout
+        while (run := self.run_for(namespace, name)) is None or run.phase != 'running':
+            self._raise_if_crashed()
+            if time.monotonic() > deadline or (run is not None and run.phase in TERMINAL_PHASES):
+                raise TimeoutError(f'job {namespace}/{name} has no running pod to evict: {run}')
+            time.sleep(0.02)
+        before = run.disruptions
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._evict, run.uid)
+        while (now := self.run_for(namespace, name)) is not None and now.disruptions == before:
+            self._raise_if_crashed()
+            if time.monotonic() > deadline or now.phase in TERMINAL_PHASES:
+                raise TimeoutError(f'the eviction of {namespace}/{name} was not handled: {now}')
+            time.sleep(0.02)
+        assert now is not None
+        return now
+
+    def _evict(self, uid: str) -> None:
+        proc = self._procs.get(uid)
+        if proc is None and uid in self._tasks:
+            assert self._loop is not None  # the pod is starting: evict it once it runs
+            self._loop.call_later(0.02, self._evict, uid)
+            return
+        if proc is None or proc.returncode is not None:
+            return  # the pod ended meanwhile: nothing to evict
+        self._evicting.add(uid)
+        task = asyncio.create_task(self._kill(proc))  # SIGTERM, then SIGKILL: the kubelet's way
+        self._evictions.add(task)  # a reference, or the task may be collected mid-way
+        task.add_done_callback(self._evictions.discard)
 
     @property
     def max_running(self) -> int:
@@ -483,8 +559,11 @@ class NodeAgent:
                         await self._fail(run, failed + 1, 'DeadlineExceeded',
                                          'Job was active longer than specified deadline')
                         return
+                    evicted = run.uid in self._evicting
+                    self._evicting.discard(run.uid)
                     with self._lock:
                         run.exit_codes.append(code)
+                        run.disruptions += evicted
                     if code == 0:
                         now = _now()
                         self._update(run, phase='succeeded', reason='Complete',
@@ -497,6 +576,19 @@ class NodeAgent:
                                                            'Reached expected number of '
                                                            'succeeded pods', now)
                                            for t in ('SuccessCriteriaMet', 'Complete')]})
+                        return
+                    rule = pod_failure_rule(spec.get('podFailurePolicy'),
+                                            container_name(job), code, evicted)
+                    if rule is not None and rule[0] == 'Ignore':
+                        await self._patch_status(run, {'active': 1, 'ready': 0})
+                        continue  # not counted: the controller starts a new pod
+                    if rule is not None and rule[0] == 'FailJob':
+                        what = (f'Pod {run.namespace}/{env["HOSTNAME"]} has condition '
+                                'DisruptionTarget' if evicted and not rule[2] else
+                                f'Container {container_name(job)} for pod {run.namespace}/'
+                                f'{env["HOSTNAME"]} failed with exit code {code}')
+                        await self._fail(run, failed + 1, 'PodFailurePolicy',
+                                         f'{what} matching FailJob rule at index {rule[1]}')
                         return
                     failed += 1
                     if failed > backoff_limit:
@@ -550,6 +642,7 @@ class NodeAgent:
         with self._lock:
             self._running += 1
             self._max_running = max(self._max_running, self._running)
+        self._procs[run.uid] = proc
         try:
             return await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
@@ -559,6 +652,7 @@ class NodeAgent:
             await asyncio.shield(self._kill(proc))
             raise
         finally:
+            self._procs.pop(run.uid, None)
             with self._lock:
                 self._running -= 1
 

@@ -9,7 +9,7 @@ kubernetes client refused every Job that requested ``nvidia.com/gpu: 1``.
 
 Each example runs its full plan (up to 48 trials), so the fake trainer does not sleep.
 ``examples/shorthand.json`` is the CLI's shorthand (``tuningsweep run``), not a resource
-``kubectl`` can apply; tests/local covers it.
+``kubectl`` can apply.
 """
 
 from __future__ import annotations
