@@ -4,7 +4,8 @@ Every TuningSweep in ``examples/`` (the GPU one included) and a sweep with no ``
 section at all are created exactly as ``kubectl apply -f`` would create them: defaults,
 GPU requests, tolerations, node selectors, service accounts and all. The only stand-in is
 the node: the agent maps the default trainer image to the fake trainer, as a kubelet
-would pull and run the image. These tests failed before quantities were normalised: the
+would pull and run the image (and, for the queued example, the test admits Jobs as Kueue
+would). These tests failed before quantities were normalised: the
 kubernetes client refused every Job that requested ``nvidia.com/gpu: 1``.
 
 Each example runs its full plan (up to 48 trials), so the fake trainer does not sleep.
@@ -27,8 +28,8 @@ from google.cloud import storage
 from tests.core.test_crd import _json_ready  # YAML dates as JSON strings
 from tests.operator.emulator import EmulatorProcess
 from tests.operator.node_agent import NodeAgent
-from tests.operator.operator_process import OperatorProcess
-from tests.operator.sweeps import JOBS, SWEEPS, wait_phase
+from tests.operator.operator_process import OperatorProcess, wait_until
+from tests.operator.sweeps import JOBS, SWEEPS, admit_queued, status_of, wait_phase
 from tuningsweep.core import api
 from tuningsweep.core.manifest import load_sweeps
 from tuningsweep.core.planner import count_trials
@@ -75,6 +76,10 @@ def test_example_runs_unchanged_to_success(
     with operator:
         # As `kubectl apply -f` does: the file's namespace, else the context's ("default").
         k8s_emulator.client.create(SWEEPS, manifest, sweep.namespace)
+        if sweep.spec.trainer.queue_name:  # queued Jobs wait for Kueue: admit them as it would
+            wait_until(lambda: admit_queued(k8s_emulator, sweep.namespace) == [] and status_of(
+                k8s_emulator, sweep.name, sweep.namespace).get("phase") == "Succeeded",
+                timeout=240, interval=0.3, what=f"{sweep.name} to succeed")
         status = wait_phase(k8s_emulator, sweep.name, "Succeeded", timeout=240,
                             operator=operator, namespace=sweep.namespace)
     assert status["trials"]["succeeded"] == status["trials"]["total"] == total
