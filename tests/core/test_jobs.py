@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from kubernetes.client import V1Job
 
-from tuningsweep.core.jobs import build_job, gpus_requested, job_state, model_uri_for
+from tuningsweep.core.jobs import (
+    build_job,
+    gpus_requested,
+    job_state,
+    model_uri_for,
+    pod_failure_message,
+)
 from tuningsweep.core.manifest import load_sweeps
 from tuningsweep.core.planner import plan_trials
 from tuningsweep.core.spec import Sweep
@@ -195,3 +201,19 @@ def test_job_state_carries_the_failure_policys_message() -> None:
                                        "with exit code 2 matching FailJob rule at index 0"}]}})
     assert failed.phase == "failed" and failed.reason == "PodFailurePolicy"
     assert "exit code 2" in failed.message
+
+
+def test_the_latest_failed_pods_last_error_line_is_the_failure_message() -> None:
+    def pod(exit_code: int, message: str, finished: str, name: str = "trainer") -> dict[str, Any]:
+        return {"status": {"containerStatuses": [{"name": name, "state": {"terminated": {
+            "exitCode": exit_code, "message": message, "finishedAt": finished}}}]}}
+
+    pods = [pod(1, "Traceback...\n  File x\nRuntimeError: out of memory\n\n",
+                "2026-11-27T01:00:00Z"),
+            pod(2, "loading\nBadInputError: no data for 2026-10\n", "2026-11-27T02:00:00Z"),
+            pod(0, "done", "2026-11-27T03:00:00Z"),  # a success says nothing about failure
+            pod(3, "sidecar noise", "2026-11-27T04:00:00Z", name="sidecar")]
+    assert pod_failure_message(pods) == "BadInputError: no data for 2026-10"
+    assert pod_failure_message(pods[:1]) == "RuntimeError: out of memory"
+    assert pod_failure_message([{"status": {"phase": "Pending"}}]) == ""
+    assert pod_failure_message([]) == ""

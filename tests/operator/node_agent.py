@@ -24,6 +24,13 @@ by the operator would stay pending forever. :class:`NodeAgent` plays both parts 
   0's exit code) and ``onPodConditions`` (``DisruptionTarget`` on an evicted pod); ``Ignore``
   starts the pod again without counting it, ``FailJob`` fails the Job at once with reason
   ``PodFailurePolicy`` and the controller's message, ``Count`` counts it as usual.
+* With ``create_pods=True`` each attempt is also a Pod object, as the Job controller and the
+  kubelet would write it: the template's labels plus ``batch.kubernetes.io/job-name`` and
+  ``controller-uid``, an ownerReference to the Job, phase ``Running`` then ``Succeeded`` or
+  ``Failed`` with container 0's ``state.terminated`` (exit code, reason, and, under
+  ``terminationMessagePolicy: FallbackToLogsOnError``, a failed attempt's last log lines,
+  at most 80 lines or 2048 bytes, as the kubelet takes them), and ``DisruptionTarget``
+  when evicted. Off by default: it costs API writes that request-counting tests would see.
 * :meth:`NodeAgent.evict` evicts a Job's running pod, as a drained node, a preempting
   higher-priority pod or a reclaimed spot VM would: the pod gets ``DisruptionTarget`` and
   is terminated (SIGTERM, then SIGKILL), and the Job's pod failure policy decides what
@@ -184,7 +191,8 @@ class NodeAgent:
                  image_commands: Mapping[str, Sequence[str]] | None = None,
                  extra_env: Mapping[str, str] | None = None, label_selector: str | None = None,
                  kill_grace_seconds: float = 2.0, pass_environment: bool = True,
-                 watch_timeout_seconds: int = 30, user_agent: str = USER_AGENT) -> None:
+                 watch_timeout_seconds: int = 30, user_agent: str = USER_AGENT,
+                 create_pods: bool = False) -> None:
         self.api_url = api_url.rstrip('/')
         self.namespace = namespace
         self.max_concurrency = max_concurrency
@@ -196,6 +204,7 @@ class NodeAgent:
         self.pass_environment = pass_environment
         self.watch_timeout_seconds = watch_timeout_seconds
         self.user_agent = user_agent
+        self.create_pods = create_pods
 
         self._lock = threading.Lock()
         self._runs: dict[str, JobRun] = {}  # by uid
@@ -554,7 +563,12 @@ class NodeAgent:
                         run.phase = 'running'
                         run.started_at = run.started_at or time.monotonic()
                     await self._patch_status(run, {'active': 1, 'ready': 1})
+                    pod = await self._start_pod(run, job) if self.create_pods else None
+                    log_offset = run.log_path.stat().st_size if run.log_path.exists() else 0
                     code = await self._exec(run, argv, env, remaining)
+                    if pod is not None:
+                        await self._end_pod(run, job, pod, code, run.uid in self._evicting,
+                                            log_offset)
                     if code is None:
                         await self._fail(run, failed + 1, 'DeadlineExceeded',
                                          'Job was active longer than specified deadline')
@@ -605,6 +619,61 @@ class NodeAgent:
             logger.exception('node agent: job %s/%s', run.namespace, run.name)
             self._update(run, phase='failed', reason='AgentError', message=repr(exc),
                          finished_at=time.monotonic())
+
+    async def _start_pod(self, run: JobRun, job: Mapping[str, Any]) -> str:
+        """Create the attempt's Pod object (phase Running); return its name."""
+        template = (job.get('spec') or {}).get('template') or {}
+        name = f'{run.name[:57]}-{"".join(random.choices("bcdfghjklmnpqrstvwxz2456789", k=5))}'
+        labels = {**((template.get('metadata') or {}).get('labels') or {}),
+                  'batch.kubernetes.io/job-name': run.name, 'job-name': run.name,
+                  'batch.kubernetes.io/controller-uid': run.uid, 'controller-uid': run.uid}
+        pod = {'apiVersion': 'v1', 'kind': 'Pod',
+               'metadata': {'name': name, 'namespace': run.namespace, 'labels': labels,
+                            'ownerReferences': [{'apiVersion': 'batch/v1', 'kind': 'Job',
+                                                 'name': run.name, 'uid': run.uid,
+                                                 'controller': True,
+                                                 'blockOwnerDeletion': True}]},
+               'spec': {**(template.get('spec') or {}), 'nodeName': 'node-agent'}}
+        await self._request('POST', f'/api/v1/namespaces/{run.namespace}/pods', pod)
+        await self._request('PATCH', f'/api/v1/namespaces/{run.namespace}/pods/{name}/status',
+                            {'status': {'phase': 'Running', 'startTime': _now()}})
+        return name
+
+    async def _end_pod(self, run: JobRun, job: Mapping[str, Any], name: str,
+                       code: int | None, evicted: bool, log_offset: int) -> None:
+        """Write the attempt's end into its Pod: phase, exit code, termination message."""
+        container = ((((job.get('spec') or {}).get('template') or {}).get('spec') or {})
+                     .get('containers') or [{}])[0]
+        exit_code = 137 if code is None else code  # killed at the deadline: SIGKILL
+        terminated: dict[str, Any] = {'exitCode': exit_code, 'finishedAt': _now(),
+                                      'reason': 'Completed' if exit_code == 0 else 'Error'}
+        if exit_code != 0 and container.get('terminationMessagePolicy') == 'FallbackToLogsOnError':
+            with open(run.log_path, 'rb') as log:
+                log.seek(log_offset)
+                tail = log.read().decode(errors='replace').splitlines()[1:]  # not our header
+            terminated['message'] = '\n'.join(tail[-80:])[-2048:]
+        status: dict[str, Any] = {
+            'phase': 'Succeeded' if exit_code == 0 else 'Failed',
+            'containerStatuses': [{'name': container.get('name', ''), 'ready': False,
+                                   'restartCount': 0, 'image': container.get('image', ''),
+                                   'imageID': '', 'started': False,
+                                   'state': {'terminated': terminated}}]}
+        if evicted:
+            status['conditions'] = [{'type': 'DisruptionTarget', 'status': 'True',
+                                     'reason': 'EvictionByEvictionAPI',
+                                     'message': 'Eviction API: evicting',
+                                     'lastTransitionTime': _now()}]
+        await self._request('PATCH', f'/api/v1/namespaces/{run.namespace}/pods/{name}/status',
+                            {'status': status})
+
+    async def _request(self, method: str, path: str, body: Mapping[str, Any]) -> None:
+        assert self._session is not None
+        content_type = ('application/merge-patch+json' if method == 'PATCH'
+                        else 'application/json')
+        async with self._session.request(method, path, data=json.dumps(body),
+                                         headers={'Content-Type': content_type}) as rsp:
+            if rsp.status >= 300:
+                raise RuntimeError(f'{method} {path}: {rsp.status} {await rsp.text()}')
 
     async def _fail(self, run: JobRun, failed: int, reason: str, message: str) -> None:
         self._update(run, phase='failed', reason=reason, message=message,

@@ -1,10 +1,10 @@
-"""The operator's Kubernetes API calls: Jobs and the sweep's status, rate-limited.
+"""The operator's Kubernetes API calls: Jobs, a failed trial's pods, the sweep's status.
 
 The synchronous ``kubernetes`` client runs in worker threads so the kopf event loop never
-blocks; responses are not deserialised (``_preload_content=False``) since the reconciler
-needs none of them. Jobs are never listed here: :mod:`.jobwatch` keeps them, from its own
-list and watch. Every call is counted by verb and result on /metrics;
-every write first takes a token from the bucket.
+blocks; responses are not deserialised into models (``_preload_content=False``): the
+reconciler needs none but a failed trial's pods, read as plain JSON. Jobs are never listed
+here: :mod:`.jobwatch` keeps them, from its own list and watch. Every call is counted by
+verb and result on /metrics; every write first takes a token from the bucket.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from .. import __version__
 from ..core import api
+from ..core.jobs import LABEL_JOB_NAME, pod_failure_message
 from . import metrics
 from .ratelimit import TokenBucket
 
@@ -64,6 +65,7 @@ class KubeApi:
         self._api_client.user_agent = f"tuningsweep-operator/{__version__}"
         self._batch = client.BatchV1Api(self._api_client)
         self._custom = client.CustomObjectsApi(self._api_client)
+        self._core = client.CoreV1Api(self._api_client)
 
     async def create_job(self, namespace: str, body: dict[str, Any]) -> bool:
         """Create a Job; False when it already exists (a restart re-creating it is fine)."""
@@ -80,6 +82,16 @@ class KubeApi:
         except pydantic.ValidationError as exc:
             raise JobRefused(exc) from exc
         return True
+
+    async def failure_message(self, namespace: str, job: str) -> str:
+        """The trainer's last error line, from the Job's failed pods ("" when none).
+
+        One ``list pods`` by the Job controller's label: call it once per failed trial,
+        when its row is written, not on every reconcile.
+        """
+        response = await self._call("list", "pods", lambda: self._core.list_namespaced_pod(
+            namespace, label_selector=f"{LABEL_JOB_NAME}={job}", _preload_content=False))
+        return pod_failure_message(json.loads(response.data).get("items") or [])
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch the sweep's status subresource."""

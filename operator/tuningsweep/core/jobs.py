@@ -275,6 +275,30 @@ def job_state(job: dict[str, Any]) -> JobState:
     )
 
 
+LABEL_JOB_NAME = "batch.kubernetes.io/job-name"  # the Job controller labels its pods so
+
+
+def pod_failure_message(pods: list[dict[str, Any]]) -> str:
+    """The trainer's last words from the most recent failed pod of a Job ("" when none).
+
+    ``terminationMessagePolicy: FallbackToLogsOnError`` makes a failed container's
+    termination message its last log lines; the last non-empty one is the error the
+    trainer printed (``BadInputError: ...``), which is what a results row needs.
+    """
+    latest = ("", "")
+    for pod in pods:
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            if container.get("name") != CONTAINER:
+                continue
+            terminated = (container.get("state") or {}).get("terminated") or {}
+            lines = [ln.strip() for ln in str(terminated.get("message") or "").splitlines()]
+            lines = [ln for ln in lines if ln]
+            if terminated.get("exitCode") not in (None, 0) and lines:
+                # RFC 3339 in UTC sorts as text; the latest attempt speaks last.
+                latest = max(latest, (str(terminated.get("finishedAt") or ""), lines[-1]))
+    return latest[1][:500]
+
+
 def gpus_requested(sweep: Sweep) -> float:
     """GPUs each trial requests (for the gpu_seconds column)."""
     resources = sweep.spec.trainer.resources
