@@ -87,6 +87,26 @@ def test_invalid_spec_fails_with_condition_and_event(
     assert k8s_emulator.client.list(JOBS, NS)["items"] == []
 
 
+def test_pod_fields_the_api_would_refuse_fail_the_sweep_at_once_naming_the_field(
+    k8s_emulator: EmulatorProcess, operator: OperatorProcess, gcs_bucket: str,
+) -> None:
+    operator.start()
+    body = sweep_manifest("badpod", gcs_bucket)
+    body["spec"]["trainer"]["resources"] = {"limits": {"nvidia.com/gpu": 1, "memory": "16 GB"}}
+    body["spec"]["trainer"]["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "exists"}]
+    k8s_emulator.client.create(SWEEPS, body)  # the CRD keeps pod fields open: stored as is
+    status = wait_phase(k8s_emulator, "badpod", "Failed", operator=operator)
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "InvalidSpec"
+    assert "spec.trainer.resources.limits.memory: '16 GB' is not a Kubernetes quantity" in \
+        failed["message"]
+    assert "spec.trainer.tolerations[0].operator: 'exists' is not one of Exists | Equal" in \
+        failed["message"]
+    assert not any(c["type"] == "Degraded" and c["status"] == "True"
+                   for c in status["conditions"])  # failed, not retrying
+    assert k8s_emulator.client.list(JOBS, NS)["items"] == []
+
+
 def test_failing_trainer_records_failed_rows_then_fails_past_budget(
     k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
     gcs_bucket: str, gcs_client: storage.Client, monkeypatch: pytest.MonkeyPatch,
