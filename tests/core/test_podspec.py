@@ -111,6 +111,8 @@ def errors_of(trainer_yaml: str) -> list[str]:
     ("    queueName: gpu queue", "spec.trainer.queueName: 'gpu queue' is not valid"),
     ("    priorityClassName: High", "spec.trainer.priorityClassName: 'High' is not valid"),
     ("    image: ''", "spec.trainer.image: '' is not valid"),
+    ("    env: [{name: MY VAR, value: x}]", "spec.trainer.env[0].name: 'MY VAR' is not valid; "
+     "variable name: letters, digits"),
 ])
 def test_pod_field_mistakes_name_the_field_and_the_fix(trainer: str, expected: str) -> None:
     messages = errors_of(trainer + "\n")

@@ -137,7 +137,10 @@ SPEC = Field(
                 "args": Field("array", "extra arguments", default=[], items=Field("string")),
                 "env": Field("array", "extra environment variables", default=[],
                              items=Field("object", properties={
-                                 "name": Field("string", "variable name", required=True),
+                                 "name": Field("string", "variable name: letters, digits, "
+                                               "'_', '-', '.', not starting with a digit",
+                                               required=True,
+                                               pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"),
                                  "value": Field("string", "variable value", default=""),
                              })),
                 "resources": Field("object", "container resources (a GPU by default)",
