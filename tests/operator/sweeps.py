@@ -33,6 +33,8 @@ def sweep_manifest(name: str, bucket: str, *, configs: int = 2, windows: int = 2
         "parameters": {"learning_rate": {"values": lrs}, "hidden_units": {"values": [64]}},
         "parallelism": parallelism,
         "maxFailedTrials": max_failed,
+        # The node runs the container's command: the only override of the trainer's
+        # defaults (resources, the GPU request included, stay as users get them).
         "trainer": {"image": "local/fake-trainer:1",
                     "command": command or [sys.executable, "-m", "tests.operator.fake_trainer"]},
         "output": {"results": f"gs://{bucket}/tuning"},
