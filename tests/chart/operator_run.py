@@ -157,8 +157,8 @@ def _sweep(name: str, namespace: str) -> dict[str, Any]:
                      "parameters": {"learning_rate": {"values": [0.01, 0.02]}},
                      "objective": {"metric": "val_mse", "goal": "minimize"},
                      "metrics": ["val_mse", "loss"], "parallelism": 2,
-                     "trainer": {"command": [sys.executable, str(PUSHING_TRAINER)],
-                                 "resources": {}},
+                     # The node runs this command; the trainer's other defaults stay.
+                     "trainer": {"command": [sys.executable, str(PUSHING_TRAINER)]},
                      "data": "synthetic://ctr?seed=1"}}
 
 

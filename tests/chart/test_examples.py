@@ -119,12 +119,19 @@ def test_gpu_example_requests_a_gpu_on_a_gpu_pool() -> None:
     assert sweep.spec.parallelism == 4
 
 
-def test_gpu_example_jobs_are_valid_kubernetes_jobs() -> None:
-    result = subprocess.run([sys.executable, "-m", "tuningsweep.cli", "render",
-                             str(EXAMPLES / "gpu.yaml")],
+def _all_sweep_files() -> list[Path]:
+    return sorted(p for p in EXAMPLES.rglob("*.yaml")
+                  if (yaml.safe_load(p.read_text()) or {}).get("kind") == "TuningSweep")
+
+
+@pytest.mark.parametrize("path", _all_sweep_files(),
+                         ids=lambda p: p.relative_to(EXAMPLES).as_posix())
+def test_example_jobs_are_valid_kubernetes_jobs(path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "tuningsweep.cli", "render", str(path)],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     jobs = [d for d in yaml.safe_load_all(result.stdout) if d]
     assert jobs and all(j["kind"] == "Job" for j in jobs)
+    # Strict: an unknown field is an error, as the API server's strict field validation.
     problems = [p for job in jobs[:2] for p in validate_manifest(job)]
     assert not problems, problems

@@ -19,6 +19,16 @@ def test_validate_ok_and_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == "ok: ctr-mlp-grid: 12 configurations x 3 windows = 36 trials\n"
 
 
+def test_validate_names_a_pod_field_the_cluster_would_refuse(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "gpu.yaml"
+    bad.write_text((ROOT / "examples" / "gpu.yaml").read_text().replace(
+        "limits: {nvidia.com/gpu: 1, memory: 16Gi}", "limits: {nvidia.com/gpu: 1, memory: 16 GB}"))
+    assert main(["validate", str(bad)]) == 2
+    assert (f"{bad}:37: spec.trainer.resources.limits.memory: '16 GB' is not a Kubernetes "
+            "quantity; write a number or a string such as 2, 500m or 16Gi") in capsys.readouterr().err
+
+
 def test_validate_errors_exit_2_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("architecture: mlp\nsearch: {algorithm: grdi}\n")

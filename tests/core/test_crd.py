@@ -52,7 +52,7 @@ def test_crd_shape_for_kubectl_users() -> None:
     assert crd["spec"]["names"]["shortNames"][0] == "sweep"
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns[:3] == ["Phase", "Progress", "Best"] and "Age" in columns
+    assert columns[:4] == ["Phase", "Progress", "Queued", "Best"] and "Age" in columns
     spec = schema()["properties"]["spec"]["properties"]
     immutable = {k for k, v in spec.items()
                  if any(r["rule"] == "self == oldSelf" for r in v.get("x-kubernetes-validations", []))}

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
+from typing import Any
 
-from tuningsweep.core.jobs import build_job, gpus_requested, job_state, model_uri_for
+import pytest
+from kubernetes.client import V1Job
+
+from tuningsweep.core.jobs import (
+    build_job,
+    gpus_requested,
+    job_state,
+    model_uri_for,
+    pod_failure_message,
+)
 from tuningsweep.core.manifest import load_sweeps
 from tuningsweep.core.planner import plan_trials
 from tuningsweep.core.spec import Sweep
@@ -60,7 +71,9 @@ def test_job_carries_the_contract_labels_owner_and_security() -> None:
     (container,) = pod["containers"]
     assert container["command"] == ["python", "-m", "tuningsweep_trainer"]
     assert container["args"] == ["--verbose"]
-    assert container["resources"] == {"limits": {"nvidia.com/gpu": 1}}
+    # The default GPU request, as the string the kubernetes client and the API expect.
+    assert container["resources"] == {"limits": {"nvidia.com/gpu": "1"}}
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["TUNINGSWEEP_TRIAL"] == "c0000-w0" and env["TUNINGSWEEP_MAX_EPOCHS"] == "20"
@@ -107,3 +120,100 @@ def test_job_state_keeps_times_compactly_and_gives_them_back_as_kubernetes_wrote
     assert (odd.start, odd.started_at, odd.owner, odd.duration_seconds()) == (0.0, "", "", 0.0)
     naive = job_state({"metadata": {}, "status": {"startTime": "2026-11-27T01:00:00"}})
     assert naive.started_at == "2026-11-27T01:00:00Z"  # read as UTC, whatever the local zone
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+NO_TRAINER = """\
+apiVersion: tuningsweep.io/v1alpha1
+kind: TuningSweep
+metadata: {name: defaults}
+spec:
+  architecture: mlp
+  parameters:
+    learning_rate: {values: [0.01]}
+"""
+
+
+def first_job(s: Sweep, **changes: Any) -> dict[str, Any]:
+    trial = plan_trials(s.spec, resolve_windows(s.spec, dt.date(2026, 11, 27))).trials[0]
+    return build_job(s, trial, model_uri="gs://b/m", owner_uid="uid-1",
+                     pushgateway="http://pgw:9091", **changes)
+
+
+@pytest.mark.parametrize("text", [NO_TRAINER, *(p.read_text() for p in sorted(
+    EXAMPLES.rglob("*.yaml")) if "kind: TuningSweep" in p.read_text())],
+    ids=["no-trainer", *(p.name for p in sorted(EXAMPLES.rglob("*.yaml"))
+                         if "kind: TuningSweep" in p.read_text())])
+def test_the_kubernetes_client_accepts_the_jobs_users_get(text: str) -> None:
+    # The operator's client (kubernetes 37) validates request bodies before sending them;
+    # an integer GPU count used to be refused here, so no default sweep ever started.
+    for s in load_sweeps(text):
+        job = first_job(s)
+        V1Job.model_validate(job)
+        limits = job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+        assert limits["nvidia.com/gpu"] == "1"
+
+
+def test_preempted_pods_are_retried_and_bad_input_fails_the_job_at_once() -> None:
+    spec = first_job(sweep())["spec"]
+    assert spec["podFailurePolicy"] == {"rules": [
+        {"action": "FailJob",
+         "onExitCodes": {"containerName": "trainer", "operator": "In", "values": [2]}},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget",
+                                                  "status": "True"}]}]}
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"  # the policy requires it
+    assert spec["template"]["spec"]["containers"][0]["name"] == "trainer"
+
+
+def test_a_queue_name_labels_the_job_for_kueue_and_creates_it_suspended() -> None:
+    plain = first_job(sweep())
+    assert plain["spec"]["suspend"] is False
+    assert "kueue.x-k8s.io/queue-name" not in plain["metadata"]["labels"]
+    assert "priorityClassName" not in plain["spec"]["template"]["spec"]
+    (queued,) = load_sweeps(MANIFEST.replace("    backoffLimit: 1\n", "    backoffLimit: 1\n"
+                                             "    queueName: gpu-queue\n"
+                                             "    priorityClassName: tuning-low\n"))
+    job = first_job(queued)
+    assert job["spec"]["suspend"] is True
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu-queue"
+    assert job["spec"]["template"]["spec"]["priorityClassName"] == "tuning-low"
+    V1Job.model_validate(job)
+
+
+def test_job_state_tells_queued_jobs_from_running_ones() -> None:
+    base = {"metadata": {"labels": {"tuningsweep.io/trial": "c0000-w0"}},
+            "spec": {"suspend": True}, "status": {}}
+    queued = job_state(base)
+    assert queued.phase == "active" and queued.suspended and not queued.running
+    admitted = job_state({**base, "spec": {"suspend": False},
+                          "status": {"startTime": "2026-11-27T01:00:00Z", "active": 1}})
+    assert admitted.running and not admitted.suspended
+    # A Job suspended after it finished is finished, not queued.
+    done = job_state({**base, "status": {"conditions": [{"type": "Complete", "status": "True"}]}})
+    assert done.finished and not done.suspended and not done.running
+
+
+def test_job_state_carries_the_failure_policys_message() -> None:
+    failed = job_state({"metadata": {"labels": {"tuningsweep.io/trial": "c0000-w0"}},
+                        "status": {"conditions": [{
+                            "type": "Failed", "status": "True", "reason": "PodFailurePolicy",
+                            "message": "Container trainer for pod ml/ctr-c0000-w0-x failed "
+                                       "with exit code 2 matching FailJob rule at index 0"}]}})
+    assert failed.phase == "failed" and failed.reason == "PodFailurePolicy"
+    assert "exit code 2" in failed.message
+
+
+def test_the_latest_failed_pods_last_error_line_is_the_failure_message() -> None:
+    def pod(exit_code: int, message: str, finished: str, name: str = "trainer") -> dict[str, Any]:
+        return {"status": {"containerStatuses": [{"name": name, "state": {"terminated": {
+            "exitCode": exit_code, "message": message, "finishedAt": finished}}}]}}
+
+    pods = [pod(1, "Traceback...\n  File x\nRuntimeError: out of memory\n\n",
+                "2026-11-27T01:00:00Z"),
+            pod(2, "loading\nBadInputError: no data for 2026-10\n", "2026-11-27T02:00:00Z"),
+            pod(0, "done", "2026-11-27T03:00:00Z"),  # a success says nothing about failure
+            pod(3, "sidecar noise", "2026-11-27T04:00:00Z", name="sidecar")]
+    assert pod_failure_message(pods) == "BadInputError: no data for 2026-10"
+    assert pod_failure_message(pods[:1]) == "RuntimeError: out of memory"
+    assert pod_failure_message([{"status": {"phase": "Pending"}}]) == ""
+    assert pod_failure_message([]) == ""

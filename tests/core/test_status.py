@@ -38,3 +38,12 @@ def test_status_size_does_not_grow_with_trials() -> None:
     status = json.loads(large)
     assert status["progress"] == "10000/10000"
     assert status["best"]["display"].startswith(status["best"]["config"] + " val_mse=")
+
+
+def test_queued_trials_are_counted_apart_from_running_and_pending_ones() -> None:
+    status = build_status(phase="Running", total=10, succeeded=2, failed=1, running=3,
+                          queued=2, windows=(), summary=None, results_uri="gs://b/r",
+                          conditions=[], observed_generation=None)
+    assert status["trials"] == {"total": 10, "pending": 2, "queued": 2, "running": 3,
+                                "succeeded": 2, "failed": 1}
+    assert status["progress"] == "3/10"

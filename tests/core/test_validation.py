@@ -33,7 +33,7 @@ def test_valid_manifest_gets_defaults() -> None:
     spec = sweep.spec
     assert spec.rolling is not None and (spec.rolling.count, spec.rolling.months) == (3, 3)
     assert spec.objective_metric == "val_mse" and spec.objective_goal == "minimize"
-    assert spec.trainer.resources == {"limits": {"nvidia.com/gpu": 1}}
+    assert spec.trainer.resources == {"limits": {"nvidia.com/gpu": "1"}}  # canonical string
     assert spec.parallelism == 2 and spec.max_failed_trials == 3
     assert spec.recorded_metrics[0] == "val_mse"
 

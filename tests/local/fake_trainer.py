@@ -8,8 +8,11 @@ environment:
 
 * ``FAKE_SLEEP``: seconds to "train" (default 0.2);
 * ``FAKE_FAIL_CONFIGS``: comma-separated config ids (from the trial id) that exit 1;
+* ``FAKE_BAD_INPUT_CONFIGS``: config ids that exit 2 (the contract's "bad input");
 * ``FAKE_NAN_CONFIGS``: config ids whose objective is NaN (a diverged training);
 * ``FAKE_NO_PUSH``: exit 0 without reporting anything;
+* ``FAKE_EPOCHS``: epochs to report (default 1), ``FAKE_SLEEP`` spread over them; epoch
+  ``e`` reports ``objective * (1 + 1/e)``, improving towards the final value;
 * ``FAKE_STARTED_DIR``: a folder where each trial touches ``<trial>.started``.
 """
 
@@ -41,20 +44,28 @@ def main() -> int:
     started_dir = os.environ.get("FAKE_STARTED_DIR")
     if started_dir:
         Path(started_dir, f"{trial}.started").touch()
-    time.sleep(float(os.environ.get("FAKE_SLEEP", "0.2")))
+    epochs = int(os.environ.get("FAKE_EPOCHS", "1"))
+    sleep = float(os.environ.get("FAKE_SLEEP", "0.2"))
     config = trial.split("-")[0]
     if config in _configs("FAKE_FAIL_CONFIGS"):
+        time.sleep(sleep)
         print("loading data...", file=sys.stderr)
-        print(f"RuntimeError: simulated failure in {config}", file=sys.stderr)
+        print(f"RuntimeError: simulated failure in {trial}", file=sys.stderr)
         return 1
+    if config in _configs("FAKE_BAD_INPUT_CONFIGS"):
+        print(f"BadInputError: no data for the window of {trial}", file=sys.stderr)
+        return 2
     if os.environ.get("FAKE_NO_PUSH"):
+        time.sleep(sleep)
         return 0
     params = json.loads(os.environ["TUNINGSWEEP_PARAMS"])
     value = objective(params, os.environ["TUNINGSWEEP_WINDOW_START"])
     if config in _configs("FAKE_NAN_CONFIGS"):
         value = math.nan
     reporter = Reporter.from_env()
-    reporter.report_epoch(1, {"val_mse": value * 1.5, "loss": value * 3})
+    for epoch in range(1, epochs + 1):
+        time.sleep(sleep / epochs)
+        reporter.report_epoch(epoch, {"val_mse": value * (1 + 1 / epoch), "loss": value * 3})
     reporter.report_final({"val_mse": value, "loss": value * 2, "training_time_seconds": 0.1})
     return 0
 

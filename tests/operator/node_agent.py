@@ -19,7 +19,23 @@ by the operator would stay pending forever. :class:`NodeAgent` plays both parts 
   ``completionTime`` and the conditions ``SuccessCriteriaMet`` and ``Complete``; or, once more
   pods failed than ``spec.backoffLimit`` allows (failed attempts are retried at once, without
   the real exponential back-off), ``failed: N`` and the conditions ``FailureTarget`` and
-  ``Failed`` with reason ``BackoffLimitExceeded``. ``spec.activeDeadlineSeconds`` kills the
+  ``Failed`` with reason ``BackoffLimitExceeded``. A ``spec.podFailurePolicy`` is applied to
+  each failed pod as the Job controller applies it: rules in order, ``onExitCodes`` (container
+  0's exit code) and ``onPodConditions`` (``DisruptionTarget`` on an evicted pod); ``Ignore``
+  starts the pod again without counting it, ``FailJob`` fails the Job at once with reason
+  ``PodFailurePolicy`` and the controller's message, ``Count`` counts it as usual.
+* With ``create_pods=True`` each attempt is also a Pod object, as the Job controller and the
+  kubelet would write it: the template's labels plus ``batch.kubernetes.io/job-name`` and
+  ``controller-uid``, an ownerReference to the Job, phase ``Running`` then ``Succeeded`` or
+  ``Failed`` with container 0's ``state.terminated`` (exit code, reason, and, under
+  ``terminationMessagePolicy: FallbackToLogsOnError``, a failed attempt's last log lines,
+  at most 80 lines or 2048 bytes, as the kubelet takes them), and ``DisruptionTarget``
+  when evicted. Off by default: it costs API writes that request-counting tests would see.
+* :meth:`NodeAgent.evict` evicts a Job's running pod, as a drained node, a preempting
+  higher-priority pod or a reclaimed spot VM would: the pod gets ``DisruptionTarget`` and
+  is terminated (SIGTERM, then SIGKILL), and the Job's pod failure policy decides what
+  follows; without one the failure counts against ``backoffLimit``, as on a cluster.
+  ``spec.activeDeadlineSeconds`` kills the
   process and fails the Job with reason ``DeadlineExceeded``. As on a real cluster, a failed
   Job has no ``completionTime``: use the ``Failed`` condition's ``lastTransitionTime``.
 * A Job that is deleted (or gets a ``deletionTimestamp``) has its process group terminated
@@ -92,6 +108,7 @@ class JobRun:
     phase: JobPhase = 'pending'
     attempts: int = 0
     exit_codes: list[int] = dataclasses.field(default_factory=list)
+    disruptions: int = 0  # pods evicted (DisruptionTarget) by evict()
     reason: str | None = None  # Complete/BackoffLimitExceeded/DeadlineExceeded/deleted/...
     message: str | None = None
     observed_at: float = 0.0  # time.monotonic() when the Job was first seen
@@ -131,6 +148,33 @@ def _is_finished(job: Mapping[str, Any]) -> bool:
                for c in (job.get('status') or {}).get('conditions') or [])
 
 
+def container_name(job: Mapping[str, Any]) -> str:
+    """The name of the pod template's first container (the one the agent runs)."""
+    containers = (((job.get('spec') or {}).get('template') or {}).get('spec') or {}).get(
+        'containers') or [{}]
+    return str(containers[0].get('name', ''))
+
+
+def pod_failure_rule(policy: Mapping[str, Any] | None, container: str, exit_code: int,
+                     disrupted: bool) -> tuple[str, int, bool] | None:
+    """The first rule of a Job's ``podFailurePolicy`` that matches a failed pod.
+
+    Returns (action, rule index, whether it matched on the exit code), or None when no
+    rule matches (the failure counts, as without a policy).
+    """
+    for index, rule in enumerate((policy or {}).get('rules') or []):
+        codes = rule.get('onExitCodes')
+        if codes is not None and codes.get('containerName') in (None, container):
+            inside = exit_code in (codes.get('values') or [])
+            if inside == (codes.get('operator') == 'In'):
+                return str(rule['action']), index, True
+        for pattern in rule.get('onPodConditions') or []:
+            if (disrupted and pattern.get('type') == 'DisruptionTarget'
+                    and pattern.get('status', 'True') == 'True'):
+                return str(rule['action']), index, False
+    return None
+
+
 class NodeAgent:
     """Runs the Jobs of an API emulator as local processes and reports their status.
 
@@ -147,7 +191,8 @@ class NodeAgent:
                  image_commands: Mapping[str, Sequence[str]] | None = None,
                  extra_env: Mapping[str, str] | None = None, label_selector: str | None = None,
                  kill_grace_seconds: float = 2.0, pass_environment: bool = True,
-                 watch_timeout_seconds: int = 30, user_agent: str = USER_AGENT) -> None:
+                 watch_timeout_seconds: int = 30, user_agent: str = USER_AGENT,
+                 create_pods: bool = False) -> None:
         self.api_url = api_url.rstrip('/')
         self.namespace = namespace
         self.max_concurrency = max_concurrency
@@ -159,6 +204,7 @@ class NodeAgent:
         self.pass_environment = pass_environment
         self.watch_timeout_seconds = watch_timeout_seconds
         self.user_agent = user_agent
+        self.create_pods = create_pods
 
         self._lock = threading.Lock()
         self._runs: dict[str, JobRun] = {}  # by uid
@@ -169,6 +215,9 @@ class NodeAgent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}  # loop thread only
+        self._procs: dict[str, asyncio.subprocess.Process] = {}  # running pods; loop thread only
+        self._evicting: set[str] = set()  # uids whose pod is being evicted; loop thread only
+        self._evictions: set[asyncio.Task[None]] = set()  # loop thread only
         self._error: BaseException | None = None
         self._slots = asyncio.Semaphore(max_concurrency)  # bound to the agent's loop on first use
         self._session: aiohttp.ClientSession | None = None
@@ -242,6 +291,42 @@ class NodeAgent:
             if time.monotonic() > deadline:
                 raise TimeoutError(f'the node agent was not idle within {timeout}s')
             time.sleep(0.02)
+
+    def evict(self, namespace: str, name: str, timeout: float = 30.0) -> JobRun:
+        """Evict the Job's running pod (``DisruptionTarget``); return the run once it is handled.
+
+        Waits until the pod runs, then until the agent has applied the Job's pod failure
+        policy to the evicted pod (its ``disruptions`` count is one more).
+        """
+        deadline = time.monotonic() + timeout
+        while (run := self.run_for(namespace, name)) is None or run.phase != 'running':
+            self._raise_if_crashed()
+            if time.monotonic() > deadline or (run is not None and run.phase in TERMINAL_PHASES):
+                raise TimeoutError(f'job {namespace}/{name} has no running pod to evict: {run}')
+            time.sleep(0.02)
+        before = run.disruptions
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._evict, run.uid)
+        while (now := self.run_for(namespace, name)) is not None and now.disruptions == before:
+            self._raise_if_crashed()
+            if time.monotonic() > deadline or now.phase in TERMINAL_PHASES:
+                raise TimeoutError(f'the eviction of {namespace}/{name} was not handled: {now}')
+            time.sleep(0.02)
+        assert now is not None
+        return now
+
+    def _evict(self, uid: str) -> None:
+        proc = self._procs.get(uid)
+        if proc is None and uid in self._tasks:
+            assert self._loop is not None  # the pod is starting: evict it once it runs
+            self._loop.call_later(0.02, self._evict, uid)
+            return
+        if proc is None or proc.returncode is not None:
+            return  # the pod ended meanwhile: nothing to evict
+        self._evicting.add(uid)
+        task = asyncio.create_task(self._kill(proc))  # SIGTERM, then SIGKILL: the kubelet's way
+        self._evictions.add(task)  # a reference, or the task may be collected mid-way
+        task.add_done_callback(self._evictions.discard)
 
     @property
     def max_running(self) -> int:
@@ -478,13 +563,21 @@ class NodeAgent:
                         run.phase = 'running'
                         run.started_at = run.started_at or time.monotonic()
                     await self._patch_status(run, {'active': 1, 'ready': 1})
+                    pod = await self._start_pod(run, job) if self.create_pods else None
+                    log_offset = run.log_path.stat().st_size if run.log_path.exists() else 0
                     code = await self._exec(run, argv, env, remaining)
+                    if pod is not None:
+                        await self._end_pod(run, job, pod, code, run.uid in self._evicting,
+                                            log_offset)
                     if code is None:
                         await self._fail(run, failed + 1, 'DeadlineExceeded',
                                          'Job was active longer than specified deadline')
                         return
+                    evicted = run.uid in self._evicting
+                    self._evicting.discard(run.uid)
                     with self._lock:
                         run.exit_codes.append(code)
+                        run.disruptions += evicted
                     if code == 0:
                         now = _now()
                         self._update(run, phase='succeeded', reason='Complete',
@@ -497,6 +590,19 @@ class NodeAgent:
                                                            'Reached expected number of '
                                                            'succeeded pods', now)
                                            for t in ('SuccessCriteriaMet', 'Complete')]})
+                        return
+                    rule = pod_failure_rule(spec.get('podFailurePolicy'),
+                                            container_name(job), code, evicted)
+                    if rule is not None and rule[0] == 'Ignore':
+                        await self._patch_status(run, {'active': 1, 'ready': 0})
+                        continue  # not counted: the controller starts a new pod
+                    if rule is not None and rule[0] == 'FailJob':
+                        what = (f'Pod {run.namespace}/{env["HOSTNAME"]} has condition '
+                                'DisruptionTarget' if evicted and not rule[2] else
+                                f'Container {container_name(job)} for pod {run.namespace}/'
+                                f'{env["HOSTNAME"]} failed with exit code {code}')
+                        await self._fail(run, failed + 1, 'PodFailurePolicy',
+                                         f'{what} matching FailJob rule at index {rule[1]}')
                         return
                     failed += 1
                     if failed > backoff_limit:
@@ -513,6 +619,61 @@ class NodeAgent:
             logger.exception('node agent: job %s/%s', run.namespace, run.name)
             self._update(run, phase='failed', reason='AgentError', message=repr(exc),
                          finished_at=time.monotonic())
+
+    async def _start_pod(self, run: JobRun, job: Mapping[str, Any]) -> str:
+        """Create the attempt's Pod object (phase Running); return its name."""
+        template = (job.get('spec') or {}).get('template') or {}
+        name = f'{run.name[:57]}-{"".join(random.choices("bcdfghjklmnpqrstvwxz2456789", k=5))}'
+        labels = {**((template.get('metadata') or {}).get('labels') or {}),
+                  'batch.kubernetes.io/job-name': run.name, 'job-name': run.name,
+                  'batch.kubernetes.io/controller-uid': run.uid, 'controller-uid': run.uid}
+        pod = {'apiVersion': 'v1', 'kind': 'Pod',
+               'metadata': {'name': name, 'namespace': run.namespace, 'labels': labels,
+                            'ownerReferences': [{'apiVersion': 'batch/v1', 'kind': 'Job',
+                                                 'name': run.name, 'uid': run.uid,
+                                                 'controller': True,
+                                                 'blockOwnerDeletion': True}]},
+               'spec': {**(template.get('spec') or {}), 'nodeName': 'node-agent'}}
+        await self._request('POST', f'/api/v1/namespaces/{run.namespace}/pods', pod)
+        await self._request('PATCH', f'/api/v1/namespaces/{run.namespace}/pods/{name}/status',
+                            {'status': {'phase': 'Running', 'startTime': _now()}})
+        return name
+
+    async def _end_pod(self, run: JobRun, job: Mapping[str, Any], name: str,
+                       code: int | None, evicted: bool, log_offset: int) -> None:
+        """Write the attempt's end into its Pod: phase, exit code, termination message."""
+        container = ((((job.get('spec') or {}).get('template') or {}).get('spec') or {})
+                     .get('containers') or [{}])[0]
+        exit_code = 137 if code is None else code  # killed at the deadline: SIGKILL
+        terminated: dict[str, Any] = {'exitCode': exit_code, 'finishedAt': _now(),
+                                      'reason': 'Completed' if exit_code == 0 else 'Error'}
+        if exit_code != 0 and container.get('terminationMessagePolicy') == 'FallbackToLogsOnError':
+            with open(run.log_path, 'rb') as log:
+                log.seek(log_offset)
+                tail = log.read().decode(errors='replace').splitlines()[1:]  # not our header
+            terminated['message'] = '\n'.join(tail[-80:])[-2048:]
+        status: dict[str, Any] = {
+            'phase': 'Succeeded' if exit_code == 0 else 'Failed',
+            'containerStatuses': [{'name': container.get('name', ''), 'ready': False,
+                                   'restartCount': 0, 'image': container.get('image', ''),
+                                   'imageID': '', 'started': False,
+                                   'state': {'terminated': terminated}}]}
+        if evicted:
+            status['conditions'] = [{'type': 'DisruptionTarget', 'status': 'True',
+                                     'reason': 'EvictionByEvictionAPI',
+                                     'message': 'Eviction API: evicting',
+                                     'lastTransitionTime': _now()}]
+        await self._request('PATCH', f'/api/v1/namespaces/{run.namespace}/pods/{name}/status',
+                            {'status': status})
+
+    async def _request(self, method: str, path: str, body: Mapping[str, Any]) -> None:
+        assert self._session is not None
+        content_type = ('application/merge-patch+json' if method == 'PATCH'
+                        else 'application/json')
+        async with self._session.request(method, path, data=json.dumps(body),
+                                         headers={'Content-Type': content_type}) as rsp:
+            if rsp.status >= 300:
+                raise RuntimeError(f'{method} {path}: {rsp.status} {await rsp.text()}')
 
     async def _fail(self, run: JobRun, failed: int, reason: str, message: str) -> None:
         self._update(run, phase='failed', reason=reason, message=message,
@@ -550,6 +711,7 @@ class NodeAgent:
         with self._lock:
             self._running += 1
             self._max_running = max(self._max_running, self._running)
+        self._procs[run.uid] = proc
         try:
             return await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
@@ -559,6 +721,7 @@ class NodeAgent:
             await asyncio.shield(self._kill(proc))
             raise
         finally:
+            self._procs.pop(run.uid, None)
             with self._lock:
                 self._running -= 1
 

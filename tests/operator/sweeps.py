@@ -16,6 +16,7 @@ from tests.operator.operator_process import OperatorProcess, wait_until
 from tests.services import Pushgateway
 
 SWEEPS = "tuningsweep.io/v1alpha1/tuningsweeps"
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 JOBS = "batch/v1/jobs"
 NS = "team"
 
@@ -32,9 +33,10 @@ def sweep_manifest(name: str, bucket: str, *, configs: int = 2, windows: int = 2
         "parameters": {"learning_rate": {"values": lrs}, "hidden_units": {"values": [64]}},
         "parallelism": parallelism,
         "maxFailedTrials": max_failed,
+        # The node runs the container's command: the only override of the trainer's
+        # defaults (resources, the GPU request included, stay as users get them).
         "trainer": {"image": "local/fake-trainer:1",
-                    "command": command or [sys.executable, "-m", "tests.operator.fake_trainer"],
-                    "resources": {}},
+                    "command": command or [sys.executable, "-m", "tests.operator.fake_trainer"]},
         "output": {"results": f"gs://{bucket}/tuning"},
         **(extra or {}),
     }
@@ -42,19 +44,20 @@ def sweep_manifest(name: str, bucket: str, *, configs: int = 2, windows: int = 2
             "metadata": {"name": name, "namespace": NS}, "spec": spec}
 
 
-def status_of(k8s: EmulatorProcess, name: str) -> dict[str, Any]:
-    return dict(k8s.client.get(SWEEPS, name, NS).get("status") or {})
+def status_of(k8s: EmulatorProcess, name: str, namespace: str = NS) -> dict[str, Any]:
+    return dict(k8s.client.get(SWEEPS, name, namespace).get("status") or {})
 
 
 def wait_phase(k8s: EmulatorProcess, name: str, phase: str, timeout: float = 90,
-               operator: OperatorProcess | None = None) -> dict[str, Any]:
+               operator: OperatorProcess | None = None, namespace: str = NS) -> dict[str, Any]:
     try:
-        return wait_until(lambda: (s := status_of(k8s, name)).get("phase") == phase and s,
-                          timeout, what=f"{name} to reach {phase}")
+        return wait_until(
+            lambda: (s := status_of(k8s, name, namespace)).get("phase") == phase and s,
+            timeout, what=f"{name} to reach {phase}")
     except AssertionError:
         if operator is not None:
             print(operator.output()[-6000:])
-        print(status_of(k8s, name))
+        print(status_of(k8s, name, namespace))
         raise
 
 
@@ -70,3 +73,18 @@ def pushgateway_groups(pushgateway: Pushgateway, sweep: str) -> list[str]:
         data = json.loads(response.read())["data"]
     return [g["labels"].get("trial", "") for g in data
             if g["labels"].get("sweep") == sweep and g["labels"].get("namespace") == NS]
+
+
+def admit_queued(k8s: EmulatorProcess, namespace: str = NS) -> list[str]:
+    """Kueue's part: unsuspend the suspended Jobs of a queue (it admits those with quota).
+
+    Returns the names admitted. No Kueue runs next to the emulator; tests call this when
+    they want the queue to have room.
+    """
+    admitted = []
+    for job in k8s.client.list(JOBS, namespace)["items"]:
+        if job["spec"].get("suspend") and QUEUE_LABEL in job["metadata"].get("labels", {}):
+            k8s.client.patch(JOBS, job["metadata"]["name"], {"spec": {"suspend": False}},
+                             namespace)
+            admitted.append(job["metadata"]["name"])
+    return admitted

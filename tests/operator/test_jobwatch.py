@@ -137,6 +137,14 @@ async def test_wakes_a_sweep_only_when_what_the_reconciler_reads_changes(
                                                             "boom")
     assert failed.duration_seconds() == 42.0
 
+    # Kueue admitting a queued Job (unsuspending it) is a change the reconciler reads.
+    k8s.client.patch(JOBS, "s-c0000-w0", {"spec": {"suspend": True}}, "default")
+    await until(lambda: watch.jobs(("default", "s"))[0].suspended)
+    woken.keys.clear()
+    k8s.client.patch(JOBS, "s-c0000-w0", {"spec": {"suspend": False}}, "default")
+    await until(lambda: woken.keys)
+    assert woken.keys == [("default", "s")] and watch.jobs(("default", "s"))[0].running
+
     woken.keys.clear()
     k8s.client.delete(JOBS, "s-c0000-w0", "default")
     await until(lambda: woken.keys)

@@ -43,7 +43,7 @@ def test_sweep_runs_to_success_with_one_row_per_trial(
     k8s_emulator.client.create(SWEEPS, sweep_manifest("op-e2e", gcs_bucket))
     status = wait_phase(k8s_emulator, "op-e2e", "Succeeded", operator=operator)
     assert status["progress"] == "4/4"
-    assert status["trials"] == {"total": 4, "pending": 0, "running": 0, "succeeded": 4,
+    assert status["trials"] == {"total": 4, "pending": 0, "queued": 0, "running": 0, "succeeded": 4,
                                 "failed": 0}
     assert [w["start"] for w in status["windows"]] == ["2026-10-01", "2026-09-01"] or len(
         status["windows"]) == 2
@@ -84,6 +84,26 @@ def test_invalid_spec_fails_with_condition_and_event(
     assert "spec.parameters.dropout.max: max (0.1) is below min (0.5)" in failed["message"]
     events = k8s_emulator.client.list("v1/events", NS)["items"]
     assert any(e.get("reason") == "InvalidSpec" and e.get("type") == "Warning" for e in events)
+    assert k8s_emulator.client.list(JOBS, NS)["items"] == []
+
+
+def test_pod_fields_the_api_would_refuse_fail_the_sweep_at_once_naming_the_field(
+    k8s_emulator: EmulatorProcess, operator: OperatorProcess, gcs_bucket: str,
+) -> None:
+    operator.start()
+    body = sweep_manifest("badpod", gcs_bucket)
+    body["spec"]["trainer"]["resources"] = {"limits": {"nvidia.com/gpu": 1, "memory": "16 GB"}}
+    body["spec"]["trainer"]["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "exists"}]
+    k8s_emulator.client.create(SWEEPS, body)  # the CRD keeps pod fields open: stored as is
+    status = wait_phase(k8s_emulator, "badpod", "Failed", operator=operator)
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "InvalidSpec"
+    assert "spec.trainer.resources.limits.memory: '16 GB' is not a Kubernetes quantity" in \
+        failed["message"]
+    assert "spec.trainer.tolerations[0].operator: 'exists' is not one of Exists | Equal" in \
+        failed["message"]
+    assert not any(c["type"] == "Degraded" and c["status"] == "True"
+                   for c in status["conditions"])  # failed, not retrying
     assert k8s_emulator.client.list(JOBS, NS)["items"] == []
 
 

@@ -9,6 +9,7 @@ immutable, which becomes a CEL transition rule in the CRD.
 
 from __future__ import annotations
 
+from .podspec import DNS_SUBDOMAIN, LABEL_VALUE
 from .schema import Field
 
 GROUP = "tuningsweep.io"
@@ -172,13 +173,17 @@ SPEC = Field(
             "object", "the trainer container (cluster) or command (local)",
             default={}, immutable=True,
             properties={
-                "image": Field("string", "trainer image", default=DEFAULT_TRAINER_IMAGE),
+                "image": Field("string", "trainer image, e.g. registry.example/trainer:1.0",
+                               default=DEFAULT_TRAINER_IMAGE, pattern=r"^\S+$"),
                 "command": Field("array", "command replacing the image entrypoint; locally, "
                                  "the command run per trial", items=Field("string")),
                 "args": Field("array", "extra arguments", default=[], items=Field("string")),
                 "env": Field("array", "extra environment variables", default=[],
                              items=Field("object", properties={
-                                 "name": Field("string", "variable name", required=True),
+                                 "name": Field("string", "variable name: letters, digits, "
+                                               "'_', '-', '.', not starting with a digit",
+                                               required=True,
+                                               pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"),
                                  "value": Field("string", "variable value", default=""),
                              })),
                 "resources": Field("object", "container resources (a GPU by default)",
@@ -186,7 +191,17 @@ SPEC = Field(
                 "nodeSelector": Field("object", "node labels the trials must run on",
                                       values=Field("string")),
                 "tolerations": Field("array", "pod tolerations", open=True),
-                "serviceAccountName": Field("string", "service account of the trial pods"),
+                "serviceAccountName": Field("string", "service account of the trial pods (a "
+                                            "DNS name: lowercase letters, digits, '-', '.')",
+                                            pattern=DNS_SUBDOMAIN, max_length=253),
+                "priorityClassName": Field("string", "PriorityClass of the trial pods (a DNS "
+                                           "name: lowercase letters, digits, '-', '.')",
+                                           pattern=DNS_SUBDOMAIN, max_length=253),
+                "queueName": Field("string", "Kueue LocalQueue for the trials' Jobs: they are "
+                                   "created suspended with the kueue.x-k8s.io/queue-name label "
+                                   "and start when Kueue admits them (at most 63 letters, "
+                                   "digits, '-', '_', '.')", pattern=LABEL_VALUE,
+                                   max_length=63),
                 "volumes": Field("array", "pod volumes (pvc, configMap, secret)", open=True),
                 "volumeMounts": Field("array", "container volume mounts", open=True),
                 "backoffLimit": Field("integer", "Job retries per trial", default=0, minimum=0),

@@ -3,7 +3,8 @@
 ``make crds`` writes this to ``crds/tuningsweep.yaml`` and a test fails when the committed
 file differs, so the CRD can never drift from the validation the CLI applies. Printer
 columns show what ``kubectl get sweeps`` users want at a glance: phase, progress
-(``done/total``), the best configuration with its objective, and age.
+(``done/total``), trials waiting in a Kueue queue, the best configuration with its
+objective, and age.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ _STATUS_SCHEMA: dict[str, Any] = {
                 "end": {"type": "string", "format": "date"}}},
         },
         "trials": {"type": "object", "properties": {
-            k: {"type": "integer"} for k in ("total", "pending", "running", "succeeded", "failed")
+            k: {"type": "integer"} for k in ("total", "pending", "queued", "running",
+                                             "succeeded", "failed")
         }},
         "best": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
                  "properties": {"config": {"type": "string"},
@@ -80,6 +82,8 @@ def build_crd() -> dict[str, Any]:
                 "additionalPrinterColumns": [
                     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
                     {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
+                    {"name": "Queued", "type": "integer", "jsonPath": ".status.trials.queued",
+                     "description": "trials whose Jobs wait in a Kueue queue"},
                     {"name": "Best", "type": "string", "jsonPath": ".status.best.display"},
                     {"name": "Windows", "type": "integer", "priority": 1,
                      "jsonPath": ".status.best.windowsWon",

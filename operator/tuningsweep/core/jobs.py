@@ -7,6 +7,19 @@ trainer image with the trainer contract's environment, requests the trainer's re
 all capabilities dropped, RuntimeDefault seccomp, read-only root with a writable /tmp).
 ``restartPolicy: Never`` and ``backoffLimit`` from the spec (0 by default) mean a failed
 trial is reported, not silently retried on the same GPU budget.
+
+Two kinds of pod failure are not the trial's fault or not worth a retry, and the Job's
+``podFailurePolicy`` tells them apart (Kubernetes 1.26+, GA in 1.31): a pod evicted or
+preempted (spot GPUs reclaimed, a higher-priority Job, a node drained) carries the
+``DisruptionTarget`` condition and is ``Ignore``d: the Job controller starts a new pod
+without counting the failure against ``backoffLimit``, so even the default of 0 retries
+disruptions. Trainer exit code 2 means bad input (a parameter the trainer rejects, data
+that does not resolve): ``FailJob`` ends the Job at once, whatever retries are left.
+``FallbackToLogsOnError`` makes the container's termination message its last log lines
+when the trainer wrote none, so the reason a trial failed can be read from its pod.
+
+With ``spec.trainer.queueName`` the Job is created suspended with Kueue's queue label:
+Kueue admits it (unsuspends it) when the queue has quota, and until then it is queued.
 """
 
 from __future__ import annotations
@@ -19,6 +32,8 @@ from typing import Any, Literal, NamedTuple
 from . import api, layout, naming
 from .contract import params_json, trial_env
 from .planner import Trial
+from .podspec import TMP_PATH, TMP_VOLUME
+from .quantity import QuantityError, quantity_value
 from .spec import Sweep
 
 LABEL_SWEEP = "tuningsweep.io/sweep"
@@ -26,7 +41,17 @@ LABEL_TRIAL = "tuningsweep.io/trial"
 LABEL_CONFIG = "tuningsweep.io/config"
 ANNOTATION_PARAMS = "tuningsweep.io/params"
 ANNOTATION_WINDOW = "tuningsweep.io/window"
+LABEL_QUEUE = "kueue.x-k8s.io/queue-name"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "tuningsweep"}
+EXIT_BAD_INPUT = 2  # the trainer contract: retrying cannot help
+CONTAINER = "trainer"
+
+# Evicted and preempted pods are retried without counting; bad input fails the Job at once.
+_POD_FAILURE_POLICY: dict[str, Any] = {"rules": [
+    {"action": "FailJob",
+     "onExitCodes": {"containerName": CONTAINER, "operator": "In", "values": [EXIT_BAD_INPUT]}},
+    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+]}
 
 _POD_SECURITY: dict[str, Any] = {
     "runAsNonRoot": True,
@@ -73,12 +98,15 @@ def build_job(
     env_list = [{"name": k, "value": v} for k, v in env.items()]
     env_list += [{"name": k, "value": v} for k, v in trainer.env]
     container: dict[str, Any] = {
-        "name": "trainer",
+        "name": CONTAINER,
         "image": trainer.image,
         "env": env_list,
+        # Quantities are canonical strings already (core/podspec.py): the client needs them so.
         "resources": json.loads(json.dumps(trainer.resources)),
         "securityContext": dict(_CONTAINER_SECURITY),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *trainer.volume_mounts],
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": TMP_PATH},
+                         *(dict(m) for m in trainer.volume_mounts)],
     }
     if trainer.command:
         container["command"] = list(trainer.command)
@@ -88,19 +116,24 @@ def build_job(
         "restartPolicy": "Never",
         "securityContext": dict(_POD_SECURITY),
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {}}, *trainer.volumes],
+        "volumes": [{"name": TMP_VOLUME, "emptyDir": {}}, *(dict(v) for v in trainer.volumes)],
     }
     if trainer.service_account_name:
         pod["serviceAccountName"] = trainer.service_account_name
+    if trainer.priority_class_name:
+        pod["priorityClassName"] = trainer.priority_class_name
     if trainer.node_selector:
         pod["nodeSelector"] = dict(trainer.node_selector)
     if trainer.tolerations:
         pod["tolerations"] = [dict(t) for t in trainer.tolerations]
     labels = trial_labels(sweep, trial)
+    job_labels = dict(labels)
+    if trainer.queue_name:
+        job_labels[LABEL_QUEUE] = trainer.queue_name
     metadata: dict[str, Any] = {
         "name": naming.job_name(sweep.name, trial.id),
         "namespace": sweep.namespace,
-        "labels": labels,
+        "labels": job_labels,
         "annotations": {
             ANNOTATION_PARAMS: params_json(trial),
             ANNOTATION_WINDOW: f"{trial.window.start.isoformat()}/{trial.window.end.isoformat()}",
@@ -115,6 +148,9 @@ def build_job(
         "spec": {
             "backoffLimit": trainer.backoff_limit,
             "activeDeadlineSeconds": trainer.active_deadline_seconds,
+            "podFailurePolicy": json.loads(json.dumps(_POD_FAILURE_POLICY)),
+            # Kueue admits a queued Job by unsuspending it; without a queue it starts at once.
+            "suspend": bool(trainer.queue_name),
             "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
         },
     }
@@ -146,11 +182,17 @@ class JobState(NamedTuple):
     reason: str = ""  # the Failed condition's reason and message
     message: str = ""
     owner: str = ""  # uid of the TuningSweep that owns the Job ("" when none)
+    suspended: bool = False  # unfinished and suspended: queued (Kueue has not admitted it)
 
     @property
     def finished(self) -> bool:
         """Complete or Failed, as the Job controller reports it."""
         return self.phase != "active"
+
+    @property
+    def running(self) -> bool:
+        """Active and not held back by a queue (its pod may still wait for a node)."""
+        return self.phase == "active" and not self.suspended
 
     @property
     def started_at(self) -> str:
@@ -228,7 +270,32 @@ def job_state(job: dict[str, Any]) -> JobState:
         reason=reason,
         message=message,
         owner=job_owner(metadata),
+        suspended=phase == "active" and (job.get("spec") or {}).get("suspend") is True,
     )
+
+
+LABEL_JOB_NAME = "batch.kubernetes.io/job-name"  # the Job controller labels its pods so
+
+
+def pod_failure_message(pods: list[dict[str, Any]]) -> str:
+    """The trainer's last words from the most recent failed pod of a Job ("" when none).
+
+    ``terminationMessagePolicy: FallbackToLogsOnError`` makes a failed container's
+    termination message its last log lines; the last non-empty one is the error the
+    trainer printed (``BadInputError: ...``), which is what a results row needs.
+    """
+    latest = ("", "")
+    for pod in pods:
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            if container.get("name") != CONTAINER:
+                continue
+            terminated = (container.get("state") or {}).get("terminated") or {}
+            lines = [ln.strip() for ln in str(terminated.get("message") or "").splitlines()]
+            lines = [ln for ln in lines if ln]
+            if terminated.get("exitCode") not in (None, 0) and lines:
+                # RFC 3339 in UTC sorts as text; the latest attempt speaks last.
+                latest = max(latest, (str(terminated.get("finishedAt") or ""), lines[-1]))
+    return latest[1][:500]
 
 
 def gpus_requested(sweep: Sweep) -> float:
@@ -238,7 +305,7 @@ def gpus_requested(sweep: Sweep) -> float:
         value = (resources.get(section) or {}).get("nvidia.com/gpu")
         if value is not None:
             try:
-                return float(value)
-            except (TypeError, ValueError):
+                return quantity_value(value)
+            except QuantityError:
                 return 0.0
     return 0.0

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import SpecError
+from .quantity import QuantityError, canonical_quantity
 
-FieldType = Literal["string", "integer", "number", "boolean", "object", "array", "date", "any"]
+FieldType = Literal["string", "integer", "number", "boolean", "object", "array", "date", "any",
+                    "quantity"]
 
 _MISSING: Any = object()
 
@@ -28,10 +31,14 @@ class Field:
     """The description of one field of the API.
 
     Attributes:
-        type: JSON type; ``date`` is a ``YYYY-MM-DD`` string; ``any`` accepts any scalar.
+        type: JSON type; ``date`` is a ``YYYY-MM-DD`` string; ``any`` accepts any scalar;
+            ``quantity`` a Kubernetes quantity (number or string), normalised to its
+            canonical string.
         description: shown in ``kubectl explain`` and in error fixes.
         default: filled in when the field is absent (a copy is made for containers).
         properties: the fields of an object; unknown keys are errors unless ``open``.
+        pattern / max_length: constraints on a string (the pattern is searched, as
+            OpenAPI does: anchor it); a mismatch's fix is the description.
         items: the schema of array items.
         values: the schema of map values (an object whose keys are user-chosen).
         open: pass through without checking (Kubernetes types such as tolerations).
@@ -48,6 +55,7 @@ class Field:
     minimum: float | None = None
     min_items: int | None = None
     pattern: str | None = None
+    max_length: int | None = None
     properties: Mapping[str, Field] = field(default_factory=dict)
     items: Field | None = None
     values: Field | None = None
@@ -103,6 +111,13 @@ class _Checker:
             return self._array(schema, value, path)
         if kind == "date":
             return self._date(value, path)
+        if kind == "quantity":
+            try:
+                return canonical_quantity(value)
+            except QuantityError:
+                self.error(path, f"{value!r} is not a Kubernetes quantity",
+                           "write a number or a string such as 2, 500m or 16Gi")
+                return value
         if kind == "any":
             if isinstance(value, (dict, list)) or value is None:
                 self.error(path, f"must be a number or a string, got a {_type_name(value)}")
@@ -129,6 +144,10 @@ class _Checker:
             self.error(path, f"{value!r} is not one of {options}", fix)
         if schema.minimum is not None and isinstance(value, (int, float)) and value < schema.minimum:
             self.error(path, f"must be at least {schema.minimum:g}, got {value!r}")
+        if isinstance(value, str) and (
+                (schema.pattern and not re.search(schema.pattern, value))
+                or (schema.max_length is not None and len(value) > schema.max_length)):
+            self.error(path, f"{value!r} is not valid", schema.description)
         return value
 
     def _date(self, value: Any, path: str) -> Any:
@@ -215,7 +234,7 @@ def to_openapi(schema: Field) -> dict[str, Any]:
             out["type"] = "object"
     elif schema.type == "date":
         out.update(type="string", format="date")
-    elif schema.type == "any":
+    elif schema.type in ("any", "quantity"):
         # Parameter values may be numbers or strings; a structural schema needs a type or
         # this marker, and int-or-string would reject floats.
         out["x-kubernetes-preserve-unknown-fields"] = True
@@ -233,6 +252,8 @@ def to_openapi(schema: Field) -> dict[str, Any]:
         out["minItems"] = schema.min_items
     if schema.pattern:
         out["pattern"] = schema.pattern
+    if schema.max_length is not None:
+        out["maxLength"] = schema.max_length
     if not schema.open:
         if schema.properties:
             out["properties"] = {k: to_openapi(v) for k, v in schema.properties.items()}

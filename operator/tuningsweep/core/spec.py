@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from . import api, presets
 from .errors import InvalidSpec, SpecError
+from .podspec import check_trainer
 from .schema import validate
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -102,7 +103,7 @@ class Trainer:
     command: tuple[str, ...] | None
     args: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
-    resources: Mapping[str, Any]
+    resources: Mapping[str, Any]  # quantities as canonical strings
     node_selector: Mapping[str, str]
     tolerations: tuple[Mapping[str, Any], ...]
     service_account_name: str | None
@@ -110,6 +111,8 @@ class Trainer:
     volume_mounts: tuple[Mapping[str, Any], ...]
     backoff_limit: int
     active_deadline_seconds: int
+    priority_class_name: str | None = None
+    queue_name: str | None = None  # Kueue LocalQueue: Jobs are created suspended
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,8 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
 
     objective = raw["objective"]
     trainer = raw["trainer"]
+    pod, pod_errors = check_trainer(trainer, locate)
+    errors += pod_errors
     output = raw["output"]
     if errors:
         return None
@@ -311,14 +316,16 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
             command=tuple(trainer["command"]) if trainer.get("command") else None,
             args=tuple(trainer["args"]),
             env=tuple((e["name"], e["value"]) for e in trainer["env"]),
-            resources=trainer["resources"],
-            node_selector=trainer.get("nodeSelector") or {},
-            tolerations=tuple(trainer.get("tolerations") or ()),
+            resources=pod["resources"],
+            node_selector=pod["nodeSelector"],
+            tolerations=tuple(pod["tolerations"]),
             service_account_name=trainer.get("serviceAccountName"),
-            volumes=tuple(trainer.get("volumes") or ()),
-            volume_mounts=tuple(trainer.get("volumeMounts") or ()),
+            volumes=tuple(pod["volumes"]),
+            volume_mounts=tuple(pod["volumeMounts"]),
             backoff_limit=trainer["backoffLimit"],
             active_deadline_seconds=trainer["activeDeadlineSeconds"],
+            priority_class_name=trainer.get("priorityClassName"),
+            queue_name=trainer.get("queueName"),
         ),
         data=raw["data"],
         results=output.get("results") or None,

@@ -65,15 +65,21 @@ def build_status(
     results_uri: str,
     conditions: Sequence[dict[str, Any]],
     observed_generation: int | None,
+    queued: int = 0,
 ) -> dict[str, Any]:
-    """The status object (merge-patched onto the sweep)."""
+    """The status object (merge-patched onto the sweep).
+
+    ``running`` counts Jobs that may run (admitted); ``queued`` those a Kueue queue holds
+    suspended. Both take a place in ``parallelism``; only the first use resources.
+    """
     done = succeeded + failed
     status: dict[str, Any] = {
         "phase": phase,
         "progress": f"{done}/{total}",
         "windows": windows_to_data(tuple(windows)),
-        "trials": {"total": total, "pending": max(0, total - done - running),
-                   "running": running, "succeeded": succeeded, "failed": failed},
+        "trials": {"total": total, "pending": max(0, total - done - running - queued),
+                   "queued": queued, "running": running, "succeeded": succeeded,
+                   "failed": failed},
         "resultsURI": results_uri,
         "conditions": list(conditions),
     }
