@@ -60,6 +60,18 @@ class FakeCluster:
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.status.update(status)
 
+    async def delete_job(self, namespace: str, name: str) -> None:
+        trial = next((t for t in self.jobs if name.endswith(t)), None)
+        if trial is not None:
+            process = self.processes.pop(trial)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            del self.jobs[trial]
+
+    async def failure_message(self, namespace: str, job: str) -> str:
+        return ""
+
     def emit(self, type_: str, reason: str, message: str) -> None:
         self.events.append((type_, reason, message))
 
@@ -102,6 +114,16 @@ class FileMetrics:
                 log = parse_metrics_log(path.read_text())
                 if log.final is not None:
                     out[trial] = TrialMetrics(dict(log.final), finished=True)
+        return out
+
+    async def query_curves(self, namespace: str, sweep: str, trials: list[str], metric: str,
+                           since: float, until: float) -> dict[str, dict[int, float]]:
+        out = {}
+        for trial in trials:
+            path = self.folder / f"{trial}.jsonl"
+            if path.exists():
+                log = parse_metrics_log(path.read_text())
+                out[trial] = {e: m[metric] for e, m in log.epochs.items() if metric in m}
         return out
 
 

@@ -28,6 +28,7 @@ UID = "uid-1"
 class Api:
     def __init__(self) -> None:
         self.created: list[str] = []
+        self.deleted: list[str] = []
         self.status: dict[str, Any] = {}
         self.refuse: ApiException | None = None
 
@@ -43,6 +44,12 @@ class Api:
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.status.update(status)
 
+    async def delete_job(self, namespace: str, name: str) -> None:
+        self.deleted.append(name)
+
+    async def failure_message(self, namespace: str, job: str) -> str:
+        return f"RuntimeError: out of memory in {job}"
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -51,6 +58,10 @@ class Metrics:
     async def query_trials(self, namespace: str, sweep: str,
                            trials: list[str]) -> dict[str, TrialMetrics]:
         return {t: self.reported[t] for t in trials if t in self.reported}
+
+    async def query_curves(self, namespace: str, sweep: str, trials: list[str], metric: str,
+                           since: float, until: float) -> dict[str, dict[int, float]]:
+        return {}
 
 
 class Groups:
@@ -158,7 +169,9 @@ def test_past_the_failure_budget_the_sweep_fails_and_starts_nothing(tmp_path: Pa
     assert world.api.status["phase"] == "Failed"
     failed = next(c for c in world.api.status["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "TooManyFailedTrials"
-    assert "c0000-w0: Job failed: BackoffLimitExceeded" in failed["message"]
+    # The trainer's own last error line comes first, read from the failed Job's pods.
+    assert ("c0000-w0: RuntimeError: out of memory in s-c0000-w0; Job failed: "
+            "BackoffLimitExceeded") in failed["message"]
 
 
 def test_a_restarted_operator_recreates_nothing_and_collects_once(tmp_path: Path) -> None:

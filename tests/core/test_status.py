@@ -45,5 +45,5 @@ def test_queued_trials_are_counted_apart_from_running_and_pending_ones() -> None
                           queued=2, windows=(), summary=None, results_uri="gs://b/r",
                           conditions=[], observed_generation=None)
     assert status["trials"] == {"total": 10, "pending": 2, "queued": 2, "running": 3,
-                                "succeeded": 2, "failed": 1}
+                                "succeeded": 2, "failed": 1, "stopped": 0}
     assert status["progress"] == "3/10"

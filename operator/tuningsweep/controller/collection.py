@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kubernetes.client.exceptions import ApiException
+
 from ..core import naming
 from ..core.contract import ENV_PUSHGATEWAY, trial_model_uri
 from ..core.jobs import JobState, gpus_requested
@@ -22,7 +24,7 @@ from ..core.planner import Trial
 from ..core.results import ResultRow
 from ..core.spec import Sweep
 from . import metrics
-from .ports import MetricsSource, MetricsUnavailable
+from .ports import JobsApi, MetricsSource, MetricsUnavailable
 from .status_writer import StatusWriter
 
 
@@ -50,9 +52,10 @@ def job_failure(job: JobState) -> str:
 class Collector:
     """Turns one sweep's finished Jobs into rows."""
 
-    def __init__(self, source: MetricsSource, status: StatusWriter, namespace: str,
-                 name: str, collect_timeout: float) -> None:
+    def __init__(self, source: MetricsSource, api: JobsApi, status: StatusWriter,
+                 namespace: str, name: str, collect_timeout: float) -> None:
         self.source = source
+        self.api = api
         self.status = status
         self.namespace = namespace
         self.name = name
@@ -85,9 +88,14 @@ class Collector:
                     continue
                 no_final = self._metrics_missing(job.trial)
             duration = job.duration_seconds()
+            failure = ""
+            if job.phase == "failed":
+                failure = job_failure(job)
+                line = await self._trainer_error(job)
+                failure = f"{line}; {failure}" if line else failure
             end = TrialEnd(
                 trial=trials[job.trial], exited_ok=job.phase == "succeeded",
-                failure=job_failure(job), final=final, no_final=no_final,
+                failure=failure, final=final, no_final=no_final,
                 started_at=job.started_at, finished_at=job.finished_at,
                 duration_seconds=duration, gpus=gpus,
                 model_uri=trial_model_uri(models_uri, job.trial),
@@ -98,6 +106,18 @@ class Collector:
                 metrics.TRIAL_DURATION.observe(duration)
             self._first_seen.pop(job.trial, None)
         return out
+
+    async def _trainer_error(self, job: JobState) -> str:
+        """The trainer's last error line from the failed Job's pods ("" when unreadable).
+
+        One list call per failed trial, when its row is written; a refusal (RBAC, an API
+        hiccup) only costs the detail, the Job's own condition is still recorded.
+        """
+        try:
+            return await self.api.failure_message(self.namespace,
+                                                  naming.job_name(self.name, job.trial))
+        except (ApiException, OSError, ValueError):
+            return ""
 
     def _metrics_missing(self, trial: str) -> str:
         error = (f"final metrics did not reach Prometheus within {self.collect_timeout:.0f}s: "

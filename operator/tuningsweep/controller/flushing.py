@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from ..core.results import ResultRow
 from ..io.results_store import ResultsStore
@@ -28,8 +28,9 @@ class Flusher:
     """One sweep's background flushes and Pushgateway clean-up."""
 
     def __init__(self, results: ResultsStore, cleaner: GroupCleaner, namespace: str,
-                 name: str) -> None:
+                 name: str, on_durable: Callable[[list[str]], None] | None = None) -> None:
         self.results = results
+        self.on_durable = on_durable
         self.cleaner = cleaner
         self.namespace = namespace
         self.name = name
@@ -78,6 +79,8 @@ class Flusher:
             self._ended.update(ended)
             raise
         metrics.FLUSH_LATENCY.observe(time.monotonic() - started)
+        if self.on_durable is not None:
+            self.on_durable(trials)
         now = time.time()
         for at in ended.values():
             if at:  # 0.0: the Job did not say when it ended

@@ -93,6 +93,16 @@ class KubeApi:
             namespace, label_selector=f"{LABEL_JOB_NAME}={job}", _preload_content=False))
         return pod_failure_message(json.loads(response.data).get("items") or [])
 
+    async def delete_job(self, namespace: str, name: str) -> None:
+        """Delete a Job with its pods (Background propagation); one already gone is fine."""
+        await self.bucket.acquire()
+        try:
+            await self._call("delete", "jobs", lambda: self._batch.delete_namespaced_job(
+                name, namespace, propagation_policy="Background", _preload_content=False))
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch the sweep's status subresource."""
         await self.bucket.acquire()

@@ -29,7 +29,7 @@ PROMETHEUS_ERRORS = Counter("tuningsweep_operator_prometheus_errors_total",
 
 def forget_sweep(namespace: str, sweep: str) -> None:
     """Drop a deleted sweep's per-sweep series."""
-    for phase in ("pending", "running", "succeeded", "failed"):
+    for phase in ("pending", "queued", "running", "succeeded", "failed", "stopped"):
         with contextlib.suppress(KeyError):
             TRIALS.remove(namespace, sweep, phase)
     for labels in list(BEST._metrics):  # prometheus-client offers no label query

@@ -39,6 +39,12 @@ class JobsApi(Protocol):
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch the sweep's status."""
 
+    async def delete_job(self, namespace: str, name: str) -> None:
+        """Delete a Job and its pods (a Job already gone is fine)."""
+
+    async def failure_message(self, namespace: str, job: str) -> str:
+        """The trainer's last error line from a failed Job's pods ("" when none)."""
+
 
 class MetricsSource(Protocol):
     """Where trial metrics are read (Prometheus on a cluster)."""
@@ -46,6 +52,10 @@ class MetricsSource(Protocol):
     async def query_trials(self, namespace: str, sweep: str,
                            trials: list[str]) -> dict[str, TrialMetrics]:
         """The latest metrics of each trial the source knows; raises MetricsUnavailable."""
+
+    async def query_curves(self, namespace: str, sweep: str, trials: list[str], metric: str,
+                           since: float, until: float) -> dict[str, dict[int, float]]:
+        """Each trial's ``metric`` per epoch between two Unix times (early stopping)."""
 
 
 class GroupCleaner(Protocol):

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from prometheus_client import delete_from_gateway
 
-from ..core.contract import FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
+from ..core.contract import EPOCH_GAUGE, FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
 from .ports import MetricsUnavailable, TrialMetrics
 
 QUERY_TIMEOUT_S = 10.0
@@ -48,9 +48,10 @@ def trials_query(namespace: str, sweep: str, trials: Iterable[str]) -> str:
             f'namespace="{namespace}",sweep="{sweep}",trial=~"{_label_regex(trials)}"}}')
 
 
-def _query_sync(url: str, expr: str) -> list[dict[str, object]]:
-    data = urllib.parse.urlencode({"query": expr}).encode()
-    request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/query", data=data)
+def _query_sync(url: str, expr: str, path: str = "query",
+                extra: dict[str, str] | None = None) -> list[dict[str, object]]:
+    data = urllib.parse.urlencode({"query": expr, **(extra or {})}).encode()
+    request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/{path}", data=data)
     try:
         with urllib.request.urlopen(request, timeout=QUERY_TIMEOUT_S) as response:
             payload = json.loads(response.read())
@@ -81,6 +82,51 @@ async def query_trials(
             entry.finished = number >= 1
         elif "metric" in labels:
             entry.metrics[str(labels["metric"])] = number
+    return out
+
+
+def curves_query(namespace: str, sweep: str, trials: Iterable[str], metric: str) -> str:
+    """One PromQL selector for the objective and epoch series of many trials."""
+    return (f'{{__name__=~"{METRIC_GAUGE}|{EPOCH_GAUGE}",metric=~"{metric}|",'
+            f'namespace="{namespace}",sweep="{sweep}",trial=~"{_label_regex(trials)}"}}')
+
+
+MAX_POINTS = 10_000  # Prometheus refuses range queries of more than 11,000 points a series
+
+
+async def query_curves(url: str, namespace: str, sweep: str, trials: list[str], metric: str,
+                       since: float, until: float) -> dict[str, dict[int, float]]:
+    """Each trial's objective per epoch, from the series Prometheus keeps.
+
+    The trainer pushes the objective and the epoch together (one PUT per epoch), so the
+    scrapes pair them: at each sample time, the epoch gauge says which epoch the metric's
+    value belongs to. Epochs a scrape missed (two epochs within one scrape interval) are
+    absent, which the early-stopping rules tolerate (they compare best-so-far values).
+    """
+    if not trials or until <= since:
+        return {}
+    step = max(1.0, (until - since) / MAX_POINTS)
+    series = await asyncio.to_thread(
+        _query_sync, url, curves_query(namespace, sweep, trials, metric), "query_range",
+        {"start": f"{since:.3f}", "end": f"{until:.3f}", "step": f"{step:g}"})
+    epochs: dict[str, dict[float, int]] = {}
+    values: dict[str, dict[float, float]] = {}
+    for item in series:
+        labels = item.get("metric") or {}
+        points = item.get("values") or []
+        assert isinstance(labels, dict) and isinstance(points, list)
+        trial = str(labels.get("trial", ""))
+        if labels.get("__name__") == EPOCH_GAUGE:
+            epochs.setdefault(trial, {}).update({float(t): int(float(v)) for t, v in points})
+        else:
+            values.setdefault(trial, {}).update({float(t): float(v) for t, v in points})
+    out: dict[str, dict[int, float]] = {}
+    for trial, at in values.items():
+        curve = out.setdefault(trial, {})
+        for t, value in sorted(at.items()):
+            epoch = epochs.get(trial, {}).get(t, 0)
+            if epoch > 0:
+                curve[epoch] = value
     return out
 
 
@@ -120,6 +166,11 @@ class PrometheusMetrics:
                            trials: list[str]) -> dict[str, TrialMetrics]:
         """See :func:`query_trials`."""
         return await query_trials(self.url, namespace, sweep, trials)
+
+    async def query_curves(self, namespace: str, sweep: str, trials: list[str], metric: str,
+                           since: float, until: float) -> dict[str, dict[int, float]]:
+        """See :func:`query_curves`."""
+        return await query_curves(self.url, namespace, sweep, trials, metric, since, until)
 
 
 class PushgatewayCleaner:

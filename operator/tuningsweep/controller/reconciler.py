@@ -25,17 +25,19 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from ..core.contract import sweep_models_uri
-from ..core.decisions import Decision, decide
+from ..core.decisions import Decision, Usage, decide
 from ..core.errors import InvalidSpec
-from ..core.jobs import JobState
+from ..core.jobs import JobState, gpus_requested, parse_timestamp
 from ..core.planner import Plan, count_trials
+from ..core.racing_summary import racing_status
 from ..core.spec import Sweep, parse_spec
 from ..core.status import FAILED, SUCCEEDED
 from ..io.storage import StorageError
@@ -46,6 +48,7 @@ from .opening import OpenedSweep, Refused, changed_fields, close_quietly, open_s
 from .ports import Emit, GroupCleaner, JobsApi, MetricsSource, MetricsUnavailable, OpenStore
 from .settings import OperatorSettings
 from .status_writer import StatusWriter
+from .trial_cleanup import TrialCleanup
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ class _Running:
     opened: OpenedSweep
     collector: Collector
     flusher: Flusher
+    cleanup: TrialCleanup
     models_uri: str
     plan: Plan | None = None
     total: int | None = None
@@ -102,6 +106,7 @@ class SweepReconciler:
         self.metrics_source = metrics_source
         self.cleaner = cleaner
         self.open_store = open_store
+        self.api = api
         self.status = StatusWriter(api, emit, namespace, name, settings.status_interval)
         self.jobs = JobCreator(api, self.status, namespace, uid, settings.pushgateway_url)
         self._state: _Running | None = None
@@ -179,11 +184,18 @@ class SweepReconciler:
             await self.status.fail(opened.reason, opened.message, _generation(body))
             return StepResult(done=opened.reason == "InvalidSpec", wait=60.0)
         results = opened.results
+        cleanup = TrialCleanup(self.api, self.metrics_source, self.namespace, self.name,
+                               parse_timestamp((body.get("metadata") or {}).get(
+                                   "creationTimestamp")) or time.time() - 86400.0,
+                               self.settings.job_retention)
+        cleanup.durable(results.done_ids)  # read back from results.csv: durable
         state = _Running(
             opened=opened,
-            collector=Collector(self.metrics_source, self.status, self.namespace, self.name,
-                                self.settings.collect_timeout),
-            flusher=Flusher(results, self.cleaner, self.namespace, self.name),
+            collector=Collector(self.metrics_source, self.api, self.status, self.namespace,
+                                self.name, self.settings.collect_timeout),
+            flusher=Flusher(results, self.cleaner, self.namespace, self.name,
+                            on_durable=cleanup.durable),
+            cleanup=cleanup,
             models_uri=sweep_models_uri(opened.sweep, results.store.uri, opened.sweep.spec.models))
         self._state = state
         # Only durable rows exist at this point, so groups of collected trials that a crash
@@ -224,16 +236,20 @@ class SweepReconciler:
                 self.status.refuse_spec_change(changed)
         return dataclasses.replace(original, spec=spec)
 
-    def _decide(self, state: _Running, sweep: Sweep, jobs: list[JobState]) -> Decision:
+    def _decide(self, state: _Running, sweep: Sweep, jobs: list[JobState],
+                curves: Mapping[str, Mapping[int, float]] | None = None) -> Decision:
         results = state.opened.results
         done = results.done_ids
         unrecorded = [j for j in jobs if j.trial not in done]
+        now = time.time()
+        elapsed = sum(now - j.start for j in unrecorded if j.running and j.start)
         decision = decide(
             sweep.spec, state.opened.windows, results.rows,
             running=[j.trial for j in unrecorded if not j.finished] + list(self.jobs.in_flight),
             collecting=[j.trial for j in unrecorded if j.finished],
             failing={j.trial: job_failure(j) for j in unrecorded if j.phase == "failed"},
-            previous=state.plan)
+            previous=state.plan, curves=curves,
+            usage=Usage(gpu_seconds=elapsed * gpus_requested(sweep), trial_seconds=elapsed))
         previous, state.plan = state.plan, decision.plan
         if previous is not None and decision.plan.stage != previous.stage:
             self.emit("Normal", "StageStarted",
@@ -250,7 +266,15 @@ class SweepReconciler:
         self.jobs.forget_seen({j.trial for j in jobs}, self.name)
 
         # Start the next trials first: a free slot should not wait for collection.
-        decision = self._decide(state, sweep, jobs)
+        curves = await state.cleanup.curves(
+            sweep, [j for j in jobs if j.trial not in results.done_ids], results.done_ids)
+        decision = self._decide(state, sweep, jobs, curves)
+        if decision.stop:
+            ended = await state.cleanup.stop(
+                sweep, decision.stop, {j.trial: j for j in jobs},
+                {t.id: t for t in decision.plan.trials}, curves or {}, state.models_uri)
+            state.flusher.collected(ended, {})
+            decision = self._decide(state, sweep, jobs)
         await self.jobs.create(sweep, decision.start, state.models_uri)
 
         wait = self.settings.tick_interval
@@ -274,6 +298,7 @@ class SweepReconciler:
         state.flusher.start()
         if state.flusher.deletes_pending:
             await state.flusher.retry_deletes()
+        await state.cleanup.remove_recorded_jobs(jobs)
 
         if decision.phase == FAILED:
             if self.status.phase != FAILED:
@@ -285,13 +310,21 @@ class SweepReconciler:
             await state.flusher.clean_leftovers()
         rows = results.rows
         succeeded = sum(1 for r in rows if r.status == "succeeded")
+        stopped = sum(1 for r in rows if r.status == "stopped")
+        # Jobs just created are queued when a Kueue queue holds them, else about to run.
+        queued_created = len(self.jobs.in_flight) if sweep.spec.trainer.queue_name else 0
+        live = [j for j in jobs if j.trial not in results.done_ids]
         await self.status.update(
             phase=decision.phase, total=self._total(state, sweep), succeeded=succeeded,
-            failed=len(rows) - succeeded,
-            running=sum(1 for j in jobs if not j.finished) + len(self.jobs.in_flight),
+            failed=len(rows) - succeeded - stopped, stopped=stopped,
+            running=sum(1 for j in live if j.running) + len(self.jobs.in_flight)
+            - queued_created,
+            queued=sum(1 for j in live if j.suspended) + queued_created,
             windows=state.opened.windows, summary=results.summary,
             results_uri=results.results_uri, generation=_generation(body),
-            parallelism=sweep.spec.parallelism)
+            parallelism=sweep.spec.parallelism, gpu_hours=decision.gpu_hours,
+            reason=decision.reason, message=decision.message,
+            racing=racing_status(sweep.spec, state.opened.windows, decision.plan))
         if decision.phase == SUCCEEDED:
             return StepResult(done=True)
         observed = {j.trial for j in jobs}

@@ -123,6 +123,9 @@ class OperatorSettings:
     collect_timeout: float = _setting(
         120.0, _positive, "SECONDS", "seconds a finished trial may wait for its final metrics in "
         "Prometheus before it is recorded as failed")
+    job_retention: float = _setting(
+        600.0, _non_negative, "SECONDS", "seconds a collected trial's Job (and its pods) is "
+        "kept before the operator deletes it; its row in results.csv is the record")
     metrics_port: int = _setting(8000, _port, "PORT", "port of the operator's /metrics (0 = off)")
 
     @property

@@ -12,8 +12,10 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
+from ..core.decisions import REASON_BUDGET
 from ..core.status import (
     FAILED,
     PENDING,
@@ -109,21 +111,31 @@ class StatusWriter:
 
     async def update(self, *, phase: str, total: int, succeeded: int, failed: int,
                      running: int, windows: Any, summary: Summary | None, results_uri: str,
-                     generation: int | None, parallelism: int) -> None:
+                     generation: int | None, parallelism: int, stopped: int = 0,
+                     queued: int = 0, gpu_hours: float | None = None,
+                     racing: Mapping[str, int] | None = None, reason: str = "",
+                     message: str = "") -> None:
         """Report the step's phase and counters (Events on transitions)."""
+        if reason == REASON_BUDGET and not self.has_condition("BudgetSpent"):
+            # The budget ends the sweep, not a failure: Succeeded, with the reason said.
+            self.condition("BudgetSpent", True, reason, message)
+            self.emit("Normal", reason, message)
         if phase != self.phase:
-            self._transition(phase, f"{succeeded + failed}/{total} trials done", total,
-                             summary, results_uri, parallelism)
+            self._transition(phase, f"{succeeded + failed + stopped}/{total} trials done",
+                             total, summary, results_uri, parallelism)
         status = build_status(
             phase=phase, total=total, succeeded=succeeded, failed=failed, running=running,
             windows=windows, summary=summary, results_uri=results_uri,
-            conditions=self.conditions, observed_generation=generation)
+            conditions=self.conditions, observed_generation=generation, queued=queued,
+            stopped=stopped, gpu_hours=gpu_hours, racing=racing)
         labels = (self.namespace, self.name)
         metrics.TRIALS.labels(*labels, "succeeded").set(succeeded)
         metrics.TRIALS.labels(*labels, "failed").set(failed)
         metrics.TRIALS.labels(*labels, "running").set(running)
+        metrics.TRIALS.labels(*labels, "queued").set(queued)
+        metrics.TRIALS.labels(*labels, "stopped").set(stopped)
         metrics.TRIALS.labels(*labels, "pending").set(
-            max(0, total - succeeded - failed - running))
+            max(0, total - succeeded - failed - stopped - running - queued))
         best = status.get("best")
         if best and summary is not None:
             metrics.BEST.labels(*labels, summary.metric).set(float(best["objective"]))

@@ -35,8 +35,14 @@ _STATUS_SCHEMA: dict[str, Any] = {
         },
         "trials": {"type": "object", "properties": {
             k: {"type": "integer"} for k in ("total", "pending", "queued", "running",
-                                             "succeeded", "failed")
+                                             "succeeded", "failed", "stopped")
         }},
+        "gpuHours": {"type": "number", "description": "GPU-hours used by finished and "
+                     "running trials (spec.budget.gpuHours stops new trials)"},
+        "racing": {"type": "object", "description": "configurations still racing and the "
+                   "trials racing saved", "properties": {
+                       k: {"type": "integer"} for k in ("configs", "alive", "eliminated",
+                                                        "trialsSaved")}},
         "best": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
                  "properties": {"config": {"type": "string"},
                                 "objective": {"type": "number"},
@@ -85,6 +91,11 @@ def build_crd() -> dict[str, Any]:
                     {"name": "Queued", "type": "integer", "jsonPath": ".status.trials.queued",
                      "description": "trials whose Jobs wait in a Kueue queue"},
                     {"name": "Best", "type": "string", "jsonPath": ".status.best.display"},
+                    {"name": "GPU-Hours", "type": "number", "jsonPath": ".status.gpuHours",
+                     "description": "GPU-hours used by the sweep's trials"},
+                    {"name": "Alive", "type": "integer", "priority": 1,
+                     "jsonPath": ".status.racing.alive",
+                     "description": "configurations racing has not eliminated"},
                     {"name": "Windows", "type": "integer", "priority": 1,
                      "jsonPath": ".status.best.windowsWon",
                      "description": "windows the best configuration won"},

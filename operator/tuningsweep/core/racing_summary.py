@@ -15,8 +15,9 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from .planner import Plan, plan_trials
+from .racing import regular_count
 from .results import ResultRow
-from .spec import DateWindow, Sweep
+from .spec import DateWindow, Spec, Sweep
 from .summary import Summary, summarize
 
 
@@ -58,3 +59,18 @@ def summarize_sweep(sweep: Sweep, rows: Sequence[ResultRow], plan: Plan | None =
     eliminated = ({c: (e.window, e.reason) for c, e in plan.eliminated.items()}
                   if plan is not None else eliminations(sweep, rows, windows))
     return summarize(rows, spec.objective_metric, spec.objective_goal, None, eliminated)
+
+
+def racing_status(spec: Spec, windows: Sequence[DateWindow], plan: Plan) -> dict[str, int]:
+    """What racing has done so far, for status: alive, eliminated, trials saved.
+
+    Trials saved are those every configuration would have run on every regular window
+    without racing, less the trials racing has planned (extra windows included).
+    """
+    if spec.racing is None:
+        return {}
+    regular = regular_count(spec.racing, windows,
+                            spec.rolling.count if spec.rolling is not None else None)
+    return {"configs": plan.configs, "alive": plan.configs - len(plan.eliminated),
+            "eliminated": len(plan.eliminated),
+            "trialsSaved": max(0, plan.configs * regular - len(plan.trials))}

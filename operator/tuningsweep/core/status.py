@@ -7,7 +7,7 @@ etcd's object size limit at about 14,500 trials); the per-trial record is the CS
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .spec import DateWindow
@@ -66,26 +66,33 @@ def build_status(
     conditions: Sequence[dict[str, Any]],
     observed_generation: int | None,
     queued: int = 0,
+    stopped: int = 0,
+    gpu_hours: float | None = None,
+    racing: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The status object (merge-patched onto the sweep).
 
     ``running`` counts Jobs that may run (admitted); ``queued`` those a Kueue queue holds
     suspended. Both take a place in ``parallelism``; only the first use resources.
     """
-    done = succeeded + failed
+    done = succeeded + failed + stopped
     status: dict[str, Any] = {
         "phase": phase,
         "progress": f"{done}/{total}",
         "windows": windows_to_data(tuple(windows)),
         "trials": {"total": total, "pending": max(0, total - done - running - queued),
                    "queued": queued, "running": running, "succeeded": succeeded,
-                   "failed": failed},
+                   "failed": failed, "stopped": stopped},
         "resultsURI": results_uri,
         "conditions": list(conditions),
     }
     best = best_status(summary)
     if best is not None:
         status["best"] = best
+    if gpu_hours is not None:
+        status["gpuHours"] = round(gpu_hours, 3)
+    if racing:
+        status["racing"] = dict(racing)
     if observed_generation is not None:
         status["observedGeneration"] = observed_generation
     return status

@@ -27,8 +27,6 @@ import dataclasses
 import datetime as dt
 import os
 import queue
-import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -41,21 +39,21 @@ from pathlib import Path
 from ..core.contract import (
     ENV_METRICS_FILE,
     ENV_TF_THREADS,
-    parse_metrics_log,
     trial_env,
     trial_model_uri,
 )
-from ..core.decisions import decide
+from ..core.decisions import Usage, decide
 from ..core.outcomes import TrialEnd, trial_row
 from ..core.planner import Plan, Trial
 from ..core.results import ResultRow
 from ..core.spec import DateWindow, Sweep
 from ..core.status import FAILED, PENDING
 from ..io.results_store import ResultsStore
+from .trial_files import error_tail, pdeathsig_prefix, read_final_metrics, read_metrics_log
 
 TERMINATE_GRACE_S = 5.0
-ERROR_TAIL_LINES = 40
-ERROR_TAIL_CHARS = 1500
+EPOCH_POLL_S = 0.5  # how often running trials' epochs are read when early stopping is on
+METRICS_FILE = "metrics.jsonl"
 
 
 @dataclass
@@ -90,6 +88,8 @@ class Outcome:
     stopped_reason: str | None = None
     failed_trials: list[str] = field(default_factory=list)
     phase: str = PENDING  # the decision core's last word: Succeeded, Failed, Suspended
+    reason: str = ""  # why, as a condition reason (AllTrialsDone, BudgetSpent, ...)
+    message: str = ""
 
     @property
     def ok(self) -> bool:
@@ -114,39 +114,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def read_final_metrics(path: Path) -> dict[str, float] | None:
-    """The metrics of the last ``final`` record of a metrics file (None: none yet)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return None
-    return parse_metrics_log(text).final
-
-
-_ERROR_WORDS = re.compile(r"error|exception|traceback|killed|fatal", re.IGNORECASE)
-
-
-def error_tail(log_file: Path) -> str:
-    """The informative end of a trial's output, for the ``error`` column.
-
-    The last line that mentions an error and what follows it; without one, the last
-    few lines. Progress lines before the error would only bury it.
-    """
-    try:
-        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return ""
-    tail = [line.strip() for line in lines[-ERROR_TAIL_LINES:] if line.strip()]
-    marked = [i for i, line in enumerate(tail) if _ERROR_WORDS.search(line)]
-    keep = tail[marked[-1]:][:3] if marked else tail[-3:]
-    return " | ".join(keep)[-ERROR_TAIL_CHARS:]
-
-
-def _pdeathsig_prefix() -> list[str]:
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "SIGKILL", "--"] if setpriv else []
-
-
 class LocalExecutor:
     """Runs one sweep's pending trials as local processes until done, stopped or failed."""
 
@@ -162,9 +129,10 @@ class LocalExecutor:
         self._running: dict[str, _Running] = {}
         self._exits: queue.Queue[str] = queue.Queue()
         self._free_gpus = list(settings.gpus)
-        self._prefix = _pdeathsig_prefix()
+        self._prefix = pdeathsig_prefix()
         self._retry = ({r.trial for r in results.rows if r.status == "failed"}
                        if settings.retry_failed else set())
+        self._finished_curves: dict[str, dict[int, float]] = {}
 
     def _counted_rows(self) -> list[ResultRow]:
         # A failed trial is done unless it is one of the failures --retry-failed found at
@@ -195,7 +163,7 @@ class LocalExecutor:
         self._retry.discard(trial.id)
         folder = self.settings.workdir / trial.id
         folder.mkdir(parents=True, exist_ok=True)
-        metrics_file = folder / "metrics.jsonl"
+        metrics_file = folder / METRICS_FILE
         log_file = folder / "trainer.log"
         # A retried or resumed trial must not read a previous attempt's final record.
         metrics_file.unlink(missing_ok=True)
@@ -258,6 +226,66 @@ class LocalExecutor:
 
     # -- the loop -------------------------------------------------------------------------
 
+    def _usage(self) -> Usage:
+        """What the running trials have used so far (the budget counts it)."""
+        now = time.monotonic()
+        elapsed = [(now - run.started, run.gpu is not None) for run in self._running.values()]
+        return Usage(gpu_seconds=sum(s for s, gpu in elapsed if gpu),
+                     trial_seconds=sum(s for s, _ in elapsed))
+
+    def _curves(self) -> dict[str, dict[int, float]] | None:
+        """Per-epoch objective values of running trials and of finished ones (early
+        stopping compares a trial with those of its window); None without the rule."""
+        if self.sweep.spec.early_stopping is None:
+            return None
+        metric = self.sweep.spec.objective_metric
+        curves: dict[str, dict[int, float]] = {}
+        for trial_id in [*self._running, *(r.trial for r in self.results.rows)]:
+            if trial_id not in self._finished_curves or trial_id in self._running:
+                log = read_metrics_log(self.settings.workdir / trial_id / METRICS_FILE)
+                curve = {e: m[metric] for e, m in log.epochs.items() if metric in m}
+                if trial_id not in self._running:
+                    self._finished_curves[trial_id] = curve  # it will not change any more
+                curves[trial_id] = curve
+            else:
+                curves[trial_id] = self._finished_curves[trial_id]
+        return curves
+
+    def _stop(self, trial_id: str, reason: str) -> ResultRow:
+        """End a trial early stopping chose: terminate it, record a ``stopped`` row."""
+        run = self._running.pop(trial_id)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.process.pid, signal.SIGTERM)
+        try:
+            run.process.wait(TERMINATE_GRACE_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait()
+        if run.gpu is not None:
+            self._free_gpus.append(run.gpu)
+        log = read_metrics_log(run.metrics_file)
+        last = log.epochs.get(log.last_epoch, {})
+        row = trial_row(self.sweep, TrialEnd(
+            trial=run.trial, exited_ok=True, final=last, stopped=reason,
+            started_at=run.started_at.isoformat(), finished_at=_now().isoformat(),
+            duration_seconds=time.monotonic() - run.started,
+            gpus=1.0 if run.gpu is not None else 0.0, job="local"))
+        self.results.add([row])
+        return row
+
+    def _next_exit(self) -> str | None:
+        """The next trial whose process ended; None when it is time to look at epochs."""
+        timeout = EPOCH_POLL_S if self.sweep.spec.early_stopping is not None else None
+        while True:
+            try:
+                trial_id = self._exits.get(timeout=timeout)
+            except queue.Empty:
+                return None
+            if trial_id in self._running:
+                return trial_id
+            # a trial early stopping ended: its row is written already
+
     def run(self) -> Outcome:
         """Run until the decision core says the sweep is over.
 
@@ -270,21 +298,28 @@ class LocalExecutor:
         try:
             while True:
                 decision = decide(spec, self.windows, self._counted_rows(),
-                                  running=self._running.keys(), previous=plan)
+                                  running=self._running.keys(), previous=plan,
+                                  usage=self._usage(), curves=self._curves())
                 if plan is None or decision.plan.stage != plan.stage:
                     self.events.planned(decision.plan)
                 plan = decision.plan
                 outcome.phase = decision.phase
+                outcome.reason, outcome.message = decision.reason, decision.message
                 outcome.failed_trials = sorted(decision.failed or {})
                 if decision.phase == FAILED:
                     outcome.stopped_reason = decision.message
                     break
+                for stopped, reason in (decision.stop or {}).items():
+                    self.events.finished(self._stop(stopped, reason), len(self._running))
                 for trial in decision.start:
                     self._start(trial)
                 if not self._running:
+                    if decision.stop:
+                        continue  # slots were freed after the decision: decide again
                     break  # the core had nothing left to start: the sweep is done
-                row = self._collect(self._exits.get())
-                self.events.finished(row, len(self._running))
+                ended = self._next_exit()
+                if ended is not None:
+                    self.events.finished(self._collect(ended), len(self._running))
         except BaseException:
             self.stop_all()
             raise

@@ -1,0 +1,97 @@
+"""Ending trials early and removing the Jobs of recorded ones.
+
+* **Early stopping** on a cluster reads each trial's objective per epoch from the series
+  Prometheus keeps (:meth:`.ports.MetricsSource.query_curves`), hands the curves to the
+  decision core, and carries its decision out: the Job is deleted (no retry) and the
+  trial recorded as ``stopped`` with the last value it reported. Finished trials' curves
+  do not change, so each is read once per operator start.
+* **Retention**: the row in results.csv is the record of a collected trial; its Job and
+  pods are deleted ``job_retention`` seconds after the row is durable, so a sweep of
+  10,000 trials does not leave 10,000 Jobs in etcd. A trial with a row is never started
+  again, so a deleted Job is not re-created, by this operator or a restarted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+
+from ..core import naming
+from ..core.jobs import JobState
+from ..core.outcomes import TrialEnd, trial_row
+from ..core.planner import Trial
+from ..core.results import ResultRow
+from ..core.spec import Sweep
+from .ports import JobsApi, MetricsSource
+
+
+class TrialCleanup:
+    """One sweep's early stops and Job retention."""
+
+    def __init__(self, api: JobsApi, source: MetricsSource, namespace: str, name: str,
+                 since: float, retention: float) -> None:
+        self.api = api
+        self.source = source
+        self.namespace = namespace
+        self.name = name
+        self.since = since  # when the sweep was created: curves start there
+        self.retention = retention
+        self._finished_curves: dict[str, dict[int, float]] = {}
+        self._durable_at: dict[str, float] = {}
+        self._deleted: set[str] = set()
+
+    async def curves(self, sweep: Sweep, jobs: Iterable[JobState],
+                     recorded: Iterable[str]) -> dict[str, dict[int, float]] | None:
+        """Per-epoch objective values of running trials and of finished ones."""
+        if sweep.spec.early_stopping is None:
+            return None
+        running = [j.trial for j in jobs if j.running]
+        if not running:
+            return {}
+        finished = [t for t in {*recorded, *(j.trial for j in jobs if j.finished)}
+                    if t not in self._finished_curves]
+        found = await self.source.query_curves(
+            self.namespace, self.name, sorted({*running, *finished}),
+            sweep.spec.objective_metric, self.since, time.time())
+        for trial in finished:
+            self._finished_curves[trial] = found.get(trial, {})
+        return {**self._finished_curves, **{t: found.get(t, {}) for t in running}}
+
+    async def stop(self, sweep: Sweep, stops: Mapping[str, str], jobs: Mapping[str, JobState],
+                   trials: Mapping[str, Trial], curves: Mapping[str, Mapping[int, float]],
+                   models_uri: str) -> list[ResultRow]:
+        """Delete the Jobs of the trials to stop; their ``stopped`` rows."""
+        rows = []
+        now = time.time()
+        metric = sweep.spec.objective_metric
+        for trial_id, reason in sorted(stops.items()):
+            await self.api.delete_job(self.namespace, naming.job_name(self.name, trial_id))
+            curve = curves.get(trial_id, {})
+            last = curve[max(curve)] if curve else math.nan
+            job = jobs.get(trial_id)
+            start = job.start if job is not None and job.start else now
+            rows.append(trial_row(sweep, TrialEnd(
+                trial=trials[trial_id], exited_ok=True,
+                final={metric: last} if curve else {}, stopped=reason,
+                started_at=job.started_at if job is not None else "",
+                finished_at=JobState(trial_id, "succeeded", end=now).finished_at,
+                duration_seconds=max(0.0, now - start), job=naming.job_name(self.name, trial_id),
+                model_uri=models_uri)))
+        return rows
+
+    def durable(self, trials: Iterable[str]) -> None:
+        """These trials' rows are durable from now on."""
+        now = time.monotonic()
+        for trial in trials:
+            self._durable_at.setdefault(trial, now)
+
+    async def remove_recorded_jobs(self, jobs: Iterable[JobState]) -> None:
+        """Delete Jobs whose rows have been durable for ``retention`` seconds."""
+        horizon = time.monotonic() - self.retention
+        for job in jobs:
+            at = self._durable_at.get(job.trial)
+            if at is None or at > horizon or job.trial in self._deleted or not job.finished:
+                continue
+            await self.api.delete_job(self.namespace, naming.job_name(self.name, job.trial))
+            self._deleted.add(job.trial)
