@@ -81,7 +81,7 @@ class OperatorRun:
     service_account: str
     request_log: list[RequestRecord] = field(default_factory=list)
     final_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # by "ns/name"
-    jobs_created: int = 0
+    jobs_removed_after_collection: bool = False
     jobs_left_after_delete: int = -1
     health: tuple[int, str] = (0, "")
     metrics_text: str = ""
@@ -127,6 +127,8 @@ def chart_values(mode: Mode, workdir: Path, prometheus: Prometheus,
         "tickInterval": 0.5,
         "statusInterval": 1,
         "collectTimeout": 60,
+        # Recorded trials' Jobs are deleted at once, so the run uses that permission too.
+        "jobRetention": 0,
     })
     values["pushgateway"] = {"enabled": False, "url": pushgateway.url}
     return values
@@ -154,9 +156,11 @@ def _sweep(name: str, namespace: str) -> dict[str, Any]:
             "metadata": {"name": name, "namespace": namespace},
             "spec": {"architecture": "mlp", "mode": "fast", "fast": {"months": 1, "maxEpochs": 1},
                      "search": {"algorithm": "grid", "seed": 1},
-                     "parameters": {"learning_rate": {"values": [0.01, 0.02]}},
+                     # 0.5 fails (see pushing_trainer.py): the operator reads the failed
+                     # trial's pods for its error line, a permission the run must use.
+                     "parameters": {"learning_rate": {"values": [0.01, 0.02, 0.5]}},
                      "objective": {"metric": "val_mse", "goal": "minimize"},
-                     "metrics": ["val_mse", "loss"], "parallelism": 2,
+                     "metrics": ["val_mse", "loss"], "parallelism": 3, "maxFailedTrials": 1,
                      # The node runs this command; the trainer's other defaults stay.
                      "trainer": {"command": [sys.executable, str(PUSHING_TRAINER)]},
                      "data": "synthetic://ctr?seed=1"}}
@@ -234,8 +238,13 @@ def run_lifecycle(mode: Mode, workdir: Path, prometheus: Prometheus,
                 return statuses if done else None
             run.final_status = _wait(all_done, LIFECYCLE_TIMEOUT_S, "the sweeps to succeed",
                                      log, operator)
-            run.jobs_created = sum(len(client.list(JOBS, ns)["items"])
-                                   for ns in mode.sweep_namespaces)
+
+            def recorded_jobs_removed() -> bool | None:
+                return all(not client.list(JOBS, ns)["items"]
+                           for ns in mode.sweep_namespaces) or None
+            _wait(recorded_jobs_removed, 30, "the recorded trials' Jobs to be removed", log,
+                  operator)
+            run.jobs_removed_after_collection = True
             _collect_dashboard(run, prometheus, sweep_name, log)
             run.metrics_text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1].decode()
 

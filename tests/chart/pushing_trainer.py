@@ -5,7 +5,8 @@ parameters from the ``TUNINGSWEEP_*`` environment the operator puts in each Job,
 ``tuningsweep_trial_metric{metric=...}``, ``tuningsweep_trial_epoch`` and
 ``tuningsweep_trial_finished 1`` to ``TUNINGSWEEP_PUSHGATEWAY`` under the grouping key
 ``{namespace, sweep, trial}`` (job ``tuningsweep``), and exits. The node agent runs it as
-the Job's container command.
+the Job's container command. A learning rate of 0.5 or more fails (exit 1), for the
+operator's failed-trial path.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
 def main() -> int:
     params = json.loads(os.environ["TUNINGSWEEP_PARAMS"])
+    if float(params.get("learning_rate", 0.0)) >= 0.5:
+        print("RuntimeError: training diverged at learning_rate 0.5", file=sys.stderr)
+        return 1
     val_mse = round(0.1 + float(params.get("learning_rate", 0.0)), 6)
     registry = CollectorRegistry()
     metric = Gauge("tuningsweep_trial_metric", "Trial metrics", ["metric"], registry=registry)

@@ -31,14 +31,16 @@ def test_the_run_went_through_the_whole_lifecycle(operator_run: OperatorRun) -> 
     calls = {(c.resource, c.verb) for c in calls_from_log(operator_run.request_log,
                                                            TEST_USER_AGENTS)}
     assert {("jobs", "create"), ("tuningsweeps/status", "patch"), ("events", "create"),
-            ("tuningsweeps", "patch"), ("jobs", "watch"), ("tuningsweeps", "watch")} <= calls
+            ("tuningsweeps", "patch"), ("jobs", "watch"), ("tuningsweeps", "watch"),
+            ("jobs", "delete"), ("pods", "list")} <= calls
     mode = operator_run.mode
     assert set(operator_run.final_status) == {f"{ns}/sweep-{mode.name}"
                                               for ns in mode.sweep_namespaces}
     for status in operator_run.final_status.values():
         assert status["phase"] == "Succeeded"
-        assert status["trials"]["succeeded"] == status["trials"]["total"] == 2
-    assert operator_run.jobs_created == 2 * len(mode.sweep_namespaces)
+        assert (status["trials"]["succeeded"], status["trials"]["failed"],
+                status["trials"]["total"]) == (2, 1, 3)
+    assert operator_run.jobs_removed_after_collection
     assert operator_run.jobs_left_after_delete == 0
     if mode.peering:
         assert any(r.endswith("kopfpeerings") for r, _ in calls)

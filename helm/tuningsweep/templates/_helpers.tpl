@@ -99,11 +99,16 @@ a real operator run. */}}
 - apiGroups: ["tuningsweep.io"]
   resources: ["tuningsweeps/status"]
   verbs: ["patch"]
-# The trials: the operator keeps Jobs from its own list and watch; the reconciler creates them.
+# The trials: the operator keeps Jobs from its own list and watch; the reconciler creates
+# them, and deletes those early stopping ends and those of recorded trials (jobRetention).
 # Deleting a sweep deletes its Jobs through their ownerReferences, not the operator.
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["list", "watch", "create"]
+  verbs: ["list", "watch", "create", "delete"]
+# A failed trial's pods: their termination message is the trainer's last error line.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
 # Events on the sweeps (windows pinned, stages, success, failures).
 - apiGroups: [""]
   resources: ["events"]

@@ -326,7 +326,10 @@ class SweepReconciler:
             reason=decision.reason, message=decision.message,
             racing=racing_status(sweep.spec, state.opened.windows, decision.plan))
         if decision.phase == SUCCEEDED:
-            return StepResult(done=True)
+            # Done once the recorded trials' Jobs are removed (after job_retention).
+            await state.cleanup.remove_recorded_jobs(jobs)
+            left = state.cleanup.next_removal(jobs)
+            return StepResult(done=left is None, wait=left or 0.0)
         observed = {j.trial for j in jobs}
         if decision.plan.final and all(t.id in observed
                                        for t in decision.plan.pending(results.done_ids)):

@@ -95,3 +95,10 @@ class TrialCleanup:
                 continue
             await self.api.delete_job(self.namespace, naming.job_name(self.name, job.trial))
             self._deleted.add(job.trial)
+
+    def next_removal(self, jobs: Iterable[JobState]) -> float | None:
+        """Seconds until the next recorded Job is due for removal (None: none left)."""
+        now = time.monotonic()
+        due = [self._durable_at[j.trial] + self.retention - now for j in jobs
+               if j.trial in self._durable_at and j.trial not in self._deleted]
+        return max(0.0, min(due)) if due else None
