@@ -141,7 +141,7 @@ def reconciler(cluster: FakeCluster, name: str, namespace: str,
                results: str) -> SweepReconciler:
     """A reconciler over the fakes, with the status patched as often as it changes."""
     settings = OperatorSettings(status_interval=0.0, tick_interval=0.05,
-                                results_default=results)
+                                results_default=results, job_retention=0.0)
     return SweepReconciler(settings, cluster, cluster.emit, namespace, name, UID,
                            metrics_source=FileMetrics(cluster.folder), cleaner=NoGroups(),
                            open_store=open_store)

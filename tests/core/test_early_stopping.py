@@ -1,0 +1,73 @@
+"""Early stopping: a trial is compared only with trials of its window at the same epoch."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tuningsweep.core.decisions import decide
+from tuningsweep.core.early_stopping import trials_to_stop
+from tuningsweep.core.manifest import load_sweeps
+from tuningsweep.core.spec import EarlyStopping
+from tuningsweep.core.windows import resolve_windows
+
+MEDIAN = EarlyStopping("median", grace_epochs=2, min_trials=2, reduction_factor=3)
+ASHA = EarlyStopping("asha", grace_epochs=1, min_trials=2, reduction_factor=2)
+
+
+def curve(*values: float) -> dict[int, float]:
+    return {e: v for e, v in enumerate(values, start=1)}
+
+
+def test_median_stops_a_trial_behind_the_median_of_its_window_after_the_grace() -> None:
+    peers = {"a-w0": curve(5, 4, 3), "b-w0": curve(5, 4, 3), "c-w0": curve(9, 8)}
+    window_of = {"c-w0": "w0"}
+    stops = trials_to_stop(MEDIAN, {"c-w0": peers["c-w0"]}, {"w0": peers}, window_of)
+    assert list(stops) == ["c-w0"] and "epoch 2" in stops["c-w0"]
+    # Within the grace period nobody is stopped.
+    early = {"c-w0": curve(9)}
+    assert trials_to_stop(MEDIAN, early, {"w0": {**peers, **early}}, window_of) == {}
+
+
+def test_a_hard_window_does_not_stop_its_trials_for_being_behind_an_easy_one() -> None:
+    easy = {"a-w0": curve(1, 1, 1), "b-w0": curve(1, 1, 1)}
+    hard = {"c-w1": curve(9, 8, 7)}
+    stops = trials_to_stop(MEDIAN, hard, {"w0": easy, "w1": hard}, {"c-w1": "w1"})
+    assert stops == {}  # no peers on its own window yet: too few to judge
+
+
+def test_median_needs_min_trials_at_the_epoch() -> None:
+    peers = {"a-w0": curve(1, 1, 1), "c-w0": curve(9, 9)}
+    assert trials_to_stop(MEDIAN, {"c-w0": peers["c-w0"]}, {"w0": peers}, {"c-w0": "w0"}) == {}
+
+
+def test_asha_keeps_the_top_fraction_at_each_rung() -> None:
+    peers = {"a-w0": curve(1, 1), "b-w0": curve(2, 2), "c-w0": curve(3), "d-w0": curve(4)}
+    window_of = {t: "w0" for t in peers}
+    running = {"c-w0": peers["c-w0"], "d-w0": peers["d-w0"], "a-w0": peers["a-w0"]}
+    stops = trials_to_stop(ASHA, running, {"w0": peers}, window_of)
+    # Rung 1: four trials, the best half (2) go on: a and b; c and d stop.
+    assert sorted(stops) == ["c-w0", "d-w0"]
+
+
+MANIFEST = """\
+apiVersion: tuningsweep.io/v1alpha1
+kind: TuningSweep
+metadata: {name: e, namespace: t}
+spec:
+  architecture: mlp
+  windows: {rolling: {count: 1, months: 1}}
+  search: {algorithm: grid, seed: 1, earlyStopping: {rule: median, graceEpochs: 2, minTrials: 2}}
+  parameters: {learning_rate: {values: [0.1, 0.2, 0.3, 0.4]}}
+  objective: {metric: accuracy, goal: maximize}
+  parallelism: 4
+"""
+
+
+def test_the_decision_core_orients_maximised_objectives_and_frees_the_slot() -> None:
+    sweep = load_sweeps(MANIFEST, "e.yaml")[0]
+    windows = resolve_windows(sweep.spec, dt.date(2026, 11, 30))
+    decision = decide(sweep.spec, windows, [], running=["c0000-w0", "c0001-w0", "c0002-w0"],
+                      curves={"c0000-w0": curve(0.9, 0.9), "c0001-w0": curve(0.8, 0.85),
+                              "c0002-w0": curve(0.1, 0.2)})
+    assert list(decision.stop or {}) == ["c0002-w0"]  # lowest accuracy: behind the median
+    assert [t.id for t in decision.start] == ["c0003-w0"]
