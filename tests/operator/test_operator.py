@@ -44,7 +44,7 @@ def test_sweep_runs_to_success_with_one_row_per_trial(
     status = wait_phase(k8s_emulator, "op-e2e", "Succeeded", operator=operator)
     assert status["progress"] == "4/4"
     assert status["trials"] == {"total": 4, "pending": 0, "queued": 0, "running": 0, "succeeded": 4,
-                                "failed": 0}
+                                "failed": 0, "stopped": 0}
     assert [w["start"] for w in status["windows"]] == ["2026-10-01", "2026-09-01"] or len(
         status["windows"]) == 2
     rows = results_rows(gcs_client, gcs_bucket, "op-e2e")

@@ -236,15 +236,18 @@ class SweepReconciler:
                 self.status.refuse_spec_change(changed)
         return dataclasses.replace(original, spec=spec)
 
-    def _decide(self, state: _Running, sweep: Sweep, jobs: list[JobState],
-                curves: Mapping[str, Mapping[int, float]] | None = None) -> Decision:
+    async def _decide(self, state: _Running, sweep: Sweep, jobs: list[JobState],
+                      curves: Mapping[str, Mapping[int, float]] | None = None) -> Decision:
         results = state.opened.results
         done = results.done_ids
         unrecorded = [j for j in jobs if j.trial not in done]
         now = time.time()
         elapsed = sum(now - j.start for j in unrecorded if j.running and j.start)
-        decision = decide(
-            sweep.spec, state.opened.windows, results.rows,
+        # Planning is pure but not always quick (a model-based search replays its batches,
+        # about a second per hundred configurations after an operator restart), so it runs
+        # in a worker thread: other sweeps' steps and kopf's handlers go on meanwhile.
+        decision = await asyncio.to_thread(
+            decide, sweep.spec, state.opened.windows, list(results.rows),
             running=[j.trial for j in unrecorded if not j.finished] + list(self.jobs.in_flight),
             collecting=[j.trial for j in unrecorded if j.finished],
             failing={j.trial: job_failure(j) for j in unrecorded if j.phase == "failed"},
@@ -268,13 +271,13 @@ class SweepReconciler:
         # Start the next trials first: a free slot should not wait for collection.
         curves = await state.cleanup.curves(
             sweep, [j for j in jobs if j.trial not in results.done_ids], results.done_ids)
-        decision = self._decide(state, sweep, jobs, curves)
+        decision = await self._decide(state, sweep, jobs, curves)
         if decision.stop:
             ended = await state.cleanup.stop(
                 sweep, decision.stop, {j.trial: j for j in jobs},
                 {t.id: t for t in decision.plan.trials}, curves or {}, state.models_uri)
             state.flusher.collected(ended, {})
-            decision = self._decide(state, sweep, jobs)
+            decision = await self._decide(state, sweep, jobs)
         await self.jobs.create(sweep, decision.start, state.models_uri)
 
         wait = self.settings.tick_interval
@@ -287,7 +290,7 @@ class SweepReconciler:
             if collected.rows:
                 state.flusher.collected(collected.rows, collected.ended)
                 # Rows free slots and may complete a stage or the sweep: decide again.
-                decision = self._decide(state, sweep, jobs)
+                decision = await self._decide(state, sweep, jobs)
                 await self.jobs.create(sweep, decision.start, state.models_uri)
             if collected.waited is not None:
                 # Final values reach Prometheus at its next scrape of the Pushgateway (a

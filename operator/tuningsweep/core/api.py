@@ -129,7 +129,7 @@ SPEC = Field(
                                       "keep the best 1/reductionFactor at each rung",
                                       required=True, enum=("median", "asha")),
                         "graceEpochs": Field("integer", "epochs every trial runs before it "
-                                             "may be stopped", default=3, minimum=1),
+                                             "may be stopped", default=5, minimum=1),
                         "minTrials": Field("integer", "trials of the window that must have "
                                            "reached the epoch before one is stopped",
                                            default=3, minimum=1),
