@@ -83,7 +83,7 @@ class World:
         self.events: list[tuple[str, str, str]] = []
         self.jobs: dict[str, JobState] = {}
         self.settings = OperatorSettings(status_interval=0.0, collect_timeout=0.2,
-                                         results_default=str(folder))
+                                         results_default=str(folder), job_retention=0.0)
         self.body: dict[str, Any] = {
             "metadata": {"name": "s", "namespace": "ns", "generation": 1,
                          "creationTimestamp": "2026-11-30T00:00:00Z"},
@@ -141,6 +141,8 @@ def test_a_finished_trial_is_collected_and_its_slot_refilled_in_one_step(tmp_pat
         world.finish(trial)
     result = world.step()
     assert result.done and world.api.status["phase"] == "Succeeded"
+    # Recorded trials' Jobs are removed (job_retention 0 here): the rows are the record.
+    assert sorted(world.api.deleted) == sorted(f"s-{t}" for t in world.api.created)
     assert world.groups.groups == set()  # every group deleted once its row was durable
     rows = parse_csv((tmp_path / "ns" / "s" / "results.csv").read_text())
     assert len(rows) == 4 and all(r.status == "succeeded" for r in rows)
