@@ -293,7 +293,7 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
     windows = results.pin_windows(resolved)
     if args.today is not None and windows != resolved:
         raise today_conflict(args.today, resolved, windows, results.store.uri_for(results.folder))
-    data = check_data(sweep, windows, data=args.data)
+    data = check_data(sweep, windows, data=args.data, source=args.file)
     if not args.quiet:
         data.print_warnings()
     if results.rows:
