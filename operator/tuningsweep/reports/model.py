@@ -18,6 +18,16 @@ from tuningsweep.reports.objective import DEFAULT_GOAL, infer_goal
 
 
 @dataclass(frozen=True)
+class TrialFailure:
+    """A failed trial and why: shown in every format, since a count alone says nothing."""
+
+    trial: str
+    config: str
+    window: str
+    error: str
+
+
+@dataclass(frozen=True)
 class Report:
     """A sweep's leaderboard, trends and learning curves, plus where they came from."""
 
@@ -27,6 +37,13 @@ class Report:
     curves: LearningCurves | None
     best_histories: Mapping[str, Epochs]
     notes: tuple[str, ...] = ()
+    failures: tuple[TrialFailure, ...] = ()
+
+
+def trial_failures(rows: Sequence[ResultRow]) -> tuple[TrialFailure, ...]:
+    """The failed trials of ``rows`` with their errors, in trial order."""
+    return tuple(TrialFailure(r.trial, r.config, r.window, r.error or "(no error recorded)")
+                 for r in sorted(rows, key=lambda r: r.trial) if r.status == "failed")
 
 
 def _curve_goal(curve: str, metric: str, goal: Goal) -> Goal:
@@ -65,4 +82,5 @@ def build_report(
         if summary.best is not None:
             best_trials = {r.trial for r in rows if r.config == summary.best}
             best_histories = {t: h for t, h in histories.items() if t in best_trials}
-    return Report(source, summary, trends, curves, best_histories, tuple(notes))
+    return Report(source, summary, trends, curves, best_histories, tuple(notes),
+                  trial_failures(rows))

@@ -46,6 +46,8 @@ tr.best td { font-weight: 600; } tr.incomplete td { color: #888; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 svg.plot { background: #fff; border: 1px solid #eee; border-radius: 4px; font-family: inherit; }
 .note { color: #666; font-size: 13px; }
+td.error { text-align: left; white-space: pre-wrap; font-family: monospace; font-size: 12px;
+           max-width: 900px; }
 .guide p { max-width: 900px; line-height: 1.45; font-size: 14px; }
 """
 
@@ -138,6 +140,19 @@ configurations' mean objective explained by one parameter alone.</p>
 """
 
 
+def _failures(report: Report, top: int) -> str:
+    """The failed trials with their errors, whole (they are why a result is missing)."""
+    rows = "".join(f"<tr><td class=\"name\">{esc(f.trial)}</td><td>{esc(f.window)}</td>"
+                   f'<td class="error">{esc(f.error)}</td></tr>' for f in report.failures[:top])
+    more = len(report.failures) - top
+    tail = (f'<p class="note">… {more} more; the JSON report lists all of them.</p>'
+            if more > 0 else "")
+    return (f'<section id="failures"><h2>Failed trials ({len(report.failures)})</h2>'
+            '<div class="scroll"><table class="leaderboard" id="failures-table"><thead><tr>'
+            '<th class="name">trial</th><th>window</th><th class="name">error</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table></div>{tail}</section>")
+
+
 def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
     """Render the report as one self-contained HTML page."""
     s = report.summary
@@ -153,6 +168,8 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
                         '<p class="note">Colour is the rank within each window (darker is better); '
                         '* marks incomplete configurations.</p>'
                         f"{window_heatmap(s, top)}</section>")
+    if report.failures:
+        sections.append(_failures(report, top))
     trends = report.trends
     if trends.parameters:
         plots = "".join(trend_plot(t, s.metric) for t in trends.parameters)

@@ -11,6 +11,7 @@ The keys the issue defines are always present with exactly those names::
 Extras, which consumers may ignore: top-level ``windows``, ``runner_up``, ``counts``,
 ``significance`` (the test that decides: method, alpha, residual sd, degrees of freedom,
 number of hypotheses corrected for), ``interactions``, ``curves``, ``verdict``,
+``failures`` (every failed trial: ``trial``, ``config``, ``window``, ``error``),
 ``notes``, ``source``; per configuration ``comparison`` (the paired comparison behind
 ``p_value_vs_best``), ``n_failed``, ``windows_run``, ``status`` (alive/eliminated),
 ``eliminated_at`` and ``elimination_reason``; per trend level ``std`` and, for binned
@@ -174,6 +175,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         "interactions": _interaction(report.trends.interaction),
         "curves": _curves(report.curves),
         "verdict": verdict(report),
+        "failures": [{"trial": f.trial, "config": f.config, "window": f.window,
+                      "error": f.error} for f in report.failures],
         "notes": list(report.notes),
         "source": report.source,
     }

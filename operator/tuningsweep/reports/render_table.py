@@ -188,6 +188,20 @@ def _curve_table(curves: LearningCurves) -> Table:
     return table
 
 
+def _failures_table(report: Report, top: int) -> Table:
+    """Every failed trial's error (the first ``top``): why, not only how many."""
+    failures = report.failures
+    more = len(failures) - top
+    table = Table(title=f"Failed trials ({len(failures)})", box=box.SIMPLE_HEAD,
+                  title_justify="left",
+                  caption=f"… {more} more: --format json lists all" if more > 0 else None)
+    table.add_column("trial", no_wrap=True)
+    table.add_column("error", overflow="fold")
+    for f in failures[:top]:
+        table.add_row(f.trial, f.error)
+    return table
+
+
 def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color: bool = True) -> None:
     """Print the report to ``file`` as rich tables and a verdict.
 
@@ -223,6 +237,8 @@ def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color
             console.print(
                 f"… {hidden} more configurations (all of them: --format json, or summary.csv)"
             )
+    if report.failures:
+        console.print(_failures_table(report, top))
     console.print("[bold]Verdict[/bold]", markup=True)
     for sentence in verdict(report):
         console.print(f"  {sentence}", markup=False, highlight=False)
