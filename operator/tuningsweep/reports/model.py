@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, learning_curves
+from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, windowed_learning_curves
 from tuningsweep.core.results import ResultRow
 from tuningsweep.core.summary import Goal, Summary, summarize
 from tuningsweep.core.trends import Trends, trends_from_summary
@@ -78,7 +78,9 @@ def build_report(
     if histories:
         name = curve_metric(list(histories.values()), metric)
         if name is not None:
-            curves = learning_curves(histories, name, _curve_goal(name, metric, goal))
+            # A trial is compared only with trials of its own window (core.curves).
+            curves = windowed_learning_curves(histories, {r.trial: r.window for r in rows},
+                                              name, _curve_goal(name, metric, goal))
         if summary.best is not None:
             best_trials = {r.trial for r in rows if r.config == summary.best}
             best_histories = {t: h for t, h in histories.items() if t in best_trials}

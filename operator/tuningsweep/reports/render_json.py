@@ -10,7 +10,9 @@ The keys the issue defines are always present with exactly those names::
 
 Extras, which consumers may ignore: top-level ``windows``, ``runner_up``, ``counts``,
 ``significance`` (the test that decides: method, alpha, residual sd, degrees of freedom,
-number of hypotheses corrected for), ``interactions``, ``curves``, ``verdict``,
+number of hypotheses corrected for), ``interactions``, ``curves`` (with several windows:
+each window's own curve and convergence, and epochs relative to each window's level),
+``verdict``,
 ``failures`` (every failed trial: ``trial``, ``config``, ``window``, ``error``),
 ``notes``, ``source``; per configuration ``comparison`` (the paired comparison behind
 ``p_value_vs_best``), ``n_failed``, ``windows_run``, ``status`` (alive/eliminated),
@@ -131,6 +133,11 @@ def _interaction(interaction: Interaction | None) -> list[dict[str, Any]]:
     return [{"params": [a, b], "cells": cells}]
 
 
+def _points(curves: LearningCurves) -> list[dict[str, Any]]:
+    return [{"epoch": p.epoch, "median": p.median, "q25": p.q25, "q75": p.q75, "count": p.count}
+            for p in curves.points]
+
+
 def _curves(curves: LearningCurves | None) -> dict[str, Any] | None:
     if curves is None:
         return None
@@ -138,10 +145,13 @@ def _curves(curves: LearningCurves | None) -> dict[str, Any] | None:
         "metric": curves.metric,
         "trials": curves.n_trials,
         "converged_epoch": curves.converged_epoch,
-        "epochs": [
-            {"epoch": p.epoch, "median": p.median, "q25": p.q25, "q75": p.q75, "count": p.count}
-            for p in curves.points
-        ],
+        # "" when one window; "ratio"/"difference": epochs are relative to each window's level.
+        "relative": curves.relative,
+        "epochs": _points(curves),
+        "windows": [{"window": w.window, "level": _num(w.level),
+                     "converged_epoch": w.curves.converged_epoch,
+                     "still_improving": w.still_improving, "trials": w.curves.n_trials,
+                     "epochs": _points(w.curves)} for w in curves.windows],
     }
 
 

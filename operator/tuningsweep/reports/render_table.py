@@ -159,11 +159,15 @@ def _interaction_table(interaction: Interaction, metric: str) -> Table:
 
 
 def _curve_table(curves: LearningCurves) -> Table:
-    table = Table(
-        title=f"Learning curve: median {curves.metric} over {curves.n_trials} trials",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-    )
+    relative = {"ratio": " / its window's level", "difference": " - its window's level"}
+    title = f"Learning curve: median {curves.metric}{relative.get(curves.relative, '')} " \
+            f"over {curves.n_trials} trials"
+    caption = None
+    if curves.windows:
+        caption = "converged per window: " + ", ".join(
+            f"{w.window} epoch {w.curves.converged_epoch}"
+            f"{' (still improving)' if w.still_improving else ''}" for w in curves.windows)
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("epoch", justify="right")
     table.add_column("median", justify="right")
     table.add_column("IQR", justify="right")

@@ -223,9 +223,22 @@ def _curve_sentences(report: Report) -> list[str]:
     last = curves.points[-1].epoch
     if curves.converged_epoch is None:
         return []
+    if len(curves.windows) < 2:
+        return [
+            f"The median {curves.metric} over {_plural(curves.n_trials, 'trial')} stops "
+            f"improving meaningfully at epoch {curves.converged_epoch} (of {last})."
+        ]
+    # Each window judged on its own trials: windows' levels differ, pooling misleads.
+    each = ", ".join(
+        f"{w.curves.converged_epoch} ({w.window}"
+        f"{', still improving at its last epoch' if w.still_improving else ''})"
+        for w in curves.windows if w.curves.converged_epoch is not None)
+    improving = [w.window for w in curves.windows if w.still_improving]
+    advice = (f"; {_names(improving)} might gain from more epochs" if improving
+              else f": epochs beyond {curves.converged_epoch} gain little in any window")
     return [
-        f"The median {curves.metric} over {_plural(curves.n_trials, 'trial')} stops "
-        f"improving meaningfully at epoch {curves.converged_epoch} (of {last})."
+        f"Within each window, the median {curves.metric} stops improving meaningfully at "
+        f"epoch {each}{advice}."
     ]
 
 
