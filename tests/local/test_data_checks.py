@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from google.cloud import storage
 
 from tests.local.conftest import FAKE_TRAINER
 
@@ -147,3 +148,30 @@ def test_synthetic_data_is_not_listed(project: Path) -> None:
                               data="synthetic://ctr?seed=1")
     done = cli(["validate", str(manifest)], project)
     assert done.returncode == 0 and done.stderr == ""
+
+
+def test_gcs_data_is_checked_too(project: Path, gcs_bucket: str,
+                                 gcs_client: storage.Client) -> None:
+    bucket = gcs_client.bucket(gcs_bucket)
+    for day in range(1, 32):
+        bucket.blob(f"flights/date=2026-01-{day:02d}/part-0.csv").upload_from_string("x\n1\n")
+    manifest = write_manifest(project, [("2026-01-01", "2026-01-31"),
+                                        ("2026-06-01", "2026-06-30")],
+                              data=f"gs://{gcs_bucket}/flights")
+    planned = cli(["plan", str(manifest), "-o", "json"], project)
+    assert planned.returncode == 2
+    assert f"gs://{gcs_bucket}/flights has no data for window w1" in planned.stderr
+    manifest = write_manifest(project, [("2026-01-01", "2026-01-31")],
+                              data=f"gs://{gcs_bucket}/flights")
+    windows = json.loads(cli(["plan", str(manifest), "-o", "json"], project).stdout)["windows"]
+    assert windows[0]["days"] == 31 and windows[0]["rows"] is None  # not downloaded to count
+    # A bucket this machine cannot list may be the cluster's: validate only warns...
+    manifest = write_manifest(project, [("2026-01-01", "2026-01-31")],
+                              data="gs://no-such-bucket-here/flights")
+    validated = cli(["validate", str(manifest)], project)
+    assert validated.returncode == 0
+    assert validated.stderr.startswith("warning: spec.data: not checked against the windows: "
+                                       "GCS bucket 'no-such-bucket-here' does not exist")
+    # ...run needs the data, so there it is an error, before any trial.
+    ran = cli(["run", str(manifest), "--results", str(project / "out")], project)
+    assert ran.returncode == 2 and "spec.data: GCS bucket 'no-such-bucket-here'" in ran.stderr

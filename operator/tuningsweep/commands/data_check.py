@@ -6,8 +6,9 @@ without data is an error (exit 2, nothing trains), a window reaching outside the
 warning. ``synthetic://`` data has no folder and is not checked.
 
 ``validate`` and ``plan`` may run where ``gs://`` is out of reach (no credentials on a
-laptop, a CI job without network): there an unreachable bucket is a warning saying the
-data was not checked. ``run`` needs the data anyway, so there it is an error.
+laptop, a CI job without network, a bucket only the cluster's service account may read):
+there a bucket that cannot be listed is a warning saying the data was not checked. ``run``
+needs the data anyway, so there it is an error.
 """
 
 from __future__ import annotations
@@ -60,13 +61,15 @@ def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None 
         return DataCheck()
     try:
         days = list_partitions(uri)
-    except DataFolderMissing as exc:
-        raise InvalidSpec([SpecError(name, str(exc), _missing_fix(uri, data))],
-                          source) from None
     except StorageError as exc:
-        if remote_required:
-            raise
-        return DataCheck(warnings=[f"{name}: not checked against the windows: {exc}"])
+        remote = uri.startswith("gs://")
+        if remote and not remote_required:
+            # The bucket may be readable by the cluster's credentials and not by yours.
+            return DataCheck(warnings=[f"{name}: not checked against the windows: {exc}"])
+        if isinstance(exc, DataFolderMissing):
+            raise InvalidSpec([SpecError(name, str(exc), _missing_fix(uri, data))],
+                              source) from None
+        raise
     # Every day with data counts for the data's span; rows only inside the windows.
     counted: dict[dt.date, int | None] = dict.fromkeys(days)
     if rows and windows:

@@ -29,6 +29,7 @@ from .errors import StorageError
 PARTITION_RE = re.compile(r"(?:^|/)date=(\d{4}-\d{2}-\d{2})/?$")
 DATA_SUFFIXES = (".csv", ".parquet")
 _CHUNK = 1 << 20
+LIST_TIMEOUT_S = 30.0
 
 
 class DataFolderMissing(StorageError):
@@ -90,7 +91,8 @@ def _list_gcs(uri: str) -> dict[dt.date, tuple[str, ...]]:
     found: dict[dt.date, list[str]] = {}
     try:
         # One listing of the whole prefix: partitions are its first-level folders.
-        for blob in make_client().list_blobs(bucket, prefix=base):
+        # A bounded wait: validate and plan must not hang where GCS is out of reach.
+        for blob in make_client().list_blobs(bucket, prefix=base, timeout=LIST_TIMEOUT_S):
             folder, _, name = blob.name[len(base):].rpartition("/")
             day = partition_date(folder) if "/" not in folder else None
             if day is not None and name.endswith(DATA_SUFFIXES):
