@@ -12,7 +12,9 @@ import pytest
 
 from tuningsweep.core.curves import normalize_history
 from tuningsweep.core.summary import summarize
+from tuningsweep.core.trends import compute_trends
 from tuningsweep.reports.model import Report, build_report
+from tuningsweep.reports.plots import trend_plot
 from tuningsweep.reports.render_html import render_html
 from tuningsweep.reports.render_json import render_json
 from tuningsweep.reports.render_table import render_table
@@ -235,3 +237,15 @@ def test_every_trial_failed_shows_the_errors_not_only_no_result() -> None:
     assert not any("No configuration has a result" in line for line in lines)
     page = render_html(report)
     assert page.count("no data for window") >= 4 and 'id="failures-table"' in page
+
+
+def test_axis_ticks_are_distinct_on_a_narrow_range() -> None:
+    # Issue 14: means of about 2180 drew "2.18e+03" three times on one axis.
+    trends = compute_trends([({"lr": 0.1}, 2180.1), ({"lr": 0.2}, 2180.4),
+                             ({"lr": 0.3}, 2181.0)], "minimize")
+    plot = trend_plot(trends.parameters[0], "val_mse")
+    ticks = re.findall(r'<g id="ytick_\d+">.*?<text[^>]*>([^<]*)</text>', plot, re.S)
+    assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), ticks
+    assert all("e+" not in t for t in ticks), ticks
+    assert plot.startswith('<svg id="trend-lr" class="plot trend-plot"')
+    assert "<title>lr=0.1: mean val_mse 2180.1 over 1 configurations</title>" in plot

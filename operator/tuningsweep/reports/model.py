@@ -8,7 +8,7 @@ Computing is kept apart from rendering: :func:`build_report` calls the pure core
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, windowed_learning_curves
 from tuningsweep.core.results import ResultRow
@@ -38,6 +38,8 @@ class Report:
     best_histories: Mapping[str, Epochs]
     notes: tuple[str, ...] = ()
     failures: tuple[TrialFailure, ...] = ()
+    #: The window of each trial in ``best_histories`` (its curve goes in that window's panel).
+    best_windows: Mapping[str, str] = field(default_factory=dict)
 
 
 def trial_failures(rows: Sequence[ResultRow]) -> tuple[TrialFailure, ...]:
@@ -84,5 +86,6 @@ def build_report(
         if summary.best is not None:
             best_trials = {r.trial for r in rows if r.config == summary.best}
             best_histories = {t: h for t, h in histories.items() if t in best_trials}
+    windows_of = {r.trial: r.window for r in rows if r.trial in best_histories}
     return Report(source, summary, trends, curves, best_histories, tuple(notes),
-                  trial_failures(rows))
+                  trial_failures(rows), windows_of)

@@ -11,12 +11,12 @@ reading the statistics.
 from __future__ import annotations
 
 from tuningsweep.core.summary import ConfigSummary, Summary
+from tuningsweep.reports.curve_plot import learning_curve_plot
 from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_rank, fmt_signed, fmt_value
 from tuningsweep.reports.model import Report
 from tuningsweep.reports.plots import (
     importance_plot,
     interaction_plot,
-    learning_curve_plot,
     parallel_coordinates,
     trend_plot,
     window_heatmap,
@@ -191,7 +191,8 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
         sections.append('<section id="parallel"><h2>Parallel coordinates</h2>'
                         f"{parallel_coordinates(s, trends)}</section>")
     if report.curves is not None:
-        curves = learning_curve_plot(report.curves, report.best_histories, s.best)
+        curves = learning_curve_plot(report.curves, report.best_histories, s.best,
+                                     report.best_windows)
     else:
         curves = '<p class="note" id="no-curves">No learning curves: no trial history was found.</p>'
     sections.append(f'<section id="curves"><h2>Learning curves</h2>{curves}</section>')
