@@ -32,10 +32,9 @@ spec:
   search: {{algorithm: grid, seed: 1}}
   parameters:
     learning_rate: {{values: [0.01]}}
-  trainer:
-    command: [{python}, {trainer}]
-  data: {data}
+{trainer}  data: {data}
 """
+OWN_TRAINER = "  trainer:\n    command: [{python}, {script}]\n"
 
 
 def write_data(folder: Path, first: dt.date, days: int, rows: int = 3) -> None:
@@ -49,11 +48,14 @@ def write_data(folder: Path, first: dt.date, days: int, rows: int = 3) -> None:
     (folder / "_SUCCESS").write_text("")  # other entries are ignored
 
 
-def write_manifest(folder: Path, ranges: list[tuple[str, str]], data: str = "data") -> Path:
+def write_manifest(folder: Path, ranges: list[tuple[str, str]], data: str = "data",
+                   own_trainer: bool = True) -> Path:
+    """The manifest; ``own_trainer``: the fake trainer as spec.trainer.command, else the
+    reference trainer (which reads only the partition layout, so it is always checked)."""
     text = "\n".join(f"      - {{start: {a}, end: {b}}}" for a, b in ranges)
+    trainer = OWN_TRAINER.format(python=sys.executable, script=FAKE_TRAINER) if own_trainer else ""
     path = folder / "sweep.yaml"
-    path.write_text(MANIFEST.format(ranges=text, data=data, python=sys.executable,
-                                    trainer=FAKE_TRAINER))
+    path.write_text(MANIFEST.format(ranges=text, data=data, trainer=trainer))
     return path
 
 
@@ -127,7 +129,8 @@ def test_relative_data_resolves_against_the_manifest_folder(project: Path) -> No
 
 
 def test_a_missing_data_folder_names_spec_data_and_the_resolved_path(project: Path) -> None:
-    manifest = write_manifest(project, [("2026-01-01", "2026-01-31")], data="../no-such-data")
+    manifest = write_manifest(project, [("2026-01-01", "2026-01-31")], data="../no-such-data",
+                              own_trainer=False)
     for command in ("validate", "run"):
         done = cli([command, str(manifest)], project / "data")
         assert done.returncode == 2
@@ -167,7 +170,7 @@ def test_gcs_data_is_checked_too(project: Path, gcs_bucket: str,
     assert windows[0]["days"] == 31 and windows[0]["rows"] is None  # not downloaded to count
     # A bucket this machine cannot list may be the cluster's: validate only warns...
     manifest = write_manifest(project, [("2026-01-01", "2026-01-31")],
-                              data="gs://no-such-bucket-here/flights")
+                              data="gs://no-such-bucket-here/flights", own_trainer=False)
     validated = cli(["validate", str(manifest)], project)
     assert validated.returncode == 0
     assert validated.stderr.startswith("warning: spec.data: not checked against the windows: "
@@ -175,3 +178,28 @@ def test_gcs_data_is_checked_too(project: Path, gcs_bucket: str,
     # ...run needs the data, so there it is an error, before any trial.
     ran = cli(["run", str(manifest), "--results", str(project / "out")], project)
     assert ran.returncode == 2 and "spec.data: GCS bucket 'no-such-bucket-here'" in ran.stderr
+
+
+def test_own_trainer_data_that_is_not_a_partition_folder_is_passed_on(project: Path) -> None:
+    # A trainer of your own may read a table name or a file from spec.data.
+    manifest = write_manifest(project, [("2026-01-01", "2026-01-31")],
+                              data="analytics.flights_daily")
+    (project / "check.sh").write_text(
+        '#!/bin/sh\n[ "$TUNINGSWEEP_DATA" = analytics.flights_daily ] || exit 2\n'
+        f'exec {sys.executable} {FAKE_TRAINER}\n')
+    manifest.write_text(manifest.read_text().replace(
+        f"command: [{sys.executable}, {FAKE_TRAINER}]", "command: [sh, check.sh]"))
+    assert cli(["validate", str(manifest)], project).stderr == ""
+    ran = cli(["run", str(manifest), "--results", str(project / "out"), "-q"], project)
+    assert ran.returncode == 0, ran.stderr
+
+
+def test_the_reference_trainer_needs_the_partition_layout(project: Path) -> None:
+    (project / "flat").mkdir()
+    (project / "flat" / "flights.csv").write_text("x,target\n1,2\n")
+    manifest = write_manifest(project, [("2026-01-01", "2026-01-31")], data="flat",
+                              own_trainer=False)
+    done = cli(["validate", str(manifest)], project)
+    assert done.returncode == 2
+    assert (f"spec.data: {project / 'flat'} has no data for window w0 (2026-01-01..2026-01-31)"
+            " (it has no date=YYYY-MM-DD folders)") in done.stderr

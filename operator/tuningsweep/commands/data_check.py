@@ -3,7 +3,9 @@
 The data folder is listed (:mod:`tuningsweep.io.partitions`) and each window's coverage
 judged by the pure :mod:`tuningsweep.core.coverage`: a missing folder or a window
 without data is an error (exit 2, nothing trains), a window reaching outside the data a
-warning. ``synthetic://`` data has no folder and is not checked.
+warning. ``synthetic://`` data has no folder and is not checked, nor is the data of a trainer of
+your own unless it is a folder of ``date=`` partitions (such a trainer may read a file
+or a table name from ``spec.data``).
 
 ``validate`` and ``plan`` may run where ``gs://`` is out of reach (no credentials on a
 laptop, a CI job without network, a bucket only the cluster's service account may read):
@@ -39,8 +41,8 @@ class DataCheck:
 
 
 def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None = None,
-               rows: bool = False, remote_required: bool = True,
-               source: str = "") -> DataCheck:
+               rows: bool = False, remote_required: bool = True, source: str = "",
+               layout_required: bool | None = None) -> DataCheck:
     """Check the sweep's data against ``windows``.
 
     Args:
@@ -51,6 +53,10 @@ def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None 
         remote_required: an unreachable ``gs://`` is an error (``run``) rather than a
             warning (``validate``, ``plan``).
         source: the manifest's file name, for the error messages.
+        layout_required: the trainer reads the partition layout (the reference trainer,
+            the default when ``spec.trainer.command`` is not set). A trainer of your own
+            may read anything from ``spec.data`` (a file, a table name): its data is
+            checked only when it is a folder of ``date=`` partitions.
 
     Raises:
         InvalidSpec: the folder is missing or a window has no data.
@@ -59,9 +65,13 @@ def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None 
     name = "--data" if data else "spec.data"
     if not is_data_folder(uri):
         return DataCheck()
+    if layout_required is None:
+        layout_required = sweep.spec.trainer.command is None
     try:
         days = list_partitions(uri)
     except StorageError as exc:
+        if not layout_required:
+            return DataCheck()
         remote = uri.startswith("gs://")
         if remote and not remote_required:
             # The bucket may be readable by the cluster's credentials and not by yours.
@@ -70,6 +80,8 @@ def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None 
             raise InvalidSpec([SpecError(name, str(exc), _missing_fix(uri, data))],
                               source) from None
         raise
+    if not days and not layout_required:
+        return DataCheck()
     # Every day with data counts for the data's span; rows only inside the windows.
     counted: dict[dt.date, int | None] = dict.fromkeys(days)
     if rows and windows:

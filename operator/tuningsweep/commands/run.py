@@ -253,7 +253,7 @@ def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console) -> int:
     try:
         with working_folder(cwd):
             return _run_with_store(sweep, args, console, command, results, is_local,
-                                   location, models_uri)
+                                   location, models_uri, reference)
     finally:
         results.close()
 
@@ -280,7 +280,7 @@ def _models_uri(sweep: Sweep, args: argparse.Namespace, results: ResultsStore) -
 
 def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
                     command: list[str], results: ResultsStore, is_local: bool,
-                    location: str, models_uri: str) -> int:
+                    location: str, models_uri: str, reference: bool) -> int:
     if args.fresh:
         results.discard()
     else:
@@ -293,7 +293,8 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
     windows = results.pin_windows(resolved)
     if args.today is not None and windows != resolved:
         raise today_conflict(args.today, resolved, windows, results.store.uri_for(results.folder))
-    data = check_data(sweep, windows, data=args.data, source=args.file)
+    data = check_data(sweep, windows, data=args.data, source=args.file,
+                      layout_required=reference)
     if not args.quiet:
         data.print_warnings()
     if results.rows:

@@ -51,12 +51,16 @@ def read_sweeps(path: str) -> list[Sweep]:
 def resolve_data_path(sweep: Sweep, folder: Path) -> Sweep:
     """The sweep with a relative local ``spec.data`` made absolute against ``folder``.
 
-    URIs (``gs://``, ``file://``, ``synthetic://``) and absolute paths are kept.
+    URIs (``gs://``, ``file://``, ``synthetic://``) and absolute paths are kept. For the
+    reference trainer ``spec.data`` is always a path; a trainer of your own
+    (``spec.trainer.command``) may take anything there (a table name), so its value is
+    resolved only when it names something that exists beside the manifest.
     """
     data = sweep.spec.data
     if "://" in data:
         return sweep
     absolute = os.path.normpath(folder / os.path.expanduser(data))
-    if absolute == data:
+    own_trainer = sweep.spec.trainer.command is not None
+    if absolute == data or (own_trainer and not os.path.exists(absolute)):
         return sweep
     return dataclasses.replace(sweep, spec=dataclasses.replace(sweep.spec, data=absolute))
