@@ -222,6 +222,8 @@ def test_failure_reasons_in_table_json_and_html() -> None:
     failures = re.search(r'<table class="leaderboard" id="failures-table">.*?</table>', page, re.S)
     assert failures is not None and failures.group(0).count("<tr>") == 3
     assert "bad cell in c01-w2" in failures.group(0)
+    # ...and on hover over the failed cell of the window heatmap.
+    assert "<title>c02 w1: failed: trainer exit status 2: bad cell in c02-w1</title>" in page
 
 
 def test_every_trial_failed_shows_the_errors_not_only_no_result() -> None:

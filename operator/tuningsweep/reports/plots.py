@@ -18,7 +18,7 @@ first rows only, and the parallel-coordinates view draws at most
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from matplotlib.ticker import LogLocator, MaxNLocator, PercentFormatter
 
@@ -115,14 +115,20 @@ def _heat_cell(x: float, y: float, w: float, h: float, goodness: float, label: s
               f'font-size="10" fill="{text_color(goodness)}">{esc(label)}</text>')
 
 
-def _missing_cell(x: float, y: float, w: float, h: float, tip: str) -> str:
+def _missing_cell(x: float, y: float, w: float, h: float, tip: str,
+                  label: str = MISSING) -> str:
     return (f'<rect class="heat-missing" x="{num(x)}" y="{num(y)}" width="{num(w)}" '
             f'height="{num(h)}" fill="#eeeeee" stroke="#fff"><title>{esc(tip)}</title></rect>'
-            + text(x + w / 2, y + h / 2 + 4, MISSING, size=10))
+            + text(x + w / 2, y + h / 2 + 4, label, size=10))
 
 
-def window_heatmap(summary: Summary, top: int) -> str:
-    """Objective per configuration (rows) and window (columns), coloured by window rank."""
+def window_heatmap(summary: Summary, top: int,
+                   failed: Mapping[tuple[str, str], str] | None = None) -> str:
+    """Objective per configuration (rows) and window (columns), coloured by window rank.
+
+    ``failed`` maps (configuration, window) to a failed trial's error: its cell says
+    "failed" and shows the error on hover, instead of a bare gap.
+    """
     configs = summary.configs[:top]
     windows = summary.windows
     field = {
@@ -143,7 +149,11 @@ def window_heatmap(summary: Summary, top: int) -> str:
         for j, w in enumerate(windows):
             x = label_width + j * cell_w
             if w not in c.per_window:
-                parts.append(_missing_cell(x, y, cell_w, cell_h, f"{c.config} {w}: no result"))
+                error = (failed or {}).get((c.config, w))
+                tip = f"{c.config} {w}: " + (f"failed: {error}" if error is not None
+                                              else "no result")
+                parts.append(_missing_cell(x, y, cell_w, cell_h, tip,
+                                           "failed" if error is not None else MISSING))
                 continue
             rank = c.ranks.get(w, 1.0)
             n = field[w]

@@ -162,12 +162,13 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
                     + "".join(f"<li>{esc(line)}</li>" for line in verdict(report))
                     + "".join(f'<li class="note">note: {esc(n)}</li>' for n in report.notes)
                     + "</ul></section>")
+    failed = {(f.config, f.window): f.error for f in report.failures}
     if s.configs:
         sections.append(f'<section id="leaderboard"><h2>Leaderboard</h2>{_leaderboard(s, top)}</section>')
         sections.append('<section id="heatmap"><h2>Objective by window</h2>'
                         '<p class="note">Colour is the rank within each window (darker is better); '
                         '* marks incomplete configurations.</p>'
-                        f"{window_heatmap(s, top)}</section>")
+                        f"{window_heatmap(s, top, failed)}</section>")
     if report.failures:
         sections.append(_failures(report, top))
     trends = report.trends
