@@ -10,10 +10,7 @@ The keys the issue defines are always present with exactly those names::
 
 Extras, which consumers may ignore: top-level ``windows``, ``runner_up``, ``counts``,
 ``significance`` (the test that decides: method, alpha, residual sd, degrees of freedom,
-number of hypotheses corrected for), ``interactions``, ``curves`` (with several windows:
-each window's own curve and convergence, and epochs relative to each window's level),
-``verdict``,
-``failures`` (every failed trial: ``trial``, ``config``, ``window``, ``error``),
+number of hypotheses corrected for), ``interactions``, ``curves``, ``verdict``,
 ``notes``, ``source``; per configuration ``comparison`` (the paired comparison behind
 ``p_value_vs_best``), ``n_failed``, ``windows_run``, ``status`` (alive/eliminated),
 ``eliminated_at`` and ``elimination_reason``; per trend level ``std`` and, for binned
@@ -24,6 +21,11 @@ numbers are ``null``; never NaN, which is not JSON.
 (``comparison.adjusted`` says so), and ``comparison.mean_difference_ci95`` the 95%
 paired t-interval of (configuration - best) over ``comparison.windows`` common windows;
 ``[null, null]`` with fewer than 2. Fields are only added, never renamed.
+
+Also extras: ``failures`` lists every failed trial (``trial``, ``config``, ``window``,
+``error``); ``curves`` has, with several windows, ``relative`` (``ratio`` or
+``difference``: its ``epochs`` are relative to each window's level) and ``windows``
+(each window's own curve, level and convergence epoch).
 """
 
 from __future__ import annotations
