@@ -146,3 +146,17 @@ def test_integer_range_without_an_integer() -> None:
         "    units: {min: 0.5, max: 0.7, type: int}\n"
     (message,) = errors_of(text)
     assert "spec.parameters.units: the integer range 0.5..0.7 contains no integer" in message
+
+
+def test_fast_settings_without_fast_mode_are_refused() -> None:
+    (message,) = errors_of(BASE + "  fast: {maxEpochs: 8}\n")
+    assert message == ("s.yaml:9: spec.fast: fast.maxEpochs is set but spec.mode is 'full', "
+                       "so it would be ignored; add mode: fast to train on one window with "
+                       "capped epochs, or remove spec.fast")
+    # With mode: fast it is what the user meant.
+    assert load_sweeps(BASE + "  mode: fast\n  fast: {maxEpochs: 8}\n")[0].spec.max_epochs == 8
+
+
+def test_default_fast_settings_are_accepted_in_full_mode() -> None:
+    # The CRD writes the defaults into every sweep on a cluster: they change nothing.
+    assert load_sweeps(BASE + "  fast: {months: 1, maxEpochs: 20}\n")[0].spec.max_epochs is None

@@ -1,6 +1,6 @@
 """The bring-your-own examples, run as a user runs them: ``tuningsweep run`` on the
-manifests as committed, from their own folder (their ``data:`` and trainer paths are
-relative to it), with the results in a temporary folder.
+manifests as committed, from their own folder or another one (their ``data:`` and trainer
+paths are relative to the manifest), with the results in a temporary folder.
 
 * ``examples/own-data/sweep.yaml``: the reference TensorFlow trainer on the committed
   flights table, columns named by ``spec.trainer.args`` (text columns in the files,
@@ -29,13 +29,15 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.slow
 
 
-def _run(manifest: Path, results: Path, *, ok: bool = True) -> list[dict[str, str]]:
-    """Run the manifest from its folder; return its result rows."""
+def _run(manifest: Path, results: Path, *, ok: bool = True,
+         cwd: Path | None = None) -> list[dict[str, str]]:
+    """Run the manifest from its folder (or ``cwd``); return its result rows."""
     # `python` in spec.trainer.command is looked up on PATH: this interpreter's, as in
     # an activated virtual environment.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run([sys.executable, "-m", "tuningsweep.cli", "run", manifest.name,
-                           "--results", str(results)], cwd=manifest.parent, env=env,
+    path = manifest.name if cwd is None else str(manifest)
+    proc = subprocess.run([sys.executable, "-m", "tuningsweep.cli", "run", path,
+                           "--results", str(results)], cwd=cwd or manifest.parent, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
     if ok:
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -102,8 +104,12 @@ def test_the_committed_table_is_what_its_script_writes(tmp_path: Path) -> None:
         assert (tmp_path / rel).read_bytes() == (committed / rel).read_bytes(), rel
 
 
-def test_own_scikit_learn_trainer(tmp_path: Path) -> None:
-    rows = _run(EXAMPLES / "own-trainer" / "sweep.yaml", tmp_path)
+def test_own_scikit_learn_trainer_from_another_folder(tmp_path: Path) -> None:
+    # Its data (../own-data/data) and command ([python, train.py]) are relative to the
+    # manifest's folder, and mean the same from anywhere.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    rows = _run(EXAMPLES / "own-trainer" / "sweep.yaml", tmp_path / "out", cwd=elsewhere)
     _check_rows(rows, trials=8, objective="val_mse")
     assert {r["param.alpha"] for r in rows} == {"0.0001", "0.1"}
     for row in rows:

@@ -8,6 +8,7 @@ exactly and quickly.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import signal
@@ -21,6 +22,8 @@ import pytest
 from tests.local.conftest import write_grid
 from tests.local.fake_trainer import objective
 from tuningsweep.cli import main
+from tuningsweep.commands import run as run_command_module
+from tuningsweep.commands.common import EXIT_FAILED, EXIT_FAILURE_BUDGET, EXIT_SUSPENDED
 from tuningsweep.core.results import parse_csv
 
 ANCHOR = "2026-11-27"
@@ -63,7 +66,9 @@ def test_grid_sweep_one_row_per_trial_and_summary(tmp_path: Path, fake_command: 
     assert not list(folder.glob("*.tmp*")), "no temp files left behind"
 
 
-def test_rerun_runs_nothing_and_later_month_keeps_windows(tmp_path: Path, fake_command: str) -> None:
+def test_rerun_runs_nothing_and_later_month_keeps_windows(
+    tmp_path: Path, fake_command: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     manifest = write_grid(tmp_path, max_configs=2)
     args = ["run", str(manifest), "--results", str(tmp_path / "out"), "--trainer-command",
             fake_command, "-q"]
@@ -71,14 +76,31 @@ def test_rerun_runs_nothing_and_later_month_keeps_windows(tmp_path: Path, fake_c
     before = (tmp_path / "out" / "team" / "grid" / "results.csv").read_text()
     started = tmp_path / "started"
     started.mkdir()
-    os.environ["FAKE_STARTED_DIR"] = str(started)
-    try:
-        assert main([*args, "--today", "2027-03-01"]) == 0
-    finally:
-        del os.environ["FAKE_STARTED_DIR"]
+    monkeypatch.setenv("FAKE_STARTED_DIR", str(started))
+    # Months later, without --today: the pinned windows stay, nothing runs again.
+    monkeypatch.setattr(run_command_module, "today", lambda: dt.date(2027, 3, 1))
+    assert main(args) == 0
+    # The same --today as the first run is no contradiction.
+    assert main([*args, "--today", ANCHOR]) == 0
     assert list(started.iterdir()) == []
     assert (tmp_path / "out" / "team" / "grid" / "results.csv").read_text() == before
-    assert {r["window_start"] for r in rows_of(tmp_path / "out")} == {"2026-10-01", "2026-09-01"}
+
+
+def test_today_contradicting_the_pinned_windows_is_an_error(
+    tmp_path: Path, fake_command: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_grid(tmp_path, max_configs=1)
+    args = ["run", str(manifest), "--results", str(tmp_path / "out"), "--trainer-command",
+            fake_command, "-q"]
+    assert main([*args, "--today", ANCHOR]) == 0
+    capsys.readouterr()
+    before = (tmp_path / "out" / "team" / "grid" / "results.csv").read_text()
+    assert main([*args, "--today", "2027-03-01"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --today: 2027-03-01 gives the windows w0 2027-02-01..2027-02-28")
+    assert "pinned w0 2026-10-01..2026-10-31, w1 2026-09-01..2026-09-30" in err
+    assert "--fresh" in err and "drop --today" in err
+    assert (tmp_path / "out" / "team" / "grid" / "results.csv").read_text() == before
 
 
 def test_fresh_starts_over_with_new_windows(tmp_path: Path, fake_command: str) -> None:
@@ -153,7 +175,7 @@ def test_failed_trials_recorded_then_budget_stops_the_run(tmp_path: Path, fake_c
     args = ["run", str(manifest), "--results", str(results), "--today", ANCHOR,
             "--trainer-command", fake_command, "--parallel", "1", "-q"]
     first = run_cli(args, {"FAKE_FAIL_CONFIGS": "c0001"})
-    assert first.returncode == 1
+    assert first.returncode == EXIT_FAILURE_BUDGET == 3  # distinct: the budget stopped it
     assert "2 trials failed, more than spec.maxFailedTrials (1): c0001-w0: " in first.stderr
     assert "; c0001-w1: trainer exit status 1" in first.stderr
     rows = {r["trial"]: r for r in rows_of(results)}
@@ -169,11 +191,17 @@ def test_failed_trials_recorded_then_budget_stops_the_run(tmp_path: Path, fake_c
     assert len(rows) == 12 and all(r["status"] == "succeeded" for r in rows.values())
 
 
-def test_one_failure_within_budget_completes(tmp_path: Path, fake_command: str) -> None:
+def test_failures_within_budget_complete_the_sweep_and_exit_1(
+    tmp_path: Path, fake_command: str,
+) -> None:
     manifest = write_grid(tmp_path, max_configs=2, max_failed=3)
     done = run_cli(["run", str(manifest), "--results", str(tmp_path / "o"), "--today", ANCHOR,
                     "--trainer-command", fake_command, "-q"], {"FAKE_FAIL_CONFIGS": "c0000"})
-    assert done.returncode == 0
+    # pytest's habit: 0 only when every trial succeeded; a script must not read success.
+    assert done.returncode == EXIT_FAILED == 1
+    summary = done.stderr.splitlines()[0]
+    assert summary.startswith("error: 2 of 4 trials failed: c0000-w0: trainer exit status 1")
+    assert "simulated failure in c0000" in summary and summary.endswith("(also failed: c0000-w1)")
     statuses = sorted((r["trial"], r["status"]) for r in rows_of(tmp_path / "o"))
     assert statuses == [("c0000-w0", "failed"), ("c0000-w1", "failed"),
                         ("c0001-w0", "succeeded"), ("c0001-w1", "succeeded")]
@@ -299,12 +327,18 @@ def test_retry_failed_runs_each_earlier_failure_once(tmp_path: Path, fake_comman
     started = tmp_path / "started"
     started.mkdir()
     env = {"FAKE_FAIL_CONFIGS": "c0000", "FAKE_STARTED_DIR": str(started)}
-    assert run_cli(args, env).returncode == 0
+    first = run_cli(args, env)
+    assert first.returncode == 1
+    assert "failed again" not in first.stderr
     for marker in started.iterdir():
         marker.unlink()
     again = run_cli([*args, "--retry-failed"], env)  # still failing: retried once, not looped
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 1, again.stderr
     assert sorted(p.name for p in started.iterdir()) == ["c0000-w0.started", "c0000-w1.started"]
+    # The same failure on a resume: the hint names the pinned windows and --fresh.
+    assert ("hint: c0000-w0, c0000-w1 failed again with the same error; if the windows "
+            "pinned by the first run (w0 2026-10-01..2026-10-31, w1 2026-09-01..2026-09-30) "
+            "are the cause, --fresh") in again.stderr
 
 
 def test_foreign_results_file_is_a_clear_error(tmp_path: Path, fake_command: str) -> None:
@@ -316,3 +350,22 @@ def test_foreign_results_file_is_a_clear_error(tmp_path: Path, fake_command: str
                     "--trainer-command", fake_command])
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "not a results CSV" in done.stderr and "--fresh" in done.stderr
+
+
+def test_all_succeeded_exits_0_with_no_error_lines(tmp_path: Path, fake_command: str) -> None:
+    manifest = write_grid(tmp_path, max_configs=1)
+    done = run_cli(["run", str(manifest), "--results", str(tmp_path / "o"), "--today", ANCHOR,
+                    "--trainer-command", fake_command, "-q"])
+    assert done.returncode == 0 and done.stderr == ""
+
+
+def test_suspended_sweep_starts_nothing_and_says_so(tmp_path: Path, fake_command: str) -> None:
+    manifest = write_grid(tmp_path, max_configs=1)
+    manifest.write_text(manifest.read_text() + "  suspend: true\n")
+    started = tmp_path / "started"
+    started.mkdir()
+    done = run_cli(["run", str(manifest), "--results", str(tmp_path / "o"), "--today", ANCHOR,
+                    "--trainer-command", fake_command], {"FAKE_STARTED_DIR": str(started)})
+    assert done.returncode == EXIT_SUSPENDED == 4, done.stderr
+    assert "suspended: sweep team/grid has spec.suspend: true, so no trial started" in done.stderr
+    assert list(started.iterdir()) == []

@@ -12,17 +12,19 @@ import pytest
 
 from tuningsweep.core.curves import normalize_history
 from tuningsweep.core.summary import summarize
+from tuningsweep.core.trends import compute_trends
 from tuningsweep.reports.model import Report, build_report
+from tuningsweep.reports.plots import trend_plot
 from tuningsweep.reports.render_html import render_html
 from tuningsweep.reports.render_json import render_json
 from tuningsweep.reports.render_table import render_table
 
 from .conftest import PARAMS, TABLE
-from .synthetic import history, rows_from_table
+from .synthetic import FAIL, history, rows_from_table
 
 SCHEMA_TOP = {"objective", "best", "configs", "trends", "importance"}
 EXTRA_TOP = {"windows", "runner_up", "counts", "importance_basis", "interactions", "curves",
-             "verdict", "notes", "source", "significance"}
+             "verdict", "notes", "source", "significance", "failures"}
 SCHEMA_CONFIG = {"config", "params", "per_window", "mean", "std", "ranks", "windows_won",
                  "wins_all_windows", "complete", "p_value_vs_best"}
 EXTRA_CONFIG = {"comparison", "n_failed", "windows_run", "status", "eliminated_at",
@@ -181,3 +183,73 @@ def test_summary_with_no_rows_renders_everywhere(tmp_path: Path) -> None:
     assert json.loads(render_json(empty))["configs"] == []
     assert "No trials have finished yet." in _table(empty)
     assert "No trials have finished yet." in render_html(empty)
+
+
+def test_tied_winners_are_named_together() -> None:
+    # Three configurations each win one window: naming one of them would be arbitrary.
+    rows = rows_from_table({"c01": [1.0, 3.0, 3.0], "c02": [3.0, 1.0, 3.0],
+                            "c03": [3.0, 3.0, 1.05]})
+    report = build_report(rows, "val_mse", "minimize")
+    text = " ".join(json.loads(render_json(report))["verdict"])
+    assert ("c01, c02 and c03 tie for the most windows won (1 of 3 each): no configuration "
+            "wins consistently.") in text
+    assert "wins the most windows" not in text
+
+
+def test_tied_means_are_named_together() -> None:
+    rows = rows_from_table({"c01": [1.0, 2.0, 3.0], "c02": [2.0, 1.0, 3.0], "c03": [4.0, 4.0, 4.0]})
+    text = " ".join(json.loads(render_json(build_report(rows, "val_mse", "minimize")))["verdict"])
+    best = "c01" if "c02 has the same mean" in text else "c02"
+    other = "c02" if best == "c01" else "c01"
+    assert f"{other} has the same mean val_mse as {best}: they tie" in text
+
+
+def test_failure_reasons_in_table_json_and_html() -> None:
+    rows = rows_from_table({"c01": [1.0, 1.1, FAIL], "c02": [1.5, FAIL, 1.6]})
+    rows = [dataclasses.replace(r, error=f"trainer exit status 2: bad cell in {r.trial}")
+            if r.status == "failed" else r for r in rows]
+    report = build_report(rows, "val_mse", "minimize")
+    as_json = json.loads(render_json(report))
+    assert as_json["failures"] == [
+        {"trial": "c01-w2", "config": "c01", "window": "w2",
+         "error": "trainer exit status 2: bad cell in c01-w2"},
+        {"trial": "c02-w1", "config": "c02", "window": "w1",
+         "error": "trainer exit status 2: bad cell in c02-w1"}]
+    assert ("2 trials failed and are excluded from the statistics: c01-w2: trainer exit "
+            "status 2: bad cell in c01-w2; c02-w1: trainer exit status 2: bad cell in c02-w1."
+            ) in as_json["verdict"]
+    table = _table(report)
+    assert "Failed trials (2)" in table and "bad cell in c02-w1" in table
+    page = render_html(report)
+    failures = re.search(r'<table class="leaderboard" id="failures-table">.*?</table>', page, re.S)
+    assert failures is not None and failures.group(0).count("<tr>") == 3
+    assert "bad cell in c01-w2" in failures.group(0)
+    # ...and on hover over the failed cell of the window heatmap.
+    assert "<title>c02 w1: failed: trainer exit status 2: bad cell in c02-w1</title>" in page
+
+
+def test_every_trial_failed_shows_the_errors_not_only_no_result() -> None:
+    rows = rows_from_table({"c01": [FAIL, FAIL], "c02": [FAIL, FAIL]})
+    rows = [dataclasses.replace(r, error="tuningsweep-trainer: error: no data for window")
+            for r in rows]
+    report = build_report(rows, "val_mse", "minimize")
+    lines = json.loads(render_json(report))["verdict"]
+    assert lines[0] == ("All 4 trials failed, so there is no result to compare: c01-w0: "
+                        "tuningsweep-trainer: error: no data for window; c01-w1: "
+                        "tuningsweep-trainer: error: no data for window; c02-w0: "
+                        "tuningsweep-trainer: error: no data for window; and 1 more.")
+    assert not any("No configuration has a result" in line for line in lines)
+    page = render_html(report)
+    assert page.count("no data for window") >= 4 and 'id="failures-table"' in page
+
+
+def test_axis_ticks_are_distinct_on_a_narrow_range() -> None:
+    # Issue 14: means of about 2180 drew "2.18e+03" three times on one axis.
+    trends = compute_trends([({"lr": 0.1}, 2180.1), ({"lr": 0.2}, 2180.4),
+                             ({"lr": 0.3}, 2181.0)], "minimize")
+    plot = trend_plot(trends.parameters[0], "val_mse")
+    ticks = re.findall(r'<g id="ytick_\d+">.*?<text[^>]*>([^<]*)</text>', plot, re.S)
+    assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), ticks
+    assert all("e+" not in t for t in ticks), ticks
+    assert plot.startswith('<svg id="trend-lr" class="plot trend-plot"')
+    assert "<title>lr=0.1: mean val_mse 2180.1 over 1 configurations</title>" in plot

@@ -13,10 +13,24 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from ..core.errors import EXIT_FAILED, EXIT_USAGE, FieldError, UserError
 
+# The exit statuses of every command, defined once (README's commands table and
+# docs/design.md list them). As pytest does, 0 means everything asked for succeeded, so a
+# script or a CI job can trust it; each way of not succeeding has its own number.
 EXIT_OK = 0
+"""Every planned trial succeeded (racing eliminations are by design, not failures)."""
+# EXIT_FAILED = 1 (from core.errors): trials failed within spec.maxFailedTrials, or the
+# outside world failed (storage down past the retries).
+# EXIT_USAGE = 2 (from core.errors): bad input; nothing ran.
+EXIT_FAILURE_BUDGET = 3
+"""More trials failed than spec.maxFailedTrials allows: the sweep was stopped."""
+EXIT_SUSPENDED = 4
+"""spec.suspend is true: no trial started."""
 EXIT_INTERRUPTED = 130
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "MissingDependency",
-           "ResultsLocationError", "Subparsers", "add_today", "parse_today", "print_error"]
+"""Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
+
+__all__ = ["EXIT_FAILED", "EXIT_FAILURE_BUDGET", "EXIT_INTERRUPTED", "EXIT_OK",
+           "EXIT_SUSPENDED", "EXIT_USAGE", "MissingDependency", "ResultsLocationError",
+           "Subparsers", "add_today", "parse_today", "print_error", "print_warning"]
 
 if TYPE_CHECKING:
     # Generic only to the type checker: argparse's class is not subscriptable at run time.
@@ -45,6 +59,11 @@ def add_today(parser: argparse.ArgumentParser, what: str = "") -> None:
     """Add the ``--today`` flag every planning command takes."""
     parser.add_argument("--today", type=parse_today, default=None,
                         help=f"anchor date for rolling windows{what} (default: today)")
+
+
+def print_warning(message: str) -> None:
+    """Print one ``warning:`` line on stderr (the command goes on)."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def print_error(exc: UserError) -> None:

@@ -1,4 +1,9 @@
-"""``tuningsweep plan FILE``: the windows and the trials with their parameter values."""
+"""``tuningsweep plan FILE``: the windows and the trials with their parameter values.
+
+With a data folder, each window also shows the days of it that have data and their
+rows (counted where that is cheap, ``?`` elsewhere; :mod:`.data_check`), so a window the
+data does not cover is seen before anything trains.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,14 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from ..core.coverage import WindowCoverage
 from ..core.errors import InvalidSpec, SpecError
 from ..core.planner import Plan, count_trials, plan_trials
 from ..core.spec import Sweep
 from ..core.windows import resolve_windows, windows_to_data
 from ..io.manifests import read_sweeps
 from .common import EXIT_OK, Subparsers, add_today
+from .data_check import check_data
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -41,22 +48,36 @@ def plan_command(path: str, today: dt.date | None, fmt: str) -> int:
                                      "split the file, one sweep per file")], path)
     sweep = sweeps[0]
     windows = resolve_windows(sweep.spec, today or dt.date.today())
+    data = check_data(sweep, windows, rows=fmt != "csv", remote_required=False, source=path)
+    data.print_warnings()
+    coverage = {c.window.id: c for c in data.coverage}
     plan = plan_trials(sweep.spec, windows)
     if fmt == "json":
-        print(json.dumps(plan_json(sweep, plan), indent=2))
+        print(json.dumps(plan_json(sweep, plan, coverage), indent=2))
     elif fmt == "csv":
         _print_csv(plan)
     else:
-        _print_table(sweep, plan)
+        _print_table(sweep, plan, coverage)
     return EXIT_OK
 
 
-def plan_json(sweep: Sweep, plan: Plan) -> dict[str, object]:
-    """The plan as the documented JSON object (sweep, windows, trials, stage)."""
+def plan_json(sweep: Sweep, plan: Plan,
+              coverage: dict[str, WindowCoverage] | None = None) -> dict[str, object]:
+    """The plan as the documented JSON object (sweep, windows, trials, stage).
+
+    A window the data was checked for also has ``days`` (with data), ``calendarDays``
+    and ``rows`` (null when not cheaply known).
+    """
     windows = {t.window.id: t.window for t in plan.trials}
+    described: list[dict[str, object]] = []
+    for w in windows_to_data(tuple(windows.values())):
+        c = (coverage or {}).get(w["id"])
+        extra = {} if c is None else {"days": c.days, "calendarDays": c.calendar_days,
+                                      "rows": c.rows}
+        described.append({**w, **extra})
     return {
         "sweep": sweep.name,
-        "windows": windows_to_data(tuple(windows.values())),
+        "windows": described,
         "trials": [{"trial": t.id, "config": t.config, "window": t.window.id,
                     "params": dict(t.params)} for t in plan.trials],
         "stage": plan.stage,
@@ -76,7 +97,7 @@ def _print_csv(plan: Plan) -> None:
                          *(t.params.get(n, "") for n in names)])
 
 
-def _print_table(sweep: Sweep, plan: Plan) -> None:
+def _print_table(sweep: Sweep, plan: Plan, coverage: dict[str, WindowCoverage]) -> None:
     console = Console()
     spec = sweep.spec
     windows = list({t.window.id: t.window for t in plan.trials}.values())
@@ -84,11 +105,15 @@ def _print_table(sweep: Sweep, plan: Plan) -> None:
     console.print(f"[bold]{sweep.key}[/bold]  {spec.architecture}, {spec.algorithm} search, "
                   f"{spec.mode} mode; objective: {spec.objective_goal} {spec.objective_metric}")
     wt = Table(title="windows", title_justify="left")
-    for col in ("window", "start", "end", "months"):
-        wt.add_column(col)
+    data_cols = ("days with data", "rows") if coverage else ()
+    for col in ("window", "start", "end", "months", *data_cols):
+        wt.add_column(col, justify="right" if col in data_cols else "left")
     for w in windows:
         months = (w.end.year - w.start.year) * 12 + w.end.month - w.start.month + 1
-        wt.add_row(w.id, str(w.start), str(w.end), str(months))
+        c = coverage.get(w.id)
+        data = () if c is None else (f"{c.days}/{c.calendar_days}",
+                                     "?" if c.rows is None else f"{c.rows:,}")
+        wt.add_row(w.id, str(w.start), str(w.end), str(months), *data)
     console.print(wt)
     names = _param_names(plan)
     title = f"trials: {len(plan.trials)} planned"

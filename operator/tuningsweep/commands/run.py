@@ -6,15 +6,20 @@ trainer's table, the results location (writable, bucket exists), the trainer com
 Then the sweep runs with a progress bar (or one line per trial when output is not a
 terminal), the CSVs are rewritten as trials finish, and a leaderboard closes the run.
 Running the same command again resumes; ``--fresh`` starts over.
+
+The exit status follows pytest's habit, so a script or a CI job can trust it
+(:mod:`.common` defines the numbers): 0 only when every planned trial succeeded; 1 with
+a one-line summary when trials failed; 3 when the failure budget stopped the sweep; 4
+when the sweep is suspended; 2 for bad input, found before anything trains (the
+manifest, the trainer, the results location, the data against the windows, a
+``--today`` that contradicts the windows an earlier run pinned).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -26,12 +31,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..core import presets
 from ..core.contract import sweep_models_uri
-from ..core.errors import InvalidSpec, SpecError
 from ..core.planner import Plan, Trial, count_trials
 from ..core.results import ResultRow
 from ..core.spec import Sweep
+from ..core.status import SUSPENDED
 from ..core.summary import Summary
 from ..core.windows import resolve_windows
 from ..executors.local import Events, LocalExecutor, LocalSettings, default_workdir
@@ -39,14 +43,14 @@ from ..io.manifests import read_sweeps
 from ..io.results_store import ResultsStore
 from ..io.storage import StorageError, open_store
 from .common import (
-    EXIT_FAILED,
     EXIT_INTERRUPTED,
-    EXIT_OK,
-    MissingDependency,
     ResultsLocationError,
     Subparsers,
     parse_today,
 )
+from .data_check import check_data
+from .run_checks import check_reference_params, today_conflict, trainer_command, working_folder
+from .run_outcome import run_end
 
 DEFAULT_RESULTS = "./tuningsweep-results"
 LEADERBOARD_ROWS = 10
@@ -60,7 +64,8 @@ def add_parser(sub: Subparsers) -> None:
                     "results.csv and summary.csv up to date. Run again to resume.")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--today", type=parse_today, default=None,
-                   help="anchor date for rolling windows on a first run (default: today)")
+                   help="anchor date for rolling windows on a first run (default: today); "
+                        "on a resume it must give the windows already pinned")
     p.add_argument("--results", metavar="DIR|gs://BUCKET/PREFIX", default=None,
                    help=f"results location (default: spec.output.results, else {DEFAULT_RESULTS})")
     p.add_argument("--models", metavar="DIR|gs://BUCKET/PREFIX", default=None,
@@ -115,57 +120,6 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-# -- checks before anything runs -----------------------------------------------------------
-
-
-def _trainer_command(sweep: Sweep, override: str | None) -> tuple[list[str], bool]:
-    """(command, is_reference_trainer); raises InvalidSpec when it cannot run."""
-    if override:
-        command = shlex.split(override)
-        field = "--trainer-command"
-    elif sweep.spec.trainer.command:
-        command = list(sweep.spec.trainer.command)
-        field = "spec.trainer.command"
-    else:
-        if importlib.util.find_spec("tensorflow") is None:
-            raise MissingDependency(
-                "spec.trainer", "the reference trainer needs TensorFlow, which is not installed",
-                "pip install 'tuningsweep[trainer]', or give --trainer-command")
-        return [sys.executable, "-m", "tuningsweep_trainer"], True
-    if not command:
-        raise InvalidSpec([SpecError(field, "is empty", "give the command to run per trial")])
-    exe = command[0]
-    if shutil.which(exe) is None and not (os.sep in exe and os.access(exe, os.X_OK)):
-        raise InvalidSpec([SpecError(field, f"command {exe!r} not found",
-                                     "check the name, or give an absolute path")])
-    return command, False
-
-
-def check_reference_params(sweep: Sweep) -> None:
-    """Check the search space against the reference trainer's hyperparameter table.
-
-    A typo or an out-of-range bound would otherwise fail every trial one by one.
-    """
-    spec = sweep.spec
-    if spec.architecture not in presets.ARCHITECTURES:
-        raise InvalidSpec([SpecError(
-            "spec.architecture", f"the reference trainer does not build {spec.architecture!r}",
-            f"use one of {', '.join(presets.ARCHITECTURES)}, or give your own trainer command")])
-    errors: list[SpecError] = []
-    for p in spec.parameters:
-        samples = list(p.values) if p.values is not None else [p.min, p.max]
-        for value in samples:
-            for problem in presets.check_params(spec.architecture, {p.name: value}):
-                errors.append(SpecError(f"spec.parameters.{p.name}", problem,
-                                        "see `tuningsweep-trainer --describe`"))
-                break
-            else:
-                continue
-            break
-    if errors:
-        raise InvalidSpec(errors)
 
 
 def _fmt(value: float | None) -> str:
@@ -253,6 +207,11 @@ def leaderboard(summary: Summary, limit: int = LEADERBOARD_ROWS) -> Table:
 # -- the command ----------------------------------------------------------------------------
 
 
+def today() -> dt.date:
+    """The default anchor date (a function, so a test can move the clock)."""
+    return dt.date.today()
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -270,7 +229,12 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console) -> int:
-    command, reference = _trainer_command(sweep, args.trainer_command)
+    folder = Path.cwd() if args.file == "-" else Path(args.file).absolute().parent
+    if args.data and "://" not in args.data:
+        # Typed on this command line, so relative to this folder (trials may run in the
+        # manifest's folder).
+        args.data = os.path.abspath(os.path.expanduser(args.data))
+    command, reference, cwd = trainer_command(sweep, args.trainer_command, folder)
     if reference:
         check_reference_params(sweep)
     location = args.results or sweep.spec.results or DEFAULT_RESULTS
@@ -287,8 +251,9 @@ def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console) -> int:
     results = ResultsStore(store, sweep, min_interval=0.0 if is_local else 2.0)
     models_uri = _models_uri(sweep, args, results)
     try:
-        return _run_with_store(sweep, args, console, command, results, is_local, location,
-                               models_uri)
+        with working_folder(cwd):
+            return _run_with_store(sweep, args, console, command, results, is_local,
+                                   location, models_uri, reference)
     finally:
         results.close()
 
@@ -315,7 +280,7 @@ def _models_uri(sweep: Sweep, args: argparse.Namespace, results: ResultsStore) -
 
 def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
                     command: list[str], results: ResultsStore, is_local: bool,
-                    location: str, models_uri: str) -> int:
+                    location: str, models_uri: str, reference: bool) -> int:
     if args.fresh:
         results.discard()
     else:
@@ -323,7 +288,15 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
         # image, irrelevant here, has a release-pinned default): only the search counts.
         results.check_same_sweep(ignore=("output", "trainer"))
         results.load()
-    windows = results.pin_windows(resolve_windows(sweep.spec, args.today or dt.date.today()))
+    earlier_failures = {r.trial: r.error for r in results.rows if r.status == "failed"}
+    resolved = resolve_windows(sweep.spec, args.today or today())
+    windows = results.pin_windows(resolved)
+    if args.today is not None and windows != resolved:
+        raise today_conflict(args.today, resolved, windows, results.store.uri_for(results.folder))
+    data = check_data(sweep, windows, data=args.data, source=args.file,
+                      layout_required=reference)
+    if not args.quiet:
+        data.print_warnings()
     if results.rows:
         results.add([])  # refresh summary.csv and the in-memory summary
     gpus = detect_gpus()
@@ -354,15 +327,14 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
     finally:
         signal.signal(signal.SIGTERM, previous)
     results.flush()
-    if not args.quiet and results.summary is not None:
+    if not args.quiet and results.summary is not None and outcome.phase != SUSPENDED:
         console.print(leaderboard(results.summary))
         console.print(f"results: {results.results_uri}")
         console.print(f"summary: {results.store.uri_for(results.path('summary.csv'))}")
         console.print(f"next:    tuningsweep report {results.store.uri_for(results.folder)} "
                       "(--format html --out report.html for plots)")
-    if not outcome.ok:
-        print(f"error: sweep {sweep.key} stopped: {outcome.stopped_reason}; see the error "
-              f"column of {results.results_uri}, fix the cause and run again with "
-              "--retry-failed", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    end = run_end(sweep.key, outcome.phase, outcome.stopped_reason, results.rows,
+                  earlier_failures, windows, results.results_uri)
+    for line in end.lines:
+        print(line, file=sys.stderr)
+    return end.status

@@ -1,4 +1,9 @@
-"""``tuningsweep validate FILE...``: check manifests and show what each would run."""
+"""``tuningsweep validate FILE...``: check manifests and show what each would run.
+
+Besides the manifest itself, a sweep's data folder is checked against its windows
+(:mod:`.data_check`): a missing folder or a window without data is an error, a window
+reaching outside the data a warning.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from ..core.planner import count_trials
 from ..core.windows import resolve_windows
 from ..io.manifests import read_sweeps
 from .common import EXIT_OK, EXIT_USAGE, Subparsers, add_today, print_error
+from .data_check import check_data
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -39,6 +45,12 @@ def validate_command(files: list[str], today: dt.date | None) -> int:
             continue
         for sweep in sweeps:
             windows = resolve_windows(sweep.spec, anchor)
+            try:
+                check_data(sweep, windows, remote_required=False, source=path).print_warnings()
+            except InvalidSpec as exc:
+                failed = True
+                print_error(exc)
+                continue
             configs, trials = count_trials(sweep.spec, windows)
             stages = " (auto: 2 stages)" if sweep.spec.algorithm == "auto" else ""
             plural = "s" if len(windows) != 1 else ""

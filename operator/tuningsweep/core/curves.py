@@ -17,6 +17,22 @@ which the curve never improves by more than ``tolerance`` (default 2%) of that t
 Only epochs reached by at least half of the trials are considered: with early stopping
 the few trials that run longest are a biased sample, and their tail is noise.
 
+**Windows are never pooled raw.** Windows' levels can differ several-fold (a hard month
+has four times the error of an easy one), so a median over trials of all windows mixes
+levels, and the mix changes from epoch to epoch as trials stop: such a curve can flatten
+while every trial's own history is still improving (issue 14: "stops improving at epoch
+5 of 15" for trials that improved until 15). So a trial is compared only with trials of
+its own window (:func:`windowed_learning_curves`):
+
+* each window gets its own median curve and convergence epoch;
+* the sweep's convergence epoch is the **latest** of the windows' (cutting epochs where
+  one window still improves would cut that window short);
+* the one curve drawn across windows is **relative to each window's level**: a trial's
+  values divided by its window's level (the median over the window's trials of their
+  best value), so 1.0 is "where trials of this window end up" in every window. When a
+  value is not positive a ratio means nothing, and the curve is the difference to the
+  level instead (``relative``).
+
 Pure: no I/O, no clock.
 """
 
@@ -24,7 +40,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
@@ -112,8 +129,30 @@ class CurvePoint:
 
 
 @dataclass(frozen=True)
+class WindowCurve:
+    """One window's own curve, its level and the epoch where it converges."""
+
+    window: str
+    level: float
+    curves: LearningCurves
+
+    @property
+    def still_improving(self) -> bool:
+        """Converges only at its last solid epoch: more epochs might still help."""
+        c = self.curves
+        last = max((p.epoch for p in c.points if p.count >= c.needed), default=None)
+        return c.converged_epoch is not None and len(c.points) > 1 and c.converged_epoch == last
+
+
+@dataclass(frozen=True)
 class LearningCurves:
-    """Median and IQR per epoch and the epoch where the median converges."""
+    """Median and IQR per epoch and the epoch where the median converges.
+
+    With several windows (:func:`windowed_learning_curves`), ``points`` are relative to
+    each window's level (``relative`` says how: ``ratio`` or ``difference``),
+    ``windows`` holds each window's own curve, and ``converged_epoch`` is the latest of
+    theirs.
+    """
 
     metric: str
     goal: Goal
@@ -121,6 +160,13 @@ class LearningCurves:
     n_trials: int
     converged_epoch: int | None
     tolerance: float
+    windows: tuple[WindowCurve, ...] = ()
+    relative: Literal["", "ratio", "difference"] = ""
+
+    @property
+    def needed(self) -> int:
+        """Trials an epoch must have to count for convergence (see the module doc)."""
+        return max(1, math.ceil(MIN_TRIAL_SHARE * self.n_trials))
 
 
 def converged_epoch(
@@ -188,3 +234,67 @@ def learning_curves(
         [p.epoch for p in solid], [p.median for p in solid], goal, tolerance
     )
     return LearningCurves(metric, goal, tuple(points), n_trials, converged, tolerance)
+
+
+def _best(history: Epochs, metric: str, goal: Goal) -> float | None:
+    values = [row[metric] for row in history if metric in row]
+    if not values:
+        return None
+    return min(values) if goal == "minimize" else max(values)
+
+
+def windowed_learning_curves(
+    histories: Mapping[str, Epochs],
+    window_of: Mapping[str, str],
+    metric: str,
+    goal: Goal,
+    tolerance: float = CONVERGENCE_TOLERANCE,
+) -> LearningCurves | None:
+    """Learning curves that compare a trial only within its window (module docstring).
+
+    Args:
+        histories: per trial id, its normalised history.
+        window_of: per trial id, its window id (trials without one form their own group).
+        metric: the metric to summarise.
+        goal: direction of improvement of ``metric``.
+        tolerance: see :func:`converged_epoch`.
+
+    Returns:
+        Plain :func:`learning_curves` when the trials share one window; else the curves
+        relative to each window's level with each window's own curve. None when no trial
+        recorded ``metric``.
+    """
+    groups: dict[str, dict[str, Epochs]] = {}
+    for trial, history in histories.items():
+        groups.setdefault(window_of.get(trial, ""), {})[trial] = history
+    if len(groups) <= 1:
+        return learning_curves(histories, metric, goal, tolerance)
+    windows: list[WindowCurve] = []
+    for window in sorted(groups):
+        own = learning_curves(groups[window], metric, goal, tolerance)
+        bests = [b for h in groups[window].values() if (b := _best(h, metric, goal)) is not None]
+        if own is not None and bests:
+            windows.append(WindowCurve(window, float(np.median(bests)), own))
+    if not windows:
+        return None
+    if len(windows) == 1:
+        return replace(windows[0].curves, windows=tuple(windows))
+    levels = {w.window: w.level for w in windows}
+    positive = all(level > 0 for level in levels.values()) and all(
+        row[metric] > 0 for h in histories.values() for row in h if metric in row)
+    relative: dict[str, Epochs] = {}
+    for window, trials in groups.items():
+        if window not in levels:
+            continue
+        level = levels[window]
+        for trial, history in trials.items():
+            relative[trial] = [
+                {"epoch": row["epoch"],
+                 metric: row[metric] / level if positive else row[metric] - level}
+                for row in history if metric in row]
+    pooled = learning_curves(relative, metric, goal, tolerance)
+    if pooled is None:
+        return None
+    epochs = [w.curves.converged_epoch for w in windows if w.curves.converged_epoch is not None]
+    return replace(pooled, converged_epoch=max(epochs, default=None), windows=tuple(windows),
+                   relative="ratio" if positive else "difference")

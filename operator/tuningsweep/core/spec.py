@@ -286,6 +286,7 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
             "set maxConfigs: 2 or more")
 
     racing = _racing(search.get("racing"), raw["mode"], rolling, ranges, err)
+    _fast_without_fast_mode(raw, err)
 
     objective = raw["objective"]
     trainer = raw["trainer"]
@@ -348,6 +349,23 @@ def _budget(raw: dict[str, Any] | None) -> Budget | None:
     if not raw:
         return None
     return Budget(gpu_hours=raw.get("gpuHours"), trial_hours=raw.get("trialHours"))
+
+
+def _fast_without_fast_mode(raw: dict[str, Any], err: Err) -> None:
+    """Refuse ``spec.fast`` settings that would be ignored (mode is not fast).
+
+    Compared with the schema's defaults rather than by the field's presence: the CRD
+    writes the defaults into every sweep on a cluster, and a default ``fast`` changes
+    nothing, whereas ``fast: {maxEpochs: 8}`` in full mode is a user expecting 8 epochs.
+    """
+    if raw["mode"] == "fast":
+        return
+    default = api.SPEC.properties["fast"].default
+    changed = sorted(k for k, v in raw["fast"].items() if default.get(k) != v)
+    if changed:
+        err("fast", f"{', '.join(f'fast.{k}' for k in changed)} is set but spec.mode is "
+            f"{raw['mode']!r}, so it would be ignored",
+            "add mode: fast to train on one window with capped epochs, or remove spec.fast")
 
 
 RACING_EXTRA_WINDOWS = 3  # rolling: maxWindows defaults to count + 3

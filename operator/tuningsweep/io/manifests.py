@@ -1,7 +1,18 @@
-"""Reading sweep manifests from files: the I/O edge in front of the pure parser."""
+"""Reading sweep manifests from files: the I/O edge in front of the pure parser.
+
+A relative ``spec.data`` path is relative to the manifest's folder, as paths in a
+Compose file or a Kustomization are: the same manifest then works from any current
+directory (``tuningsweep run examples/own-data/sweep.yaml`` from the repository root
+as well as ``tuningsweep run sweep.yaml`` from its folder). Only the model's
+``spec.data`` is made absolute; the raw spec keeps what the user wrote, so results
+pinned by an earlier run still match the manifest.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import sys
 from pathlib import Path
 
 from ..core.errors import InvalidSpec, SpecError
@@ -16,9 +27,8 @@ def read_sweeps(path: str) -> list[Sweep]:
         InvalidSpec: the file is missing, unreadable, or invalid (all problems at once).
     """
     if path == "-":
-        import sys
-
-        return load_sweeps(sys.stdin.read(), "<stdin>")
+        return [resolve_data_path(s, Path.cwd()) for s in load_sweeps(sys.stdin.read(),
+                                                                     "<stdin>")]
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -35,4 +45,22 @@ def read_sweeps(path: str) -> list[Sweep]:
     except UnicodeDecodeError:
         raise InvalidSpec([SpecError("", "is not UTF-8 text",
                                      "save the manifest as UTF-8 YAML or JSON")], path) from None
-    return load_sweeps(text, path)
+    return [resolve_data_path(s, file.absolute().parent) for s in load_sweeps(text, path)]
+
+
+def resolve_data_path(sweep: Sweep, folder: Path) -> Sweep:
+    """The sweep with a relative local ``spec.data`` made absolute against ``folder``.
+
+    URIs (``gs://``, ``file://``, ``synthetic://``) and absolute paths are kept. For the
+    reference trainer ``spec.data`` is always a path; a trainer of your own
+    (``spec.trainer.command``) may take anything there (a table name), so its value is
+    resolved only when it names something that exists beside the manifest.
+    """
+    data = sweep.spec.data
+    if "://" in data:
+        return sweep
+    absolute = os.path.normpath(folder / os.path.expanduser(data))
+    own_trainer = sweep.spec.trainer.command is not None
+    if absolute == data or (own_trainer and not os.path.exists(absolute)):
+        return sweep
+    return dataclasses.replace(sweep, spec=dataclasses.replace(sweep.spec, data=absolute))

@@ -114,7 +114,6 @@ def report_command(
 
 
 def _write(report: Report, fmt: str, out: str | None, top: int | None) -> int:
-    from tuningsweep.reports.render_html import DEFAULT_HTML_TOP, render_html
     from tuningsweep.reports.render_json import render_json
     from tuningsweep.reports.render_table import DEFAULT_TOP, render_table
 
@@ -128,7 +127,13 @@ def _write(report: Report, fmt: str, out: str | None, top: int | None) -> int:
                 with open(out, "w", encoding="utf-8") as handle:
                     render_table(report, handle, top=top or DEFAULT_TOP, color=False)
             return EXIT_OK
-        text = render_json(report) if fmt == "json" else render_html(report, top=top or DEFAULT_HTML_TOP)
+        if fmt == "json":
+            text = render_json(report)
+        else:
+            # Only the page draws plots: matplotlib loads for it alone.
+            from tuningsweep.reports.render_html import DEFAULT_HTML_TOP, render_html
+
+            text = render_html(report, top=top or DEFAULT_HTML_TOP)
         if to_stdout:
             sys.stdout.write(text)
         else:

@@ -8,13 +8,23 @@ Computing is kept apart from rendering: :func:`build_report` calls the pure core
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, learning_curves
+from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, windowed_learning_curves
 from tuningsweep.core.results import ResultRow
 from tuningsweep.core.summary import Goal, Summary, summarize
 from tuningsweep.core.trends import Trends, trends_from_summary
 from tuningsweep.reports.objective import DEFAULT_GOAL, infer_goal
+
+
+@dataclass(frozen=True)
+class TrialFailure:
+    """A failed trial and why: shown in every format, since a count alone says nothing."""
+
+    trial: str
+    config: str
+    window: str
+    error: str
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,15 @@ class Report:
     curves: LearningCurves | None
     best_histories: Mapping[str, Epochs]
     notes: tuple[str, ...] = ()
+    failures: tuple[TrialFailure, ...] = ()
+    #: The window of each trial in ``best_histories`` (its curve goes in that window's panel).
+    best_windows: Mapping[str, str] = field(default_factory=dict)
+
+
+def trial_failures(rows: Sequence[ResultRow]) -> tuple[TrialFailure, ...]:
+    """The failed trials of ``rows`` with their errors, in trial order."""
+    return tuple(TrialFailure(r.trial, r.config, r.window, r.error or "(no error recorded)")
+                 for r in sorted(rows, key=lambda r: r.trial) if r.status == "failed")
 
 
 def _curve_goal(curve: str, metric: str, goal: Goal) -> Goal:
@@ -61,8 +80,12 @@ def build_report(
     if histories:
         name = curve_metric(list(histories.values()), metric)
         if name is not None:
-            curves = learning_curves(histories, name, _curve_goal(name, metric, goal))
+            # A trial is compared only with trials of its own window (core.curves).
+            curves = windowed_learning_curves(histories, {r.trial: r.window for r in rows},
+                                              name, _curve_goal(name, metric, goal))
         if summary.best is not None:
             best_trials = {r.trial for r in rows if r.config == summary.best}
             best_histories = {t: h for t, h in histories.items() if t in best_trials}
-    return Report(source, summary, trends, curves, best_histories, tuple(notes))
+    windows_of = {r.trial: r.window for r in rows if r.trial in best_histories}
+    return Report(source, summary, trends, curves, best_histories, tuple(notes),
+                  trial_failures(rows), windows_of)

@@ -11,12 +11,12 @@ reading the statistics.
 from __future__ import annotations
 
 from tuningsweep.core.summary import ConfigSummary, Summary
+from tuningsweep.reports.curve_plot import learning_curve_plot
 from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_rank, fmt_signed, fmt_value
 from tuningsweep.reports.model import Report
 from tuningsweep.reports.plots import (
     importance_plot,
     interaction_plot,
-    learning_curve_plot,
     parallel_coordinates,
     trend_plot,
     window_heatmap,
@@ -46,6 +46,8 @@ tr.best td { font-weight: 600; } tr.incomplete td { color: #888; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 svg.plot { background: #fff; border: 1px solid #eee; border-radius: 4px; font-family: inherit; }
 .note { color: #666; font-size: 13px; }
+td.error { text-align: left; white-space: pre-wrap; font-family: monospace; font-size: 12px;
+           max-width: 900px; }
 .guide p { max-width: 900px; line-height: 1.45; font-size: 14px; }
 """
 
@@ -138,6 +140,19 @@ configurations' mean objective explained by one parameter alone.</p>
 """
 
 
+def _failures(report: Report, top: int) -> str:
+    """The failed trials with their errors, whole (they are why a result is missing)."""
+    rows = "".join(f"<tr><td class=\"name\">{esc(f.trial)}</td><td>{esc(f.window)}</td>"
+                   f'<td class="error">{esc(f.error)}</td></tr>' for f in report.failures[:top])
+    more = len(report.failures) - top
+    tail = (f'<p class="note">… {more} more; the JSON report lists all of them.</p>'
+            if more > 0 else "")
+    return (f'<section id="failures"><h2>Failed trials ({len(report.failures)})</h2>'
+            '<div class="scroll"><table class="leaderboard" id="failures-table"><thead><tr>'
+            '<th class="name">trial</th><th>window</th><th class="name">error</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table></div>{tail}</section>")
+
+
 def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
     """Render the report as one self-contained HTML page."""
     s = report.summary
@@ -147,12 +162,15 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
                     + "".join(f"<li>{esc(line)}</li>" for line in verdict(report))
                     + "".join(f'<li class="note">note: {esc(n)}</li>' for n in report.notes)
                     + "</ul></section>")
+    failed = {(f.config, f.window): f.error for f in report.failures}
     if s.configs:
         sections.append(f'<section id="leaderboard"><h2>Leaderboard</h2>{_leaderboard(s, top)}</section>')
         sections.append('<section id="heatmap"><h2>Objective by window</h2>'
                         '<p class="note">Colour is the rank within each window (darker is better); '
                         '* marks incomplete configurations.</p>'
-                        f"{window_heatmap(s, top)}</section>")
+                        f"{window_heatmap(s, top, failed)}</section>")
+    if report.failures:
+        sections.append(_failures(report, top))
     trends = report.trends
     if trends.parameters:
         plots = "".join(trend_plot(t, s.metric) for t in trends.parameters)
@@ -174,7 +192,8 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
         sections.append('<section id="parallel"><h2>Parallel coordinates</h2>'
                         f"{parallel_coordinates(s, trends)}</section>")
     if report.curves is not None:
-        curves = learning_curve_plot(report.curves, report.best_histories, s.best)
+        curves = learning_curve_plot(report.curves, report.best_histories, s.best,
+                                     report.best_windows)
     else:
         curves = '<p class="note" id="no-curves">No learning curves: no trial history was found.</p>'
     sections.append(f'<section id="curves"><h2>Learning curves</h2>{curves}</section>')

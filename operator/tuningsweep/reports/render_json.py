@@ -22,6 +22,11 @@ numbers are ``null``; never NaN, which is not JSON.
 (``comparison.adjusted`` says so), and ``comparison.mean_difference_ci95`` the 95%
 paired t-interval of (configuration - best) over ``comparison.windows`` common windows;
 ``[null, null]`` with fewer than 2. Fields are only added, never renamed.
+
+Also extras: ``failures`` lists every failed trial (``trial``, ``config``, ``window``,
+``error``); ``curves`` has, with several windows, ``relative`` (``ratio`` or
+``difference``: its ``epochs`` are relative to each window's level) and ``windows``
+(each window's own curve, level and convergence epoch).
 """
 
 from __future__ import annotations
@@ -132,6 +137,11 @@ def _interaction(interaction: Interaction | None) -> list[dict[str, Any]]:
     return [{"params": [a, b], "cells": cells}]
 
 
+def _points(curves: LearningCurves) -> list[dict[str, Any]]:
+    return [{"epoch": p.epoch, "median": p.median, "q25": p.q25, "q75": p.q75, "count": p.count}
+            for p in curves.points]
+
+
 def _curves(curves: LearningCurves | None) -> dict[str, Any] | None:
     if curves is None:
         return None
@@ -139,10 +149,13 @@ def _curves(curves: LearningCurves | None) -> dict[str, Any] | None:
         "metric": curves.metric,
         "trials": curves.n_trials,
         "converged_epoch": curves.converged_epoch,
-        "epochs": [
-            {"epoch": p.epoch, "median": p.median, "q25": p.q25, "q75": p.q75, "count": p.count}
-            for p in curves.points
-        ],
+        # "" when one window; "ratio"/"difference": epochs are relative to each window's level.
+        "relative": curves.relative,
+        "epochs": _points(curves),
+        "windows": [{"window": w.window, "level": _num(w.level),
+                     "converged_epoch": w.curves.converged_epoch,
+                     "still_improving": w.still_improving, "trials": w.curves.n_trials,
+                     "epochs": _points(w.curves)} for w in curves.windows],
     }
 
 
@@ -176,6 +189,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         "interactions": _interaction(report.trends.interaction),
         "curves": _curves(report.curves),
         "verdict": verdict(report),
+        "failures": [{"trial": f.trial, "config": f.config, "window": f.window,
+                      "error": f.error} for f in report.failures],
         "notes": list(report.notes),
         "source": report.source,
     }

@@ -161,11 +161,15 @@ def _interaction_table(interaction: Interaction, metric: str) -> Table:
 
 
 def _curve_table(curves: LearningCurves) -> Table:
-    table = Table(
-        title=f"Learning curve: median {curves.metric} over {curves.n_trials} trials",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-    )
+    relative = {"ratio": " / its window's level", "difference": " - its window's level"}
+    title = f"Learning curve: median {curves.metric}{relative.get(curves.relative, '')} " \
+            f"over {curves.n_trials} trials"
+    caption = None
+    if curves.windows:
+        caption = "converged per window: " + ", ".join(
+            f"{w.window} epoch {w.curves.converged_epoch}"
+            f"{' (still improving)' if w.still_improving else ''}" for w in curves.windows)
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("epoch", justify="right")
     table.add_column("median", justify="right")
     table.add_column("IQR", justify="right")
@@ -187,6 +191,20 @@ def _curve_table(curves: LearningCurves) -> Table:
             str(p.count),
             style="bold" if mark else None,
         )
+    return table
+
+
+def _failures_table(report: Report, top: int) -> Table:
+    """Every failed trial's error (the first ``top``): why, not only how many."""
+    failures = report.failures
+    more = len(failures) - top
+    table = Table(title=f"Failed trials ({len(failures)})", box=box.SIMPLE_HEAD,
+                  title_justify="left",
+                  caption=f"… {more} more: --format json lists all" if more > 0 else None)
+    table.add_column("trial", no_wrap=True)
+    table.add_column("error", overflow="fold")
+    for f in failures[:top]:
+        table.add_row(f.trial, f.error)
     return table
 
 
@@ -225,6 +243,8 @@ def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color
             console.print(
                 f"… {hidden} more configurations (all of them: --format json, or summary.csv)"
             )
+    if report.failures:
+        console.print(_failures_table(report, top))
     console.print("[bold]Verdict[/bold]", markup=True)
     for sentence in verdict(report):
         console.print(f"  {sentence}", markup=False, highlight=False)

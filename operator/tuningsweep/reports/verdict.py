@@ -5,13 +5,25 @@ gives the same judgement. It leads with consistency across windows, the project'
 criterion, then the paired comparison with the closest contender and the corrected test
 (:mod:`tuningsweep.core.comparisons`), and says outright when no test is possible
 rather than printing a p-value alone.
+
+It never picks one of several equals: configurations tied for the most windows won, or
+for the best mean, are named together. Failures are named with their errors: "2 trials
+failed" alone leaves a user nowhere, and when every trial failed the errors are the
+only thing there is to report.
 """
 
 from __future__ import annotations
 
+import math
+
 from tuningsweep.core.summary import Comparison, ConfigSummary, Summary
 from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_share, fmt_signed, fmt_value
-from tuningsweep.reports.model import Report
+from tuningsweep.reports.model import Report, TrialFailure
+
+#: Failed trials named in a verdict sentence (every one is in the failures table).
+FAILURES_SHOWN = 3
+#: A failure's error is cut to this length in a sentence (whole in the table and JSON).
+ERROR_CHARS = 200
 
 
 def _plural(n: int, word: str) -> str:
@@ -24,8 +36,55 @@ def _mean_text(c: ConfigSummary) -> str:
     return f"{fmt_value(c.mean)} ± {fmt_value(c.std, 2)}"
 
 
-def _winner_sentences(summary: Summary) -> list[str]:
+def _names(configs: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return configs[0] if len(configs) == 1 else f"{', '.join(configs[:-1])} and {configs[-1]}"
+
+
+def _failure_text(failures: tuple[TrialFailure, ...], shown: int = FAILURES_SHOWN) -> str:
+    listed = "; ".join(f"{f.trial}: {_cut(f.error)}" for f in failures[:shown])
+    more = f"; and {len(failures) - shown} more" if len(failures) > shown else ""
+    return listed + more
+
+
+def _cut(error: str) -> str:
+    return error if len(error) <= ERROR_CHARS else error[:ERROR_CHARS - 1] + "…"
+
+
+def _most_windows_sentence(summary: Summary, best: ConfigSummary) -> list[str]:
+    """Who wins the most windows, naming every configuration tied for it."""
     n_windows = len(summary.windows)
+    complete = [c for c in summary.configs if c.complete]
+    most = max((c.windows_won for c in complete), default=0)
+    leaders = [c.config for c in complete if c.windows_won == most]
+    if most == 0:
+        return []
+    if len(leaders) > 1:
+        return [f"{_names(leaders)} tie for the most windows won ({most} of {n_windows} "
+                "each): no configuration wins consistently."]
+    if leaders[0] != best.config:
+        return [f"{leaders[0]} wins the most windows ({most}/{n_windows})."]
+    return []
+
+
+def _same_mean_sentence(summary: Summary, best: ConfigSummary) -> list[str]:
+    """Configurations whose mean equals the best's: the order among them is arbitrary."""
+    same = [c.config for c in summary.configs if c.complete and c.config != best.config
+            and c.mean is not None and best.mean is not None
+            and math.isclose(c.mean, best.mean, rel_tol=1e-12, abs_tol=1e-15)]
+    if not same:
+        return []
+    return [f"{_names(same)} {'has' if len(same) == 1 else 'have'} the same mean "
+            f"{summary.metric} as {best.config}: they tie, and the order between them is "
+            "arbitrary."]
+
+
+def _winner_sentences(summary: Summary, failures: tuple[TrialFailure, ...]) -> list[str]:
+    n_windows = len(summary.windows)
+    if summary.best is None and failures and not any(
+            c.mean is not None for c in summary.configs):
+        return [f"All {_plural(len(failures), 'trial')} failed, so there is no result to "
+                f"compare: {_failure_text(failures)}."]
     if summary.best is None:
         leader = next((c for c in summary.configs if c.mean is not None), None)
         text = (
@@ -50,15 +109,10 @@ def _winner_sentences(summary: Summary) -> list[str]:
         lines = [
             f"{best.config} has the best mean {metric} ({_mean_text(best)}) but wins "
             f"{best.windows_won} of {n_windows} windows, so its lead is not consistent "
-            "across windows."
+            "across windows.",
+            *_most_windows_sentence(summary, best),
         ]
-        # The first complete configuration (in leaderboard order) with the most wins.
-        most = best
-        for c in summary.configs:
-            if c.complete and c.windows_won > most.windows_won:
-                most = c
-        if most.windows_won > best.windows_won:
-            lines.append(f"{most.config} wins the most windows ({most.windows_won}/{n_windows}).")
+    lines += _same_mean_sentence(summary, best)
     if n_windows == 1:
         lines.append(
             "The sweep has a single window: nothing can be said about consistency across "
@@ -115,7 +169,7 @@ def _test_sentences(summary: Summary, comp: Comparison) -> list[str]:
     return lines
 
 
-def _bookkeeping_sentences(summary: Summary) -> list[str]:
+def _bookkeeping_sentences(summary: Summary, failures: tuple[TrialFailure, ...]) -> list[str]:
     lines: list[str] = []
     eliminated = [c for c in summary.configs if c.eliminated_at is not None]
     if eliminated:
@@ -131,10 +185,11 @@ def _bookkeeping_sentences(summary: Summary) -> list[str]:
             f"{'is' if incomplete == 1 else 'are'} incomplete (missing windows): shown after "
             "the complete ones and never ranked as best."
         )
-    if summary.n_failed:
+    if summary.n_failed and any(c.mean is not None for c in summary.configs):
+        why = f": {_failure_text(failures)}" if failures else ""
         lines.append(
             f"{_plural(summary.n_failed, 'trial')} failed and "
-            f"{'is' if summary.n_failed == 1 else 'are'} excluded from the statistics."
+            f"{'is' if summary.n_failed == 1 else 'are'} excluded from the statistics{why}."
         )
     if summary.n_missing_objective:
         lines.append(
@@ -168,9 +223,22 @@ def _curve_sentences(report: Report) -> list[str]:
     last = curves.points[-1].epoch
     if curves.converged_epoch is None:
         return []
+    if len(curves.windows) < 2:
+        return [
+            f"The median {curves.metric} over {_plural(curves.n_trials, 'trial')} stops "
+            f"improving meaningfully at epoch {curves.converged_epoch} (of {last})."
+        ]
+    # Each window judged on its own trials: windows' levels differ, pooling misleads.
+    each = ", ".join(
+        f"{w.curves.converged_epoch} ({w.window}"
+        f"{', still improving at its last epoch' if w.still_improving else ''})"
+        for w in curves.windows if w.curves.converged_epoch is not None)
+    improving = [w.window for w in curves.windows if w.still_improving]
+    advice = (f"; {_names(improving)} might gain from more epochs" if improving
+              else f": epochs beyond {curves.converged_epoch} gain little in any window")
     return [
-        f"The median {curves.metric} over {_plural(curves.n_trials, 'trial')} stops "
-        f"improving meaningfully at epoch {curves.converged_epoch} (of {last})."
+        f"Within each window, the median {curves.metric} stops improving meaningfully at "
+        f"epoch {each}{advice}."
     ]
 
 
@@ -180,8 +248,8 @@ def verdict(report: Report) -> list[str]:
     if not summary.configs:
         return ["No trials have finished yet."]
     return [
-        *_winner_sentences(summary),
-        *_bookkeeping_sentences(summary),
+        *_winner_sentences(summary, report.failures),
+        *_bookkeeping_sentences(summary, report.failures),
         *_trend_sentences(report),
         *_curve_sentences(report),
     ]

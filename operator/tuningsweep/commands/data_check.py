@@ -1,0 +1,111 @@
+"""The data check ``validate``, ``plan`` and ``run`` share: windows against partitions.
+
+The data folder is listed (:mod:`tuningsweep.io.partitions`) and each window's coverage
+judged by the pure :mod:`tuningsweep.core.coverage`: a missing folder or a window
+without data is an error (exit 2, nothing trains), a window reaching outside the data a
+warning. ``synthetic://`` data has no folder and is not checked, nor is the data of a trainer of
+your own unless it is a folder of ``date=`` partitions (such a trainer may read a file
+or a table name from ``spec.data``).
+
+``validate`` and ``plan`` may run where ``gs://`` is out of reach (no credentials on a
+laptop, a CI job without network, a bucket only the cluster's service account may read):
+there a bucket that cannot be listed is a warning saying the data was not checked. ``run``
+needs the data anyway, so there it is an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..core.coverage import WindowCoverage, coverage_problems, window_coverage
+from ..core.errors import InvalidSpec, SpecError
+from ..core.spec import DateWindow, Sweep
+from ..io.errors import StorageError
+from ..io.partitions import DataFolderMissing, is_data_folder, list_partitions, rows_per_day
+from .common import print_warning
+
+
+@dataclass
+class DataCheck:
+    """What the check found: per-window coverage (empty when not checked) and warnings."""
+
+    coverage: list[WindowCoverage] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def print_warnings(self) -> None:
+        """Print each warning on stderr."""
+        for warning in self.warnings:
+            print_warning(warning)
+
+
+def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None = None,
+               rows: bool = False, remote_required: bool = True, source: str = "",
+               layout_required: bool | None = None) -> DataCheck:
+    """Check the sweep's data against ``windows``.
+
+    Args:
+        sweep: the sweep (its ``spec.data`` already resolved against the manifest).
+        windows: the windows that will run.
+        data: a ``--data`` override, checked instead of ``spec.data``.
+        rows: count rows per window where that is cheap (``plan`` shows them).
+        remote_required: an unreachable ``gs://`` is an error (``run``) rather than a
+            warning (``validate``, ``plan``).
+        source: the manifest's file name, for the error messages.
+        layout_required: the trainer reads the partition layout (the reference trainer,
+            the default when ``spec.trainer.command`` is not set). A trainer of your own
+            may read anything from ``spec.data`` (a file, a table name): its data is
+            checked only when it is a folder of ``date=`` partitions.
+
+    Raises:
+        InvalidSpec: the folder is missing or a window has no data.
+    """
+    uri = data or sweep.spec.data
+    name = "--data" if data else "spec.data"
+    if not is_data_folder(uri):
+        return DataCheck()
+    if layout_required is None:
+        layout_required = sweep.spec.trainer.command is None
+    try:
+        days = list_partitions(uri)
+    except StorageError as exc:
+        if not layout_required:
+            return DataCheck()
+        remote = uri.startswith("gs://")
+        if remote and not remote_required:
+            # The bucket may be readable by the cluster's credentials and not by yours.
+            return DataCheck(warnings=[f"{name}: not checked against the windows: {exc}"])
+        if isinstance(exc, DataFolderMissing):
+            raise InvalidSpec([SpecError(name, str(exc), _missing_fix(uri, data))],
+                              source) from None
+        raise
+    if not days and not layout_required:
+        return DataCheck()
+    # Every day with data counts for the data's span; rows only inside the windows.
+    counted: dict[dt.date, int | None] = dict.fromkeys(days)
+    if rows and windows:
+        counted.update(rows_per_day(days, min(w.start for w in windows),
+                                    max(w.end for w in windows)))
+    coverage = window_coverage(windows, counted)
+    errors, warnings = coverage_problems(coverage, name, uri, _optional_windows(sweep, windows))
+    if errors:
+        raise InvalidSpec(errors, source)
+    return DataCheck(coverage, warnings)
+
+
+def _missing_fix(uri: str, override: str | None) -> str:
+    if uri.startswith("gs://"):
+        return "check the bucket name and that your credentials may read it"
+    if override:
+        return "give an existing folder (relative paths are relative to the current folder)"
+    return ("give an existing folder; a relative spec.data is relative to the manifest's "
+            "folder, not the current one")
+
+
+def _optional_windows(sweep: Sweep, windows: Sequence[DateWindow]) -> frozenset[str]:
+    """Racing's extra windows: pinned up front, run only if a contender needs them."""
+    spec = sweep.spec
+    if spec.racing is None or spec.rolling is None:
+        return frozenset()
+    return frozenset(w.id for w in windows[spec.rolling.count:])

@@ -1,0 +1,81 @@
+"""How ``tuningsweep run`` ends: its exit status and the lines that explain it.
+
+pytest's habit: 0 only when every planned trial succeeded, and every other ending has
+its own status and a summary a person reads in one line (``3 of 18 trials failed:
+c0001-w0: ...``). Racing's eliminations are decisions, not failures: an eliminated
+configuration's remaining trials are never planned, so they are not counted. The
+statuses are defined in :mod:`.common`.
+
+A resume that fails again as before is the case issue 14 met: the cause was the windows
+an earlier run pinned (no data there), and only ``--fresh`` re-resolves them. When a
+trial fails with the error it had before, the hint says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..core.results import ResultRow
+from ..core.spec import DateWindow
+from ..core.status import FAILED, SUSPENDED
+from .common import EXIT_FAILED, EXIT_FAILURE_BUDGET, EXIT_OK, EXIT_SUSPENDED
+
+ALSO_LISTED = 8
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """The exit status and what to print on stderr (each line already prefixed)."""
+
+    status: int
+    lines: tuple[str, ...] = ()
+
+
+def run_end(key: str, phase: str, stopped_reason: str | None, rows: Sequence[ResultRow],
+            earlier_failures: Mapping[str, str], windows: Sequence[DateWindow],
+            results_uri: str) -> RunEnd:
+    """The ending of one sweep's run.
+
+    Args:
+        key: the sweep's ``namespace/name``.
+        phase: the decision core's last phase (Succeeded, Failed, Suspended...).
+        stopped_reason: why the sweep was stopped (the failure budget), if it was.
+        rows: every result row now recorded.
+        earlier_failures: trials that had failed before this run, with their errors.
+        windows: the pinned windows.
+        results_uri: where ``results.csv`` is, for the hint.
+    """
+    if phase == SUSPENDED:
+        return RunEnd(EXIT_SUSPENDED, (
+            f"suspended: sweep {key} has spec.suspend: true, so no trial started; set "
+            "spec.suspend: false (or remove it) and run again",))
+    failed = {r.trial: r.error for r in rows if r.status == "failed"}
+    again = _failed_again(failed, earlier_failures, windows)
+    hint = (f"hint: each failed trial's error is in the error column of {results_uri}; "
+            "fix the cause and run again with --retry-failed")
+    if phase == FAILED or stopped_reason is not None:
+        return RunEnd(EXIT_FAILURE_BUDGET, (
+            f"error: sweep {key} stopped: {stopped_reason}", hint, *again))
+    if not failed:
+        return RunEnd(EXIT_OK)
+    (first, error), *rest = sorted(failed.items())
+    also = ""
+    if rest:
+        names = [t for t, _ in rest[:ALSO_LISTED]]
+        more = f" and {len(rest) - ALSO_LISTED} more" if len(rest) > ALSO_LISTED else ""
+        also = f" (also failed: {', '.join(names)}{more})"
+    summary = f"error: {len(failed)} of {len(rows)} trials failed: {first}: {error}{also}"
+    return RunEnd(EXIT_FAILED, (summary, hint, *again))
+
+
+def _failed_again(failed: Mapping[str, str], earlier: Mapping[str, str],
+                  windows: Sequence[DateWindow]) -> tuple[str, ...]:
+    same = sorted(t for t, error in failed.items() if earlier.get(t) == error)
+    if not same:
+        return ()
+    pinned = ", ".join(f"{w.id} {w.start}..{w.end}" for w in windows)
+    return (f"hint: {', '.join(same[:ALSO_LISTED])} failed again with the same error; if "
+            f"the windows pinned by the first run ({pinned}) are the cause, --fresh "
+            "(with --today D for rolling windows) discards the results and resolves the "
+            "windows again",)

@@ -1,0 +1,59 @@
+"""The windows against the data's days: an empty window is an error, one reaching
+outside the data a warning, gaps inside the data's dates are nobody's business."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tuningsweep.core.coverage import coverage_problems, window_coverage
+from tuningsweep.core.spec import DateWindow
+
+JAN = DateWindow("w1", dt.date(2026, 1, 1), dt.date(2026, 1, 31))
+FEB = DateWindow("w0", dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+
+
+def days(first: dt.date, last: dt.date, rows: int | None = 2) -> dict[dt.date, int | None]:
+    return {first + dt.timedelta(d): rows for d in range((last - first).days + 1)}
+
+
+def test_full_partial_and_empty_windows() -> None:
+    data = days(dt.date(2026, 1, 10), dt.date(2026, 1, 31))
+    full, partial = window_coverage([DateWindow("w2", dt.date(2026, 1, 10),
+                                                dt.date(2026, 1, 20)), JAN], data)
+    (empty,) = window_coverage([FEB], data)
+    assert (full.days, full.rows, full.partial, full.empty) == (11, 22, False, False)
+    assert (partial.days, partial.calendar_days, partial.partial) == (22, 31, True)
+    assert empty.empty and not empty.partial
+    errors, warnings = coverage_problems([full, partial, empty], "spec.data", "/d")
+    assert [e.render() for e in errors] == [
+        "spec.data: /d has no data for window w0 (2026-02-01..2026-02-28) (its data spans "
+        "2026-01-10..2026-01-31); choose windows the data covers (windows.ranges, or --today "
+        "for rolling windows), or add the missing date=YYYY-MM-DD folders"]
+    assert warnings == [
+        "spec.data: window w1 (2026-01-01..2026-01-31) is only partly covered by /d (its "
+        "data spans 2026-01-10..2026-01-31): its trials train on 22 of its 31 days"]
+
+
+def test_gaps_inside_the_data_are_not_flagged() -> None:
+    data = {d: r for d, r in days(dt.date(2025, 12, 1), dt.date(2026, 3, 1)).items()
+            if d.weekday() < 5}  # no weekends
+    (jan,) = window_coverage([JAN], data)
+    assert jan.days == 22 and not jan.partial
+    assert coverage_problems([jan], "spec.data", "/d") == ([], [])
+
+
+def test_unknown_rows_and_no_data_at_all() -> None:
+    (jan,) = window_coverage([JAN], days(dt.date(2026, 1, 1), dt.date(2026, 1, 31), None))
+    assert jan.rows is None and jan.days == 31
+    (nothing,) = window_coverage([JAN], {})
+    errors, _ = coverage_problems([nothing], "--data", "gs://b/p")
+    assert errors[0].render().startswith("--data: gs://b/p has no data for window w1 "
+                                         "(2026-01-01..2026-01-31) (it has no date=YYYY-MM-DD")
+
+
+def test_racing_extra_windows_without_data_are_a_warning() -> None:
+    data = days(dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+    errors, warnings = coverage_problems(window_coverage([FEB, JAN], data), "spec.data", "/d",
+                                         optional=frozenset({"w1"}))
+    assert errors == [] and warnings[0].startswith(
+        "spec.data: /d has no data for racing's extra window w1")
