@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from google.cloud import storage
 
 from tests.operator.emulator import EmulatorProcess
@@ -65,8 +64,6 @@ def test_queued_jobs_wait_for_admission_within_parallelism_then_run(
     assert sorted(r["status"] for r in rows) == ["succeeded"] * 4
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the reconciler does not yet report queued "
-                   "Jobs (JobState.suspended) in status.trials.queued")
 def test_status_counts_queued_trials_apart_from_running_ones(
     k8s_emulator: EmulatorProcess, agent: NodeAgent, operator: OperatorProcess,
     gcs_bucket: str,
