@@ -18,8 +18,8 @@ from rich.table import Table
 
 from ..core.coverage import WindowCoverage
 from ..core.errors import InvalidSpec, SpecError
-from ..core.planner import Plan, count_trials, plan_trials
-from ..core.spec import Sweep
+from ..core.planner import Plan, adaptive_note, count_trials, plan_trials
+from ..core.spec import DateWindow, Sweep
 from ..core.windows import resolve_windows, windows_to_data
 from ..io.manifests import read_sweeps
 from .common import EXIT_OK, Subparsers, add_today
@@ -52,12 +52,13 @@ def plan_command(path: str, today: dt.date | None, fmt: str) -> int:
     data.print_warnings()
     coverage = {c.window.id: c for c in data.coverage}
     plan = plan_trials(sweep.spec, windows)
+    if fmt == "table":
+        _print_table(sweep, plan, coverage, windows)
+        return EXIT_OK
     if fmt == "json":
         print(json.dumps(plan_json(sweep, plan, coverage), indent=2))
     elif fmt == "csv":
         _print_csv(plan)
-    else:
-        _print_table(sweep, plan, coverage)
     return EXIT_OK
 
 
@@ -97,10 +98,10 @@ def _print_csv(plan: Plan) -> None:
                          *(t.params.get(n, "") for n in names)])
 
 
-def _print_table(sweep: Sweep, plan: Plan, coverage: dict[str, WindowCoverage]) -> None:
+def _print_table(sweep: Sweep, plan: Plan, coverage: dict[str, WindowCoverage],
+                 windows: tuple[DateWindow, ...]) -> None:
     console = Console()
     spec = sweep.spec
-    windows = list({t.window.id: t.window for t in plan.trials}.values())
     configs, total = count_trials(spec, windows)
     console.print(f"[bold]{sweep.key}[/bold]  {spec.architecture}, {spec.algorithm} search, "
                   f"{spec.mode} mode; objective: {spec.objective_goal} {spec.objective_metric}")
@@ -117,12 +118,15 @@ def _print_table(sweep: Sweep, plan: Plan, coverage: dict[str, WindowCoverage]) 
     console.print(wt)
     names = _param_names(plan)
     title = f"trials: {len(plan.trials)} planned"
-    if not plan.final:
-        title += f" (auto stage {plan.stage + 1}; later stages follow its results, {total} in all)"
+    note = adaptive_note(spec, windows)
+    if not plan.final and note:
+        title += f" so far ({note})"
     tt = Table(title=title, title_justify="left")
     for col in ("trial", "window", *names):
         tt.add_column(col, justify="right" if col in names else "left")
     for t in plan.trials:
         tt.add_row(t.id, t.window.id, *(str(t.params.get(n, "")) for n in names))
     console.print(tt)
-    console.print(f"{configs} configurations x {len(windows)} windows = {total} trials")
+    per_config = total // max(1, configs)
+    racing = "; racing runs fewer" if spec.racing is not None else ""
+    console.print(f"{configs} configurations x {per_config} windows = {total} trials{racing}")

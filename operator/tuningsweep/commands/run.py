@@ -50,7 +50,7 @@ from .common import (
 )
 from .data_check import check_data
 from .run_checks import check_reference_params, today_conflict, trainer_command, working_folder
-from .run_outcome import run_end
+from .run_outcome import by_design, run_end
 
 DEFAULT_RESULTS = "./tuningsweep-results"
 LEADERBOARD_ROWS = 10
@@ -333,6 +333,9 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
         console.print(f"summary: {results.store.uri_for(results.path('summary.csv'))}")
         console.print(f"next:    tuningsweep report {results.store.uri_for(results.folder)} "
                       "(--format html --out report.html for plots)")
+    if not args.quiet:
+        for line in by_design(outcome.reason, outcome.message, results.rows):
+            console.print(line)
     end = run_end(sweep.key, outcome.phase, outcome.stopped_reason, results.rows,
                   earlier_failures, windows, results.results_uri)
     for line in end.lines:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..core.decisions import REASON_BUDGET
 from ..core.results import ResultRow
 from ..core.spec import DateWindow
 from ..core.status import FAILED, SUSPENDED
@@ -79,3 +80,19 @@ def _failed_again(failed: Mapping[str, str], earlier: Mapping[str, str],
             f"the windows pinned by the first run ({pinned}) are the cause, --fresh "
             "(with --today D for rolling windows) discards the results and resolves the "
             "windows again",)
+
+
+def by_design(reason: str, message: str, rows: Sequence[ResultRow]) -> tuple[str, ...]:
+    """Lines about trials that did not run to their end by design (exit status 0).
+
+    Early stopping's ``stopped`` trials and a spent budget are decisions the user asked
+    for, not failures; a person still wants to know they happened.
+    """
+    lines = []
+    stopped = sum(1 for r in rows if r.status == "stopped")
+    if stopped:
+        lines.append(f"early stopping: {stopped} of {len(rows)} trials stopped "
+                     "(status 'stopped' in results.csv, the reason in its error column)")
+    if reason == REASON_BUDGET:
+        lines.append(f"budget: {message}; no further trial was started")
+    return tuple(lines)

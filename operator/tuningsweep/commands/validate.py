@@ -53,7 +53,11 @@ def validate_command(files: list[str], today: dt.date | None) -> int:
                 continue
             configs, trials = count_trials(sweep.spec, windows)
             stages = " (auto: 2 stages)" if sweep.spec.algorithm == "auto" else ""
-            plural = "s" if len(windows) != 1 else ""
-            print(f"ok: {sweep.name}: {configs} configurations x {len(windows)} window{plural} "
+            if sweep.spec.racing is not None:
+                stages = (f" before racing ({len(windows)} windows pinned: contenders may "
+                          "get the extra ones)")
+            per_config = trials // max(1, configs)
+            plural = "s" if per_config != 1 else ""
+            print(f"ok: {sweep.name}: {configs} configurations x {per_config} window{plural} "
                   f"= {trials} trials{stages}")
     return EXIT_USAGE if failed else EXIT_OK

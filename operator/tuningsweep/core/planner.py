@@ -234,6 +234,8 @@ def count_trials(spec: Spec, windows: Sequence[DateWindow]) -> tuple[int, int]:
     if spec.algorithm == "auto":
         configs = sum(s.configs for s in auto_stages(
             spec.architecture, spec.parameters, spec.max_configs or 2))
+    elif spec.algorithm == "tpe":
+        configs = spec.max_configs or 1
     else:
         configs = plan_trials(spec, windows).configs
     per_config = len(windows)
@@ -241,3 +243,24 @@ def count_trials(spec: Spec, windows: Sequence[DateWindow]) -> tuple[int, int]:
         per_config = regular_count(spec.racing, windows,
                                    spec.rolling.count if spec.rolling is not None else None)
     return configs, configs * per_config
+
+
+def adaptive_note(spec: Spec, windows: Sequence[DateWindow]) -> str:
+    """How the plan grows with the results ("" when it is fixed from the start)."""
+    notes = []
+    if spec.algorithm == "auto":
+        notes.append("auto mode: the second stage follows the first stage's results")
+    if spec.algorithm == "tpe":
+        notes.append(f"tpe: {spec.max_configs} configurations, asked {spec.batch_size} at a "
+                     "time from the results so far")
+    if spec.racing is not None:
+        regular = regular_count(spec.racing, windows,
+                                spec.rolling.count if spec.rolling is not None else None)
+        order = [w.id for w in race_order(windows)]
+        extra = order[regular:]
+        notes.append(
+            f"racing: every configuration on {order[0]} first; after each window the best "
+            f"{spec.racing.keep_fraction:.0%} go on (and the significantly behind stop)"
+            + (f"; after {regular} windows, contenders get up to {len(extra)} more "
+               f"({', '.join(extra)})" if extra else ""))
+    return "; ".join(notes)
