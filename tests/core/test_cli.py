@@ -63,4 +63,4 @@ def test_plan_csv_and_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(lines) == 1 + 8 * 3  # auto plans its first stage: 8 configurations
     assert main(["plan", str(ROOT / "examples" / "auto.yaml"), "--today", "2026-11-27"]) == 0
     table = capsys.readouterr().out
-    assert "auto stage 1" in table and "48 trials" in table
+    assert "auto mode: the second stage follows the first stage's results" in " ".join(table.split()) and "48 trials" in table
