@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuningsweep.core.decisions import decide
+from tests.core_driver import drive
 from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.outcomes import TrialEnd, trial_row
+from tuningsweep.core.planner import Trial
 from tuningsweep.core.racing_summary import summarize_sweep
 from tuningsweep.core.results import ResultRow
 from tuningsweep.core.spec import Sweep
@@ -88,17 +88,13 @@ def run_sweep(scenario: Scenario, seed: int) -> tuple[Sweep, list[ResultRow], An
     """Run one sweep through the decision core; returns the sweep, rows and last plan."""
     sweep = load_sweeps(manifest(scenario), "truth.yaml")[0]
     windows = resolve_windows(sweep.spec, TODAY)
-    rows: list[ResultRow] = []
-    plan = None
-    while True:
-        decision = decide(sweep.spec, windows, rows, previous=plan)
-        plan = decision.plan
-        if decision.ended or not decision.start:
-            return sweep, rows, plan
-        for trial in decision.start:  # all at once: finishing order does not matter
-            arm = int(trial.params["arm"])
-            value = trial_value(scenario, seed, arm, trial.window.start.isoformat(), trial.id)
-            rows.append(trial_row(sweep, TrialEnd(trial, True, final={"val_mse": value})))
+
+    def value(trial: Trial) -> float:
+        return trial_value(scenario, seed, int(trial.params["arm"]),
+                           trial.window.start.isoformat(), trial.id)
+
+    rows, plan = drive(sweep, windows, value)
+    return sweep, rows, plan
 
 
 @dataclass

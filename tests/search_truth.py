@@ -22,6 +22,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from tests.core_driver import drive
 from tuningsweep.core.decisions import decide
 from tuningsweep.core.manifest import load_sweeps
 from tuningsweep.core.outcomes import TrialEnd, trial_row
@@ -62,16 +63,8 @@ def search_sweep(algorithm: str, seed: int, configs: int = 40, noise: float = 0.
     sweep = load_sweeps(SEARCH.format(algorithm=algorithm, seed=seed, configs=configs),
                         "s.yaml")[0]
     windows = resolve_windows(sweep.spec, TODAY)
-    rows: list[ResultRow] = []
-    plan = None
-    while True:
-        decision = decide(sweep.spec, windows, rows, previous=plan)
-        plan = decision.plan
-        if decision.ended or not decision.start:
-            break
-        for t in decision.start:
-            value = smooth(dict(t.params)) + random.Random(f"{seed}:{t.id}").gauss(0, noise)
-            rows.append(trial_row(sweep, TrialEnd(t, True, final={"val_mse": value})))
+    rows, plan = drive(sweep, windows, lambda t: smooth(dict(t.params)) + random.Random(
+        f"{seed}:{t.id}").gauss(0, noise))
     summary = summarize_sweep(sweep, rows, plan, windows)
     assert summary.best is not None
     return smooth(dict(summary.config(summary.best).params))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from tests.core_driver import drive
 from tuningsweep.core import search_tpe
-from tuningsweep.core.decisions import decide
 from tuningsweep.core.manifest import load_sweeps
 from tuningsweep.core.outcomes import TrialEnd, trial_row
 from tuningsweep.core.planner import plan_trials
@@ -43,20 +43,18 @@ def value(params: dict[str, object], trial: str) -> float:
 
 def run(s: Sweep, restart_after: int | None = None) -> list[ResultRow]:
     """The sweep to its end; optionally forgetting every cached batch midway."""
-    windows = resolve_windows(s.spec, TODAY)
-    rows: list[ResultRow] = []
-    plan = None
-    while True:
-        if restart_after is not None and len(rows) >= restart_after:
-            search_tpe._CACHE.clear()  # a new process: nothing remembered
-            plan, restart_after = None, None
-        decision = decide(s.spec, windows, rows, previous=plan)
-        plan = decision.plan
-        if decision.ended or not decision.start:
-            return rows
-        for t in decision.start:
-            rows.append(trial_row(s, TrialEnd(t, True, final={"val_mse": value(
-                dict(t.params), t.id)})))
+    restarted = []
+
+    def restart(rows: list[ResultRow]) -> bool:
+        if restart_after is None or restarted or len(rows) < restart_after:
+            return False
+        search_tpe._CACHE.clear()  # a new process: nothing remembered
+        restarted.append(len(rows))
+        return True
+
+    rows, _ = drive(s, resolve_windows(s.spec, TODAY), lambda t: value(dict(t.params), t.id),
+                    before_each=restart)
+    return rows
 
 
 def test_same_results_give_the_same_configurations_after_a_restart() -> None:
