@@ -79,7 +79,7 @@ def test_json_values(report: Report) -> None:
     assert trend["adam"]["count"] == 2 and trend["sgd"]["count"] == 1  # complete configs only
     assert 0.0 <= data["importance"]["learning_rate"] <= 1.0
     assert data["curves"]["metric"] == "val_mse" and data["curves"]["converged_epoch"] >= 1
-    assert data["counts"] == {"trials": 14, "failed": 1, "missing_objective": 0, "configs": 5,
+    assert data["counts"] == {"trials": 14, "failed": 1, "stopped": 0, "missing_objective": 0, "configs": 5,
                               "complete": 3, "alive": 5}
 
 

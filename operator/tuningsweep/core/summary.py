@@ -122,6 +122,7 @@ class _Collected:
     n_trials: int
     n_failed: int
     n_missing: int
+    n_stopped: int
 
 
 def _collect(rows: Iterable[ResultRow], metric: str, windows: Sequence[str] | None) -> _Collected:
@@ -133,7 +134,7 @@ def _collect(rows: Iterable[ResultRow], metric: str, windows: Sequence[str] | No
     failed: dict[str, int] = {}
     run: dict[str, set[str]] = {}
     values: dict[str, dict[str, float]] = {}
-    n_failed = n_missing = 0
+    n_failed = n_missing = n_stopped = 0
     for r in latest.values():
         w = window_of(r)
         window_set.add(w)
@@ -147,6 +148,8 @@ def _collect(rows: Iterable[ResultRow], metric: str, windows: Sequence[str] | No
             failed[r.config] += 1
             if r.status == "failed":
                 n_failed += 1
+            elif r.status == "stopped":
+                n_stopped += 1
             else:
                 n_missing += 1
             continue
@@ -161,6 +164,7 @@ def _collect(rows: Iterable[ResultRow], metric: str, windows: Sequence[str] | No
         n_trials=len(latest),
         n_failed=n_failed,
         n_missing=n_missing,
+        n_stopped=n_stopped,
     )
 
 
@@ -289,4 +293,5 @@ def summarize(
         n_missing_objective=data.n_missing,
         param_names=tuple(param_names),
         test=test,
+        n_stopped=data.n_stopped,
     )

@@ -146,6 +146,7 @@ class Summary:
     n_missing_objective: int
     param_names: tuple[str, ...] = field(default=())
     test: SignificanceTest | None = None
+    n_stopped: int = 0  # trials early stopping ended (by design: neither failed nor results)
 
     def config(self, config_id: str) -> ConfigSummary:
         """Return the summary of one configuration by id (KeyError if unknown)."""

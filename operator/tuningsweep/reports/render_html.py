@@ -199,7 +199,7 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
     sections.append(f'<section id="curves"><h2>Learning curves</h2>{curves}</section>')
     sections.append(f'<section id="guide" class="guide"><h2>How to read this</h2>{_GUIDE}</section>')
     meta = (f"{esc(report.source)} · {len(s.configs)} configurations ({s.n_complete} complete) · "
-            f"{s.n_trials} trials ({s.n_failed} failed) · windows {esc(', '.join(s.windows) or 'none')}")
+            f"{s.n_trials} trials ({s.n_failed} failed, {s.n_stopped} stopped early) · windows {esc(', '.join(s.windows) or 'none')}")
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'

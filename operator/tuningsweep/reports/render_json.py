@@ -179,6 +179,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "counts": {
             "trials": s.n_trials,
             "failed": s.n_failed,
+            "stopped": s.n_stopped,
             "missing_objective": s.n_missing_objective,
             "configs": len(s.configs),
             "complete": s.n_complete,

@@ -229,7 +229,8 @@ def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color
     console.print(
         f"{len(summary.configs)} configurations ({summary.n_alive} alive), "
         f"{summary.n_complete} complete, "
-        f"{summary.n_trials} trials ({summary.n_failed} failed), windows: "
+        f"{summary.n_trials} trials ({summary.n_failed} failed, {summary.n_stopped} stopped "
+        "early), windows: "
         f"{', '.join(summary.windows) or 'none'} (w0 = most recent)"
     )
     if summary.configs:
