@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import time
 from collections.abc import Mapping, Sequence
 
 import pytest
@@ -265,10 +264,9 @@ def test_summary_csv_prints_average_ranks() -> None:
     assert table[0]["rank_w0"] == "1.5"
 
 
-def test_ten_thousand_rows_summarise_well_under_a_second() -> None:
+def test_ten_thousand_rows_summarise_to_one_line_per_configuration() -> None:
+    # How fast is measured by bench/report_bench.py, not here: a timed unit test fails on
+    # a loaded machine, not on slow code.
     rows = large_sweep(2000, 5)
-    start = time.perf_counter()
     text = summary_csv(summarize(rows, "val_mse", "minimize"))
-    elapsed = time.perf_counter() - start
     assert text.count("\n") == 2001
-    assert elapsed < 1.0, f"summary of 10,000 rows took {elapsed:.2f}s"
