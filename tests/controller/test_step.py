@@ -215,3 +215,15 @@ def test_a_job_the_api_refuses_fails_the_sweep(tmp_path: Path, status: int) -> N
     world.step()
     assert world.api.status["phase"] == "Failed"
     assert any(c["reason"] == "InvalidJob" for c in world.api.status["conditions"])
+
+
+def test_a_window_without_data_fails_the_sweep_before_any_job(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "date=2026-10-05").mkdir(parents=True)  # w0 (October) has data, w1 none
+    (data / "date=2026-10-05" / "part.csv").write_text("target\n1\n")
+    world = World(tmp_path, data=str(data))
+    world.step()
+    assert world.api.created == []
+    failed = next(c for c in world.api.status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "NoData"
+    assert "has no data for window w1 (2026-09-01..2026-09-30)" in failed["message"]

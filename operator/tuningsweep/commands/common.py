@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, TypeAlias
 
 from ..core.errors import EXIT_FAILED, EXIT_USAGE, FieldError, UserError
+from ..io.data_check import DataCheck
 
 # The exit statuses of every command, defined once (README's commands table and
 # docs/design.md list them). As pytest does, 0 means everything asked for succeeded, so a
@@ -30,7 +31,8 @@ EXIT_INTERRUPTED = 130
 
 __all__ = ["EXIT_FAILED", "EXIT_FAILURE_BUDGET", "EXIT_INTERRUPTED", "EXIT_OK",
            "EXIT_SUSPENDED", "EXIT_USAGE", "MissingDependency", "ResultsLocationError",
-           "Subparsers", "add_today", "parse_today", "print_error", "print_warning"]
+           "Subparsers", "add_today", "parse_today", "print_error", "print_warning",
+           "print_warnings"]
 
 if TYPE_CHECKING:
     # Generic only to the type checker: argparse's class is not subscriptable at run time.
@@ -70,3 +72,9 @@ def print_error(exc: UserError) -> None:
     """Print a user error on stderr, one ``error:`` line per problem."""
     for line in exc.lines():
         print(f"error: {line}", file=sys.stderr)
+
+
+def print_warnings(data: DataCheck) -> None:
+    """Print the data check's warnings on stderr."""
+    for warning in data.warnings:
+        print_warning(warning)

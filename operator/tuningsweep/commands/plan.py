@@ -1,7 +1,7 @@
 """``tuningsweep plan FILE``: the windows and the trials with their parameter values.
 
 With a data folder, each window also shows the days of it that have data and their
-rows (counted where that is cheap, ``?`` elsewhere; :mod:`.data_check`), so a window the
+rows (counted where that is cheap, ``?`` elsewhere; :mod:`tuningsweep.io.data_check`), so a window the
 data does not cover is seen before anything trains.
 """
 
@@ -21,9 +21,9 @@ from ..core.errors import InvalidSpec, SpecError
 from ..core.planner import Plan, adaptive_note, count_trials, plan_trials
 from ..core.spec import DateWindow, Sweep
 from ..core.windows import resolve_windows, windows_to_data
+from ..io.data_check import check_data
 from ..io.manifests import read_sweeps
-from .common import EXIT_OK, Subparsers, add_today
-from .data_check import check_data
+from .common import EXIT_OK, Subparsers, add_today, print_warnings
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -49,7 +49,7 @@ def plan_command(path: str, today: dt.date | None, fmt: str) -> int:
     sweep = sweeps[0]
     windows = resolve_windows(sweep.spec, today or dt.date.today())
     data = check_data(sweep, windows, rows=fmt != "csv", remote_required=False, source=path)
-    data.print_warnings()
+    print_warnings(data)
     coverage = {c.window.id: c for c in data.coverage}
     plan = plan_trials(sweep.spec, windows)
     if fmt == "table":

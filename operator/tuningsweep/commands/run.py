@@ -39,6 +39,7 @@ from ..core.status import SUSPENDED
 from ..core.summary import Summary
 from ..core.windows import resolve_windows
 from ..executors.local import Events, LocalExecutor, LocalSettings, default_workdir
+from ..io.data_check import check_data
 from ..io.manifests import read_sweeps
 from ..io.results_store import ResultsStore
 from ..io.storage import StorageError, open_store
@@ -47,8 +48,8 @@ from .common import (
     ResultsLocationError,
     Subparsers,
     parse_today,
+    print_warnings,
 )
-from .data_check import check_data
 from .run_checks import check_reference_params, today_conflict, trainer_command, working_folder
 from .run_outcome import by_design, run_end
 
@@ -296,7 +297,7 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
     data = check_data(sweep, windows, data=args.data, source=args.file,
                       layout_required=reference)
     if not args.quiet:
-        data.print_warnings()
+        print_warnings(data)
     if results.rows:
         results.add([])  # refresh summary.csv and the in-memory summary
     gpus = detect_gpus()

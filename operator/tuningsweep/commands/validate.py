@@ -1,7 +1,7 @@
 """``tuningsweep validate FILE...``: check manifests and show what each would run.
 
 Besides the manifest itself, a sweep's data folder is checked against its windows
-(:mod:`.data_check`): a missing folder or a window without data is an error, a window
+(:mod:`tuningsweep.io.data_check`): a missing folder or a window without data is an error, a window
 reaching outside the data a warning.
 """
 
@@ -13,9 +13,9 @@ import datetime as dt
 from ..core.errors import InvalidSpec
 from ..core.planner import count_trials
 from ..core.windows import resolve_windows
+from ..io.data_check import check_data
 from ..io.manifests import read_sweeps
-from .common import EXIT_OK, EXIT_USAGE, Subparsers, add_today, print_error
-from .data_check import check_data
+from .common import EXIT_OK, EXIT_USAGE, Subparsers, add_today, print_error, print_warnings
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -46,7 +46,7 @@ def validate_command(files: list[str], today: dt.date | None) -> int:
         for sweep in sweeps:
             windows = resolve_windows(sweep.spec, anchor)
             try:
-                check_data(sweep, windows, remote_required=False, source=path).print_warnings()
+                print_warnings(check_data(sweep, windows, remote_required=False, source=path))
             except InvalidSpec as exc:
                 failed = True
                 print_error(exc)

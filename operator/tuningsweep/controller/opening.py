@@ -10,7 +10,11 @@ Runs once per sweep per operator start, before any Job is created:
 * windows are pinned in status and ``windows.json`` before the first Job, and never
   resolved again (a sweep restarted next month trains on the same data);
 * the spec the sweep started with is kept: later edits to immutable fields are refused
-  with a condition rather than replanned.
+  with a condition rather than replanned;
+* the data is checked against the windows where the operator can list it (the same check
+  as ``tuningsweep validate``): a window without data fails the sweep (``NoData``) before
+  any Job, a partial one is a Warning Event. Data the operator's credentials cannot list
+  is left to the trainers (they may run with other credentials).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from ..core.errors import InvalidSpec, SpecError
 from ..core.jobs import parse_timestamp
 from ..core.spec import DateWindow, Sweep, parse_spec
 from ..core.windows import resolve_windows, windows_from_data
+from ..io.data_check import check_data
+from ..io.errors import StorageError
 from ..io.results_store import ResultsConflict, ResultsStore, immutable_differences
 from .ports import Emit, OpenStore
 
@@ -123,10 +129,28 @@ async def _open_results(body: dict[str, Any], sweep: Sweep, results: ResultsStor
         anchor = _date_of(body.get("metadata", {}).get("creationTimestamp"))
         windows = await asyncio.to_thread(results.pin_windows,
                                           resolve_windows(sweep.spec, anchor))
+    if not pinned:  # once per sweep: a sweep already running was checked when it started
+        problem = await asyncio.to_thread(_check_data, sweep, windows, emit)
+        if problem is not None:
+            return problem
     await asyncio.to_thread(results.load)
     if results.rows:
         await asyncio.to_thread(results.publish)  # the summary for the status
     return OpenedSweep(sweep, results, windows, pinned_now=not pinned)
+
+
+def _check_data(sweep: Sweep, windows: tuple[DateWindow, ...], emit: Emit) -> Refused | None:
+    """The windows against the data; Refused when a window has none."""
+    try:
+        found = check_data(sweep, windows, remote_required=False)
+    except InvalidSpec as exc:
+        return Refused("NoData", "; ".join(e.render() for e in exc.errors))
+    except StorageError as exc:
+        log.warning("%s: data not checked against the windows: %s", sweep.key, exc)
+        return None
+    for warning in found.warnings:
+        emit("Warning", "DataCoverage", warning)
+    return None
 
 
 def _original_spec(previous: dict[str, Any], live: Sweep) -> Sweep:

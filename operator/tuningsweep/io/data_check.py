@@ -1,4 +1,5 @@
-"""The data check ``validate``, ``plan`` and ``run`` share: windows against partitions.
+"""The data check ``validate``, ``plan``, ``run`` and the operator share: windows
+against partitions.
 
 The data folder is listed (:mod:`tuningsweep.io.partitions`) and each window's coverage
 judged by the pure :mod:`tuningsweep.core.coverage`: a missing folder or a window
@@ -22,9 +23,8 @@ from dataclasses import dataclass, field
 from ..core.coverage import WindowCoverage, coverage_problems, window_coverage
 from ..core.errors import InvalidSpec, SpecError
 from ..core.spec import DateWindow, Sweep
-from ..io.errors import StorageError
-from ..io.partitions import DataFolderMissing, is_data_folder, list_partitions, rows_per_day
-from .common import print_warning
+from .errors import StorageError
+from .partitions import DataFolderMissing, is_data_folder, list_partitions, rows_per_day
 
 
 @dataclass
@@ -33,11 +33,6 @@ class DataCheck:
 
     coverage: list[WindowCoverage] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    def print_warnings(self) -> None:
-        """Print each warning on stderr."""
-        for warning in self.warnings:
-            print_warning(warning)
 
 
 def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None = None,
