@@ -87,7 +87,12 @@ def test_example_runs_unchanged_to_success(
                 timeout=240, interval=0.3, what=f"{sweep.name} to succeed")
         status = wait_phase(k8s_emulator, sweep.name, "Succeeded", timeout=240,
                             operator=operator, namespace=sweep.namespace)
-    assert status["trials"]["succeeded"] == status["trials"]["total"] == total
+    if sweep.spec.racing is None:
+        assert status["trials"]["succeeded"] == status["trials"]["total"] == total
+    else:  # racing ran fewer: the clearly-behind stopped early, contenders went on
+        assert status["trials"]["succeeded"] == status["trials"]["total"] < total
+        assert status["racing"]["eliminated"] > 0 and status["racing"]["trialsSaved"] > 0
+        total = status["trials"]["total"]
     assert status["best"]["config"]
     jobs = k8s_emulator.client.list(JOBS, sweep.namespace)["items"]
     assert len(jobs) == total
