@@ -10,7 +10,8 @@ process or an API server.
 Inputs are what both executors know:
 
 * ``rows``: the results that count (a trial with a row is done; the local runner leaves
-  out the failures ``--retry-failed`` runs again);
+  out the failures ``--retry-failed`` runs again); a :class:`~tuningsweep.core.ledger.Ledger`
+  keeps a call's cost independent of the sweep's size;
 * ``running``: trials started and not finished (a process, an active or queued Job, a
   Job just created): they hold a slot of ``parallelism``;
 * ``collecting``: trials that finished and whose rows are not written yet (the operator
@@ -28,6 +29,7 @@ import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .ledger import done_ids, failures, pending_trials
 from .planner import Plan, Trial, plan_trials
 from .results import ResultRow
 from .spec import DateWindow, Spec
@@ -77,7 +79,7 @@ def failure_budget_message(failed: Mapping[str, str], limit: int) -> str:
 
 def failed_trials(rows: Iterable[ResultRow], failing: Mapping[str, str]) -> dict[str, str]:
     """Failed trials with their errors: recorded rows and failures not yet recorded."""
-    failed = {r.trial: r.error for r in rows if r.status == "failed"}
+    failed = failures(rows)
     for trial, error in failing.items():
         failed.setdefault(trial, error)
     return failed
@@ -114,8 +116,8 @@ def decide(
     if len(failed) > spec.max_failed_trials:
         return Decision(plan, (), FAILED, REASON_FAILED_TRIALS,
                         failure_budget_message(failed, spec.max_failed_trials), failed)
-    done = {r.trial for r in rows}
-    pending = plan.pending(done)
+    done = done_ids(rows)
+    pending = pending_trials(plan, rows, done)
     if plan.final and not pending and not running and not collecting:
         return Decision(plan, (), SUCCEEDED, REASON_COMPLETE,
                         f"{len(done)} trials done", failed)

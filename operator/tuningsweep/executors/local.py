@@ -46,6 +46,7 @@ from ..core.contract import (
     trial_model_uri,
 )
 from ..core.decisions import decide
+from ..core.ledger import Ledger
 from ..core.outcomes import TrialEnd, trial_row
 from ..core.planner import Plan, Trial
 from ..core.results import ResultRow
@@ -163,14 +164,12 @@ class LocalExecutor:
         self._exits: queue.Queue[str] = queue.Queue()
         self._free_gpus = list(settings.gpus)
         self._prefix = _pdeathsig_prefix()
-        self._retry = ({r.trial for r in results.rows if r.status == "failed"}
-                       if settings.retry_failed else set())
-
-    def _counted_rows(self) -> list[ResultRow]:
-        # A failed trial is done unless it is one of the failures --retry-failed found at
-        # the start; each of those runs once more, and a new failure is final.
-        return [r for r in self.results.rows
-                if r.status == "succeeded" or r.trial not in self._retry]
+        # The rows that count, kept as a Ledger so that deciding costs the same at any
+        # size. A failed trial is done unless it is one of the failures --retry-failed
+        # found at the start; each of those runs once more, and a new failure is final.
+        self._retry = ({r.trial: r for r in results.rows if r.status == "failed"}
+                       if settings.retry_failed else {})
+        self._counted = Ledger(r for r in results.rows if r.trial not in self._retry)
 
     # -- processes ------------------------------------------------------------------------
 
@@ -192,7 +191,9 @@ class LocalExecutor:
         return env
 
     def _start(self, trial: Trial) -> None:
-        self._retry.discard(trial.id)
+        retried = self._retry.pop(trial.id, None)
+        if retried is not None:
+            self._counted.add(retried)  # its earlier failure counts until its new row
         folder = self.settings.workdir / trial.id
         folder.mkdir(parents=True, exist_ok=True)
         metrics_file = folder / "metrics.jsonl"
@@ -237,6 +238,7 @@ class LocalExecutor:
             self._free_gpus.append(run.gpu)
         row = self._row(run)
         self.results.add([row])
+        self._counted.add(row)
         return row
 
     def stop_all(self) -> None:
@@ -269,7 +271,7 @@ class LocalExecutor:
         plan: Plan | None = None
         try:
             while True:
-                decision = decide(spec, self.windows, self._counted_rows(),
+                decision = decide(spec, self.windows, self._counted,
                                   running=self._running.keys(), previous=plan)
                 if plan is None or decision.plan.stage != plan.stage:
                     self.events.planned(decision.plan)
