@@ -35,7 +35,8 @@ from ..core.contract import sweep_models_uri
 from ..core.decisions import Decision, decide
 from ..core.errors import InvalidSpec
 from ..core.jobs import JobState
-from ..core.planner import Plan, count_trials
+from ..core.ledger import pending_trials
+from ..core.planner import Plan, Trial, count_trials
 from ..core.spec import Sweep, parse_spec
 from ..core.status import FAILED, SUCCEEDED
 from ..io.storage import StorageError
@@ -72,6 +73,13 @@ class _Running:
     plan: Plan | None = None
     total: int | None = None
     checked_generation: int | None = None  # the spec generation last checked for edits
+    _trials: tuple[Plan | None, dict[str, Trial]] = (None, {})
+
+    def trials_of(self, plan: Plan) -> dict[str, Trial]:
+        """The plan's trials by id, built once per plan rather than once per step."""
+        if self._trials[0] is not plan:
+            self._trials = (plan, {t.id: t for t in plan.trials})
+        return self._trials[1]
 
 
 def _api_message(exc: ApiException) -> str:
@@ -142,7 +150,12 @@ class SweepReconciler:
                 if early is not None:
                     return early
             assert self._state is not None
-            result = await self._step(self._state, body, [j for j in jobs if j.owner == self.uid])
+            # Only the Jobs without a row matter to a step (running, or finished and not
+            # collected yet): one pass here keeps the rest of the step independent of the
+            # sweep's size.
+            done = self._state.opened.results.done_ids
+            result = await self._step(self._state, body, [
+                j for j in jobs if j.owner == self.uid and j.trial not in done])
             self.status.recovered()
             return result
         except ApiException as exc:
@@ -229,7 +242,7 @@ class SweepReconciler:
         done = results.done_ids
         unrecorded = [j for j in jobs if j.trial not in done]
         decision = decide(
-            sweep.spec, state.opened.windows, results.rows,
+            sweep.spec, state.opened.windows, results.ledger,
             running=[j.trial for j in unrecorded if not j.finished] + list(self.jobs.in_flight),
             collecting=[j.trial for j in unrecorded if j.finished],
             failing={j.trial: job_failure(j) for j in unrecorded if j.phase == "failed"},
@@ -258,7 +271,7 @@ class SweepReconciler:
         finished = [j for j in jobs if j.finished and j.trial not in done]
         if finished:
             assert decision.plan is not None
-            trials = {t.id: t for t in decision.plan.trials}
+            trials = state.trials_of(decision.plan)
             collected = await state.collector.collect(sweep, finished, trials, state.models_uri)
             if collected.rows:
                 state.flusher.collected(collected.rows, collected.ended)
@@ -283,11 +296,9 @@ class SweepReconciler:
             # Succeeded only once every row is durable and every group is gone.
             await state.flusher.finish()
             await state.flusher.clean_leftovers()
-        rows = results.rows
-        succeeded = sum(1 for r in rows if r.status == "succeeded")
         await self.status.update(
-            phase=decision.phase, total=self._total(state, sweep), succeeded=succeeded,
-            failed=len(rows) - succeeded,
+            phase=decision.phase, total=self._total(state, sweep),
+            succeeded=results.ledger.succeeded, failed=len(results.ledger.failed),
             running=sum(1 for j in jobs if not j.finished) + len(self.jobs.in_flight),
             windows=state.opened.windows, summary=results.summary,
             results_uri=results.results_uri, generation=_generation(body),
@@ -295,8 +306,8 @@ class SweepReconciler:
         if decision.phase == SUCCEEDED:
             return StepResult(done=True)
         observed = {j.trial for j in jobs}
-        if decision.plan.final and all(t.id in observed
-                                       for t in decision.plan.pending(results.done_ids)):
+        pending = pending_trials(decision.plan, results.ledger, results.done_ids)
+        if decision.plan.final and all(t.id in observed for t in pending):
             wait = min(wait, 1.0)  # only collection is left
         return StepResult(wait=wait)
 

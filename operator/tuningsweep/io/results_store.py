@@ -327,14 +327,15 @@ class ResultsStore:
             self._write_summary()
             self._summary_gate.ran(started)
 
-    def publish(self, rows: list[ResultRow] | None = None) -> None:
-        """Render results.csv and summary.csv from ``rows`` (default: all) now.
+    def publish(self, rows: list[ResultRow] | None = None, summary: bool = True) -> None:
+        """Render results.csv and (unless told not to) summary.csv from ``rows`` now.
 
-        Safe to call from a worker thread with a snapshot of :attr:`rows` (the operator
-        does; it never appends).
+        ``rows`` defaults to all. Safe to call from a worker thread with a snapshot of
+        :attr:`rows` (the operator does; it never appends).
         """
         self._write_results(rows)
-        self._write_summary(rows)
+        if summary:
+            self._write_summary(rows)
 
     def _catch_up(self) -> None:
         """Publish what the rate held back, and put results.csv in order."""
