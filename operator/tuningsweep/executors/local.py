@@ -237,9 +237,14 @@ class LocalExecutor:
         if run.gpu is not None:
             self._free_gpus.append(run.gpu)
         row = self._row(run)
-        self.results.add([row])
         self._counted.add(row)
         return row
+
+    def _record(self, finished: list[ResultRow]) -> None:
+        """Make collected rows durable (each is removed from ``finished`` once it is)."""
+        while finished:
+            self.results.add(finished[:1])
+            self.events.finished(finished.pop(0), len(self._running))
 
     def stop_all(self) -> None:
         """Stop every running trial: SIGTERM, then SIGKILL after a grace period."""
@@ -265,10 +270,15 @@ class LocalExecutor:
 
         KeyboardInterrupt stops the running trials (their rows are not written: they
         run again on resume) and propagates after what finished is recorded.
+
+        A finished trial's row is recorded after its slot is refilled, so the next trial
+        does not wait for the row's fsync; a kill in between loses nothing a resume
+        would miss (that trial has no row yet and simply runs again).
         """
         outcome = Outcome()
         spec = dataclasses.replace(self.sweep.spec, parallelism=self.settings.parallel)
         plan: Plan | None = None
+        finished: list[ResultRow] = []  # collected, not yet recorded
         try:
             while True:
                 decision = decide(spec, self.windows, self._counted,
@@ -283,14 +293,15 @@ class LocalExecutor:
                     break
                 for trial in decision.start:
                     self._start(trial)
+                self._record(finished)
                 if not self._running:
                     break  # the core had nothing left to start: the sweep is done
-                row = self._collect(self._exits.get())
-                self.events.finished(row, len(self._running))
+                finished.append(self._collect(self._exits.get()))
         except BaseException:
             self.stop_all()
             raise
         finally:
+            self._record(finished)  # the budget ran out, Ctrl-C, an error: still recorded
             if outcome.stopped_reason is not None:
                 self.stop_all()
         return outcome
