@@ -10,26 +10,22 @@ Both executors keep a sweep's state here and nowhere else (no database). The fol
 * ``resolved-spec.yaml``: the validated manifest with defaults, so a resume can refuse a
   results folder that belongs to a different search, and ``report`` knows the objective.
 
-Rows are merged by trial id, and the CSVs are rewritten whole (atomically locally; one
-upload per write on GCS, throttled to one write per object per 2 s), so a crash at any
-point leaves the previous complete file and a restart neither loses nor duplicates rows.
+Rows are merged by trial id. Whole rewrites are atomic (temp file and rename locally;
+one upload per write on GCS, throttled to one write per object per 2 s) and a local
+append is one ``write`` then an fsync, so a crash at any point leaves complete rows, and
+a restart neither loses nor duplicates them (a trial appended twice, a retried failure,
+is read back as its last row). Appending bypasses :class:`~tuningsweep.io.storage.Store`,
+whose contract is whole-object writes: only a local file can be appended to.
 
-Bookkeeping per trial must not grow with the sweep: rendering every row after each
-trial made the local runner quadratic (at 10,000 rows, 170 ms per trial). So the local
-runner's rows (:meth:`ResultsStore.add` with ``publish=True``) are made durable one by
-one where that is cheap, and everything that renders all rows runs at a bounded rate:
-
-* on a local folder each row is appended to results.csv and fsynced before ``add``
-  returns (a killed runner resumes from it; a kill before that only reruns the trial);
-  the file is rewritten whole, sorted, the first time and by :meth:`ResultsStore.flush`;
-* summary.csv (and, on GCS, results.csv) is rendered at a rate bounded by its own cost
-  (:class:`~tuningsweep.io.render_gate.RenderGate`), so it takes a bounded share of
-  the runner's time at any size; the in-memory summary (the progress bar's best
-  configuration) follows it;
-* :meth:`ResultsStore.flush` publishes whatever is behind, so the end of a run, Ctrl-C
-  and a failure (the runner flushes on each) leave both files complete.
-
-The operator merges with ``publish=False`` and publishes once per background flush.
+Bookkeeping per trial must not grow with the sweep (rendering every row after each
+trial made the local runner quadratic: 170 ms per trial at 10,000 rows). So the local
+runner's rows (``add`` with ``publish=True``) are appended to results.csv and fsynced
+before ``add`` returns, on a local folder (the file is rewritten whole and sorted the
+first time and by ``flush``); summary.csv, and results.csv on GCS, are rendered at a
+rate bounded by their own cost (:class:`~tuningsweep.io.render_gate.RenderGate`), the
+in-memory summary (the progress bar's best) with them; ``flush`` publishes whatever is
+behind (the runner flushes at the end, on Ctrl-C and on failure). The operator merges
+with ``publish=False`` and publishes once per background flush.
 """
 
 from __future__ import annotations
@@ -257,11 +253,8 @@ class ResultsStore:
     def add(self, rows: Iterable[ResultRow], publish: bool = True) -> None:
         """Merge ``rows`` (keyed by trial id) and, unless told not to, record them.
 
-        With ``publish`` (the local runner) the rows are durable when this returns on a
-        local folder (appended), and the CSVs are rendered when their rate allows (see
-        the module docstring). The operator passes False: it merges rows as it collects
-        them and publishes once per flush, since GCS takes one write per object per 2 s
-        anyway.
+        With ``publish`` (the local runner) see the module docstring. The operator passes
+        False: it publishes once per flush (GCS takes one write per object per 2 s).
         """
         new = list(rows)
         replaced = any(r.trial in self._ledger.done for r in new)
