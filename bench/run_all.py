@@ -10,6 +10,8 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "planner_bench.py",
     "runner_overhead.py",
+    "runner_scaling.py",
+    "optuna_compare.py",
     "report_bench.py",
     "statistics_sim.py",
     "trainer_throughput.py",

@@ -39,6 +39,7 @@ class FakeCluster:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.status: dict[str, Any] = {}
         self.creates = 0
+        self.finished = 0  # Jobs seen finished, deleted ones included
         self.events: list[tuple[str, str, str]] = []
 
     async def create_job(self, namespace: str, body: dict[str, Any]) -> bool:
@@ -81,6 +82,7 @@ class FakeCluster:
             job = self.jobs[trial]
             if job.finished or process.poll() is None:
                 continue
+            self.finished += 1
             if process.returncode == 0:
                 self.jobs[trial] = job._replace(phase="succeeded", end=time.time())
             else:
@@ -165,8 +167,7 @@ async def reconcile(cluster: FakeCluster, rec: SweepReconciler, body: dict[str, 
                 j.finished for j in cluster.jobs.values()):
             await rec.close()
             return
-        if until_finished is not None and sum(
-                1 for j in cluster.jobs.values() if j.finished) >= until_finished:
+        if until_finished is not None and cluster.finished >= until_finished:
             return
         await asyncio.sleep(0.02)
     raise TimeoutError("the sweep did not finish")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 
 from ..core.results import ResultRow
+from ..io.render_gate import RenderGate
 from ..io.results_store import ResultsStore
 from . import metrics
 from .ports import GroupCleaner
@@ -38,16 +39,26 @@ class Flusher:
         self._ended: dict[str, float] = {}  # of those: when their Jobs ended
         self._to_delete: set[str] = set()  # durable rows whose groups remain
         self._task: asyncio.Task[None] | None = None
+        self._summary_behind = False  # rows collected that results.summary does not show
+        self._summary_gate = RenderGate()
 
     def collected(self, rows: Collection[ResultRow], ended: Mapping[str, float]) -> None:
         """Merge freshly collected rows (published by the next flush)."""
         self.results.add(rows, publish=False)
+        self._summary_behind = True
         self._uncleaned.update(r.trial for r in rows)
         self._ended.update(ended)
 
-    def start(self) -> None:
-        """Flush what was collected in the background, unless a flush is under way."""
-        if not self._uncleaned or (self._task is not None and not self._task.done()):
+    def start(self, final: bool = False) -> None:
+        """Flush what was collected in the background, unless a flush is under way.
+
+        The summary, which costs time in proportion to all rows, is rendered with a
+        flush only when its :class:`~tuningsweep.io.render_gate.RenderGate` allows
+        (or ``final``); results.csv, which makes rows durable, with every flush.
+        """
+        summary = self._summary_behind and (final or self._summary_gate.due())
+        if ((not self._uncleaned and not summary)
+                or (self._task is not None and not self._task.done())):
             return
         task, self._task = self._task, None
         if task is not None:
@@ -56,25 +67,31 @@ class Flusher:
         ended = {t: self._ended.pop(t) for t in trials if t in self._ended}
         self._uncleaned.difference_update(trials)
         snapshot = list(self.results.rows)
-        self._task = asyncio.create_task(self._durable_then_clean(trials, ended, snapshot))
+        if summary:
+            self._summary_behind = False  # rows collected from now on set it again
+        self._task = asyncio.create_task(
+            self._durable_then_clean(trials, ended, snapshot, summary))
 
     async def finish(self) -> None:
         """Wait for the background flush, then flush whatever was collected since."""
         task, self._task = self._task, None
         if task is not None:
             await task
-        if self._uncleaned:
-            self.start()
+        if self._uncleaned or self._summary_behind:
+            self.start(final=True)
             await self.finish()
 
     async def _durable_then_clean(self, trials: list[str], ended: dict[str, float],
-                                  snapshot: list[ResultRow]) -> None:
+                                  snapshot: list[ResultRow], summary: bool) -> None:
         started = time.monotonic()
         try:
-            await asyncio.to_thread(self.results.publish, snapshot)
+            await asyncio.to_thread(self.results.publish, snapshot, summary)
+            if summary:
+                self._summary_gate.ran(started)
             await asyncio.to_thread(self.results.flush, FLUSH_TIMEOUT_S)
         except BaseException:
             # Not durable: keep the groups and retry with the next flush.
+            self._summary_behind = self._summary_behind or summary
             self._uncleaned.update(trials)
             self._ended.update(ended)
             raise
@@ -85,8 +102,9 @@ class Flusher:
         for at in ended.values():
             if at:  # 0.0: the Job did not say when it ended
                 metrics.COLLECTION_LAG.observe(max(0.0, now - at))
-        self._to_delete.update(trials)
-        await self.retry_deletes()
+        if trials:
+            self._to_delete.update(trials)
+            await self.retry_deletes()
 
     @property
     def deletes_pending(self) -> bool:

@@ -36,7 +36,8 @@ from ..core.contract import sweep_models_uri
 from ..core.decisions import Decision, Usage, decide
 from ..core.errors import InvalidSpec
 from ..core.jobs import JobState, gpus_requested, parse_timestamp
-from ..core.planner import Plan, count_trials
+from ..core.ledger import pending_trials
+from ..core.planner import Plan, Trial, count_trials
 from ..core.racing_summary import racing_status
 from ..core.spec import Sweep, parse_spec
 from ..core.status import FAILED, SUCCEEDED
@@ -76,6 +77,13 @@ class _Running:
     plan: Plan | None = None
     total: int | None = None
     checked_generation: int | None = None  # the spec generation last checked for edits
+    _trials: tuple[Plan | None, dict[str, Trial]] = (None, {})
+
+    def trials_of(self, plan: Plan) -> dict[str, Trial]:
+        """The plan's trials by id, built once per plan rather than once per step."""
+        if self._trials[0] is not plan:
+            self._trials = (plan, {t.id: t for t in plan.trials})
+        return self._trials[1]
 
 
 def _api_message(exc: ApiException) -> str:
@@ -137,9 +145,11 @@ class SweepReconciler:
         status = body.get("status") or {}
         if self._state is None:
             if status.get("phase") == SUCCEEDED:
+                self.status.phase = SUCCEEDED  # as reported before this operator started
                 return StepResult(done=True)
             if status.get("phase") == FAILED and any(
                     c.get("reason") == "InvalidSpec" for c in status.get("conditions") or []):
+                self.status.phase = FAILED
                 return StepResult(done=True)  # already reported; the spec cannot change
         try:
             if self._state is None:
@@ -147,7 +157,16 @@ class SweepReconciler:
                 if early is not None:
                     return early
             assert self._state is not None
-            result = await self._step(self._state, body, [j for j in jobs if j.owner == self.uid])
+            # Only the Jobs without a row matter to a step (running, or finished and not
+            # collected yet): one pass here keeps the rest of the step independent of the
+            # sweep's size.
+            done = self._state.opened.results.done_ids
+            unrecorded: list[JobState] = []
+            recorded: list[JobState] = []  # kept until job_retention removes them
+            for j in jobs:
+                if j.owner == self.uid:
+                    (recorded if j.trial in done else unrecorded).append(j)
+            result = await self._step(self._state, body, unrecorded, recorded)
             self.status.recovered()
             return result
         except ApiException as exc:
@@ -245,9 +264,10 @@ class SweepReconciler:
         elapsed = sum(now - j.start for j in unrecorded if j.running and j.start)
         # Planning is pure but not always quick (a model-based search replays its batches,
         # about a second per hundred configurations after an operator restart), so it runs
-        # in a worker thread: other sweeps' steps and kopf's handlers go on meanwhile.
+        # in a worker thread: other sweeps' steps and kopf's handlers go on meanwhile. The
+        # ledger is only read there, and rows are added only by this (awaiting) step.
         decision = await asyncio.to_thread(
-            decide, sweep.spec, state.opened.windows, list(results.rows),
+            decide, sweep.spec, state.opened.windows, results.ledger,
             running=[j.trial for j in unrecorded if not j.finished] + list(self.jobs.in_flight),
             collecting=[j.trial for j in unrecorded if j.finished],
             failing={j.trial: job_failure(j) for j in unrecorded if j.phase == "failed"},
@@ -261,8 +281,8 @@ class SweepReconciler:
                       "best learning-rate values fixed")
         return decision
 
-    async def _step(self, state: _Running, body: dict[str, Any],
-                    jobs: list[JobState]) -> StepResult:
+    async def _step(self, state: _Running, body: dict[str, Any], jobs: list[JobState],
+                    recorded: list[JobState]) -> StepResult:
         sweep = self._live_sweep(state, body)
         results = state.opened.results
         results.sweep = sweep
@@ -285,7 +305,7 @@ class SweepReconciler:
         finished = [j for j in jobs if j.finished and j.trial not in done]
         if finished:
             assert decision.plan is not None
-            trials = {t.id: t for t in decision.plan.trials}
+            trials = state.trials_of(decision.plan)
             collected = await state.collector.collect(sweep, finished, trials, state.models_uri)
             if collected.rows:
                 state.flusher.collected(collected.rows, collected.ended)
@@ -301,7 +321,7 @@ class SweepReconciler:
         state.flusher.start()
         if state.flusher.deletes_pending:
             await state.flusher.retry_deletes()
-        await state.cleanup.remove_recorded_jobs(jobs)
+        await state.cleanup.remove_recorded_jobs([*recorded, *jobs])
 
         if decision.phase == FAILED:
             if self.status.phase != FAILED:
@@ -311,15 +331,14 @@ class SweepReconciler:
             # Succeeded only once every row is durable and every group is gone.
             await state.flusher.finish()
             await state.flusher.clean_leftovers()
-        rows = results.rows
-        succeeded = sum(1 for r in rows if r.status == "succeeded")
-        stopped = sum(1 for r in rows if r.status == "stopped")
+        ledger = results.ledger
         # Jobs just created are queued when a Kueue queue holds them, else about to run.
         queued_created = len(self.jobs.in_flight) if sweep.spec.trainer.queue_name else 0
         live = [j for j in jobs if j.trial not in results.done_ids]
         await self.status.update(
-            phase=decision.phase, total=self._total(state, sweep), succeeded=succeeded,
-            failed=len(rows) - succeeded - stopped, stopped=stopped,
+            phase=decision.phase, total=self._total(state, sweep),
+            succeeded=ledger.succeeded - ledger.stopped, failed=len(ledger.failed),
+            stopped=ledger.stopped,
             running=sum(1 for j in live if j.running) + len(self.jobs.in_flight)
             - queued_created,
             queued=sum(1 for j in live if j.suspended) + queued_created,
@@ -330,12 +349,12 @@ class SweepReconciler:
             racing=racing_status(sweep.spec, state.opened.windows, decision.plan))
         if decision.phase == SUCCEEDED:
             # Done once the recorded trials' Jobs are removed (after job_retention).
-            await state.cleanup.remove_recorded_jobs(jobs)
-            left = state.cleanup.next_removal(jobs)
+            await state.cleanup.remove_recorded_jobs([*recorded, *jobs])
+            left = state.cleanup.next_removal([*recorded, *jobs])
             return StepResult(done=left is None, wait=left or 0.0)
         observed = {j.trial for j in jobs}
-        if decision.plan.final and all(t.id in observed
-                                       for t in decision.plan.pending(results.done_ids)):
+        pending = pending_trials(decision.plan, results.ledger, results.done_ids)
+        if decision.plan.final and all(t.id in observed for t in pending):
             wait = min(wait, 1.0)  # only collection is left
         return StepResult(wait=wait)
 

@@ -10,7 +10,8 @@ process or an API server.
 Inputs are what both executors know:
 
 * ``rows``: the results that count (a trial with a row is done; the local runner leaves
-  out the failures ``--retry-failed`` runs again);
+  out the failures ``--retry-failed`` runs again); a :class:`~tuningsweep.core.ledger.Ledger`
+  keeps a call's cost independent of the sweep's size;
 * ``running``: trials started and not finished (a process, an active or queued Job, a
   Job just created): they hold a slot of ``parallelism``;
 * ``collecting``: trials that finished and whose rows are not written yet (the operator
@@ -30,6 +31,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .early_stopping import Curves, trials_to_stop
+from .ledger import done_ids, failures, pending_trials, used_seconds
 from .planner import Plan, Trial, plan_trials
 from .results import ResultRow
 from .spec import Budget, DateWindow, Spec
@@ -85,7 +87,7 @@ def failure_budget_message(failed: Mapping[str, str], limit: int) -> str:
 
 def failed_trials(rows: Iterable[ResultRow], failing: Mapping[str, str]) -> dict[str, str]:
     """Failed trials with their errors: recorded rows and failures not yet recorded."""
-    failed = {r.trial: r.error for r in rows if r.status == "failed"}
+    failed = failures(rows)
     for trial, error in failing.items():
         failed.setdefault(trial, error)
     return failed
@@ -145,16 +147,17 @@ def decide(
     plan = previous if previous is not None and previous.final else plan_trials(
         spec, windows, rows)
     used = usage or Usage()
-    gpu_hours = (sum(r.gpu_seconds for r in rows) + used.gpu_seconds) / 3600.0
-    trial_hours = (sum(r.duration_seconds for r in rows) + used.trial_seconds) / 3600.0
+    finished_gpu, finished_trial = used_seconds(rows)
+    gpu_hours = (finished_gpu + used.gpu_seconds) / 3600.0
+    trial_hours = (finished_trial + used.trial_seconds) / 3600.0
     failed = failed_trials(rows, failing or {})
     if len(failed) > spec.max_failed_trials:
         return Decision(plan, (), FAILED, REASON_FAILED_TRIALS,
                         failure_budget_message(failed, spec.max_failed_trials), failed,
                         gpu_hours=gpu_hours, trial_hours=trial_hours)
     stop = _early_stops(spec, plan, running, curves)
-    done = {r.trial for r in rows}
-    pending = plan.pending(done)
+    done = done_ids(rows)
+    pending = pending_trials(plan, rows, done)
     busy = set(running)
     if plan.final and not pending and not busy and not collecting:
         return Decision(plan, (), SUCCEEDED, REASON_COMPLETE,

@@ -43,6 +43,7 @@ from ..core.contract import (
     trial_model_uri,
 )
 from ..core.decisions import Usage, decide
+from ..core.ledger import Ledger
 from ..core.outcomes import TrialEnd, trial_row
 from ..core.planner import Plan, Trial
 from ..core.results import ResultRow
@@ -130,15 +131,13 @@ class LocalExecutor:
         self._exits: queue.Queue[str] = queue.Queue()
         self._free_gpus = list(settings.gpus)
         self._prefix = pdeathsig_prefix()
-        self._retry = ({r.trial for r in results.rows if r.status == "failed"}
-                       if settings.retry_failed else set())
+        # The rows that count, kept as a Ledger so that deciding costs the same at any
+        # size. A failed trial is done unless it is one of the failures --retry-failed
+        # found at the start; each of those runs once more, and a new failure is final.
+        self._retry = ({r.trial: r for r in results.rows if r.status == "failed"}
+                       if settings.retry_failed else {})
+        self._counted = Ledger(r for r in results.rows if r.trial not in self._retry)
         self._finished_curves: dict[str, dict[int, float]] = {}
-
-    def _counted_rows(self) -> list[ResultRow]:
-        # A failed trial is done unless it is one of the failures --retry-failed found at
-        # the start; each of those runs once more, and a new failure is final.
-        return [r for r in self.results.rows
-                if r.status == "succeeded" or r.trial not in self._retry]
 
     # -- processes ------------------------------------------------------------------------
 
@@ -160,7 +159,9 @@ class LocalExecutor:
         return env
 
     def _start(self, trial: Trial) -> None:
-        self._retry.discard(trial.id)
+        retried = self._retry.pop(trial.id, None)
+        if retried is not None:
+            self._counted.add(retried)  # its earlier failure counts until its new row
         folder = self.settings.workdir / trial.id
         folder.mkdir(parents=True, exist_ok=True)
         metrics_file = folder / METRICS_FILE
@@ -204,8 +205,14 @@ class LocalExecutor:
         if run.gpu is not None:
             self._free_gpus.append(run.gpu)
         row = self._row(run)
-        self.results.add([row])
+        self._counted.add(row)
         return row
+
+    def _record(self, finished: list[ResultRow]) -> None:
+        """Make collected rows durable (each is removed from ``finished`` once it is)."""
+        while finished:
+            self.results.add(finished[:1])
+            self.events.finished(finished.pop(0), len(self._running))
 
     def stop_all(self) -> None:
         """Stop every running trial: SIGTERM, then SIGKILL after a grace period."""
@@ -271,6 +278,7 @@ class LocalExecutor:
             started_at=run.started_at.isoformat(), finished_at=_now().isoformat(),
             duration_seconds=time.monotonic() - run.started,
             gpus=1.0 if run.gpu is not None else 0.0, job="local"))
+        self._counted.add(row)
         self.results.add([row])
         return row
 
@@ -291,13 +299,18 @@ class LocalExecutor:
 
         KeyboardInterrupt stops the running trials (their rows are not written: they
         run again on resume) and propagates after what finished is recorded.
+
+        A finished trial's row is recorded after its slot is refilled, so the next trial
+        does not wait for the row's fsync; a kill in between loses nothing a resume
+        would miss (that trial has no row yet and simply runs again).
         """
         outcome = Outcome()
         spec = dataclasses.replace(self.sweep.spec, parallelism=self.settings.parallel)
         plan: Plan | None = None
+        finished: list[ResultRow] = []  # collected, not yet recorded
         try:
             while True:
-                decision = decide(spec, self.windows, self._counted_rows(),
+                decision = decide(spec, self.windows, self._counted,
                                   running=self._running.keys(), previous=plan,
                                   usage=self._usage(), curves=self._curves())
                 if plan is None or decision.plan.stage != plan.stage:
@@ -313,17 +326,19 @@ class LocalExecutor:
                     self.events.finished(self._stop(stopped, reason), len(self._running))
                 for trial in decision.start:
                     self._start(trial)
+                self._record(finished)
                 if not self._running:
                     if decision.stop:
                         continue  # slots were freed after the decision: decide again
                     break  # the core had nothing left to start: the sweep is done
                 ended = self._next_exit()
                 if ended is not None:
-                    self.events.finished(self._collect(ended), len(self._running))
+                    finished.append(self._collect(ended))
         except BaseException:
             self.stop_all()
             raise
         finally:
+            self._record(finished)  # the budget ran out, Ctrl-C, an error: still recorded
             if outcome.stopped_reason is not None:
                 self.stop_all()
         return outcome

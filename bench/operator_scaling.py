@@ -1,0 +1,105 @@
+"""The operator against the API emulator as sweeps grow: instant trials, 1,000 and 3,000.
+
+The whole operator runs (kopf, the Job watch, real Prometheus and Pushgateway, GCS
+through fake-gcs-server) and the node agent plays the kubelet; each trial process only
+pushes its final metric (bench/operator_bench.py's trainer without the sleep). Figures
+per size: wall seconds per trial from creating the sweep to Succeeded (throughput at
+``PARALLELISM``), and the operator process's CPU per trial. The target is flat: the
+larger size within 1.1x of the smaller, per trial.
+
+10,000 trials take about ten minutes on the 2 shared cores of the development machine
+(Prometheus' 1 s scrape paces collection), so ``make bench`` measures 1,000 and 3,000;
+``python bench/operator_scaling.py 1000 10000`` measures others.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+
+from common import write  # noqa: E402
+from operator_bench import JOBS, NS, SWEEPS, TRAINER, cpu_seconds, manifest  # noqa: E402
+from tests.operator.emulator import EmulatorProcess  # noqa: E402
+from tests.operator.node_agent import NodeAgent  # noqa: E402
+from tests.operator.operator_process import OperatorProcess, wait_until  # noqa: E402
+from tests.services import FakeGcsServer, Prometheus, Pushgateway  # noqa: E402
+
+SIZES = (1000, 3000)
+PARALLELISM = 32
+INSTANT = TRAINER.replace("time.sleep(1.0)\n", "")
+
+
+def sweep(k8s: EmulatorProcess, operator: OperatorProcess, bucket: str, name: str,
+          trials: int) -> dict[str, float]:
+    """One sweep of ``trials`` instant trials; its per-trial figures."""
+    assert operator.process is not None
+    body = manifest(name, bucket, trials, parallelism=PARALLELISM)
+    body["spec"]["trainer"]["command"] = [sys.executable, "-S", "-c", INSTANT]
+    cpu = cpu_seconds(operator.process.pid)
+    started = time.monotonic()
+    k8s.client.create(SWEEPS, body)
+    status = wait_until(
+        lambda: (s := k8s.client.get(SWEEPS, name, NS).get("status") or {})
+        .get("phase") == "Succeeded" and s, timeout=3600, interval=0.5)
+    wall = time.monotonic() - started
+    cpu = cpu_seconds(operator.process.pid) - cpu
+    assert status["trials"]["succeeded"] == trials, status
+    k8s.client.delete(SWEEPS, name, NS)
+    wait_until(lambda: k8s.client.list(JOBS, NS)["items"] == [], timeout=300)
+    return {"trials": trials, "wall_seconds": round(wall, 1),
+            "wall_ms_per_trial": round(1000 * wall / trials, 2),
+            "operator_cpu_ms_per_trial": round(1000 * cpu / trials, 2)}
+
+
+def main(argv: list[str]) -> None:
+    sizes = [int(a) for a in argv] or list(SIZES)
+    work = Path(tempfile.mkdtemp(prefix="operator-scaling-"))
+    figures = []
+    with (Pushgateway(work / "pgw") as pgw, Prometheus(work / "prom", pgw) as prom,
+          FakeGcsServer(work / "gcs") as gcs):
+        os.environ["STORAGE_EMULATOR_HOST"] = gcs.url
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        bucket = f"bench-{uuid.uuid4().hex[:12]}"
+        storage.Client(project="bench", credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                       client_options={"api_endpoint": gcs.url}).create_bucket(bucket)
+        with EmulatorProcess(workdir=work / "k8s",
+                             crd_files=[REPO / "crds" / "tuningsweep.yaml"]) as k8s:
+            os.environ["KUBECONFIG"] = str(k8s.kubeconfig)
+            operator = OperatorProcess(k8s.kubeconfig, prom.url, pgw.url, work / "operator",
+                                       namespace=NS, extra_args=("--status-interval", "5"))
+            operator.start()
+            try:
+                time.sleep(3)  # kopf's initial listing
+                with NodeAgent(k8s.url, namespace=NS, max_concurrency=PARALLELISM,
+                               workdir=work / "agent"):
+                    for i, trials in enumerate(sizes):
+                        figures.append(sweep(k8s, operator, bucket, f"scale-{i}", trials))
+                        print(figures[-1], flush=True)
+            finally:
+                operator.stop()
+    first, last = figures[0], figures[-1]
+    write("operator_scaling", {
+        "parallelism": PARALLELISM, "sizes": figures,
+        "wall_ratio_largest_to_smallest": round(
+            last["wall_ms_per_trial"] / first["wall_ms_per_trial"], 3),
+        "cpu_ratio_largest_to_smallest": round(
+            last["operator_cpu_ms_per_trial"] / first["operator_cpu_ms_per_trial"], 3),
+        "target_ratio": 1.1,
+        "note": "instant trials through the whole operator, API emulator and node agent, "
+                "real Prometheus (1 s scrape) and Pushgateway, GCS emulator",
+    })
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
