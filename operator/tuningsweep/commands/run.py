@@ -26,6 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -36,7 +37,6 @@ from ..core.planner import Plan, Trial, count_trials
 from ..core.results import ResultRow
 from ..core.spec import Sweep
 from ..core.status import SUSPENDED
-from ..core.summary import Summary
 from ..core.windows import resolve_windows
 from ..executors.local import Events, LocalExecutor, LocalSettings, default_workdir
 from ..io.data_check import check_data
@@ -52,6 +52,9 @@ from .common import (
 )
 from .run_checks import check_reference_params, today_conflict, trainer_command, working_folder
 from .run_outcome import by_design, run_end
+
+if TYPE_CHECKING:
+    from ..core.summary import Summary
 
 DEFAULT_RESULTS = "./tuningsweep-results"
 LEADERBOARD_ROWS = 10

@@ -32,13 +32,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from .comparisons import residual_variance
 from .results import ResultRow
-from .significance import t_two_sided_p
 from .spec import DateWindow, ParamValue, Racing
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RANGES_REGULAR = 3  # with explicit ranges, how many (most recent first) every config runs
 MIN_KEEP = 2
@@ -98,6 +98,13 @@ def behind_p_values(matrix: np.ndarray, leader: int) -> np.ndarray:
     Paired differences over the columns, scaled by the residual noise of the whole
     matrix; NaN where no test is possible (one column, or no residual freedom).
     """
+    # numpy and the statistics load only when a race compares: the planner is imported
+    # by every command, and numpy costs a tenth of a second before the first trial.
+    import numpy as np
+
+    from .comparisons import residual_variance
+    from .significance import t_two_sided_p
+
     variance, df = residual_variance(matrix)
     n = matrix.shape[1]
     p = np.full(matrix.shape[0], np.nan)
@@ -152,6 +159,8 @@ def run_race(
         if len(alive) <= 1:
             break
         seen = [w.id for w in order[:k + 1]]
+        import numpy as np
+
         matrix = np.array([[values[c, w] for w in seen] for c in alive], dtype=np.float64)
         means = matrix.mean(axis=1)
         ranking = sorted(range(len(alive)), key=lambda i: (means[i], alive[i]))

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .planner import Plan, plan_trials
 from .racing import regular_count
 from .results import ResultRow
 from .spec import DateWindow, Spec, Sweep
-from .summary import Summary, summarize
+
+if TYPE_CHECKING:
+    from .summary import Summary
 
 
 def windows_of_rows(rows: Sequence[ResultRow]) -> tuple[DateWindow, ...]:
@@ -52,6 +55,9 @@ def summarize_sweep(sweep: Sweep, rows: Sequence[ResultRow], plan: Plan | None =
             over ``windows``).
         windows: the pinned windows (shown even before they have results, without racing).
     """
+    # The statistics (numpy) load at the first summary, not before the first trial.
+    from .summary import summarize
+
     spec = sweep.spec
     if spec.racing is None:
         return summarize(rows, spec.objective_metric, spec.objective_goal,

@@ -27,8 +27,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from .results import ResultRow
 from .spec import Parameter, ParamValue, Spec
 
@@ -40,6 +38,8 @@ def config_levels(values: Mapping[tuple[str, str], float]) -> dict[str, float]:
     configuration sharing no window with the others is still given a level: its mean
     less the shifts estimated elsewhere (zero for a window nobody else ran).
     """
+    import numpy as np  # only sweeps that use tpe pay for it
+
     configs = sorted({c for c, _ in values})
     windows = sorted({w for _, w in values})
     if not configs:

@@ -8,11 +8,13 @@ etcd's object size limit at about 14,500 trials); the per-trial record is the CS
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .spec import DateWindow
-from .summary import Summary
 from .windows import windows_to_data
+
+if TYPE_CHECKING:  # the phases are imported by every command; the statistics are not
+    from .summary import Summary
 
 PENDING, RUNNING, SUCCEEDED, FAILED, SUSPENDED = (
     "Pending", "Running", "Succeeded", "Failed", "Suspended")

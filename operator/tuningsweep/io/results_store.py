@@ -35,7 +35,7 @@ import os
 import time
 from collections.abc import Iterable, KeysView
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -46,12 +46,14 @@ from ..core.ledger import Ledger
 from ..core.racing_summary import summarize_sweep
 from ..core.results import ResultRow, ResultsFormatError, parse_csv, render_csv
 from ..core.spec import DateWindow, Sweep
-from ..core.summary import Summary, summary_csv
 from ..core.windows import windows_from_data, windows_to_data
 from .local_store import LocalStore
 from .render_gate import RenderGate
 from .storage import StorageError, Store
 from .throttled_writer import ThrottledWriter
+
+if TYPE_CHECKING:
+    from ..core.summary import Summary
 
 
 class ResultsConflict(InvalidSpec):
@@ -306,6 +308,8 @@ class ResultsStore:
     def _write_summary(self, rows: list[ResultRow] | None = None) -> None:
         rows = self.rows if rows is None else rows
         self.summary = summarize_sweep(self.sweep, rows, windows=self.windows)
+        from ..core.summary import summary_csv  # the statistics load with the first summary
+
         self._writer.submit(self.path(SUMMARY_CSV), summary_csv(self.summary))
         self._summary_behind = False
 
