@@ -9,7 +9,10 @@ larger size within 1.1x of the smaller, per trial.
 
 10,000 trials take about ten minutes on the 2 shared cores of the development machine
 (Prometheus' 1 s scrape paces collection), so ``make bench`` measures 1,000 and 3,000;
-``python bench/operator_scaling.py 1000 10000`` measures others.
+``python bench/operator_scaling.py 1000 10000`` measures others. The operator runs with
+``--job-retention 0`` (recorded trials' Jobs are deleted once their rows are durable), and
+each size also reports the Jobs left when the sweep succeeded and a few seconds later,
+the API writes per trial (from the emulator's request log) and the operator's RSS.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 from common import write  # noqa: E402
-from operator_bench import JOBS, NS, SWEEPS, TRAINER, cpu_seconds, manifest  # noqa: E402
+from operator_bench import JOBS, NS, SWEEPS, TRAINER, cpu_seconds, manifest, rss_kib  # noqa: E402
 from tests.operator.emulator import EmulatorProcess  # noqa: E402
 from tests.operator.node_agent import NodeAgent  # noqa: E402
 from tests.operator.operator_process import OperatorProcess, wait_until  # noqa: E402
 from tests.services import FakeGcsServer, Prometheus, Pushgateway  # noqa: E402
 
 SIZES = (1000, 3000)
+OTHERS = ("tuningsweep-test",)  # the node agent and the test client: not the operator
 PARALLELISM = 32
 INSTANT = TRAINER.replace("time.sleep(1.0)\n", "")
 
@@ -46,6 +50,7 @@ def sweep(k8s: EmulatorProcess, operator: OperatorProcess, bucket: str, name: st
     body["spec"]["trainer"]["command"] = [sys.executable, "-S", "-c", INSTANT]
     cpu = cpu_seconds(operator.process.pid)
     started = time.monotonic()
+    mark = k8s.log_mark()
     k8s.client.create(SWEEPS, body)
     status = wait_until(
         lambda: (s := k8s.client.get(SWEEPS, name, NS).get("status") or {})
@@ -53,11 +58,21 @@ def sweep(k8s: EmulatorProcess, operator: OperatorProcess, bucket: str, name: st
     wall = time.monotonic() - started
     cpu = cpu_seconds(operator.process.pid) - cpu
     assert status["trials"]["succeeded"] == trials, status
+    jobs_at_success = len(k8s.client.list(JOBS, NS)["items"])
+    time.sleep(5)  # the last rows' flush, then their Jobs' removal
+    jobs_after = len(k8s.client.list(JOBS, NS)["items"])
+    writes = [r for r in k8s.request_log(since=mark)
+              if r["verb"] in ("create", "update", "patch", "delete")
+              and not r["user_agent"].startswith(OTHERS)]
+    rss = rss_kib(operator.process.pid)
     k8s.client.delete(SWEEPS, name, NS)
     wait_until(lambda: k8s.client.list(JOBS, NS)["items"] == [], timeout=300)
     return {"trials": trials, "wall_seconds": round(wall, 1),
             "wall_ms_per_trial": round(1000 * wall / trials, 2),
-            "operator_cpu_ms_per_trial": round(1000 * cpu / trials, 2)}
+            "operator_cpu_ms_per_trial": round(1000 * cpu / trials, 2),
+            "jobs_left_at_success": jobs_at_success, "jobs_left_5s_later": jobs_after,
+            "api_writes_per_trial": round(len(writes) / trials, 3),
+            "operator_rss_kib": rss}
 
 
 def main(argv: list[str]) -> None:
@@ -77,7 +92,8 @@ def main(argv: list[str]) -> None:
                              crd_files=[REPO / "crds" / "tuningsweep.yaml"]) as k8s:
             os.environ["KUBECONFIG"] = str(k8s.kubeconfig)
             operator = OperatorProcess(k8s.kubeconfig, prom.url, pgw.url, work / "operator",
-                                       namespace=NS, extra_args=("--status-interval", "5"))
+                                       namespace=NS, extra_args=("--status-interval", "5",
+                                                                       "--job-retention", "0"))
             operator.start()
             try:
                 time.sleep(3)  # kopf's initial listing
