@@ -72,6 +72,7 @@ def test_example_runs_unchanged_to_success(
     total = count_trials(sweep.spec, resolve_windows(sweep.spec, dt.date.today()))[1]
     results = sweep.spec.results or f"gs://{gcs_bucket}/tuning/"
     _empty_results(gcs_client, results, sweep.namespace, sweep.name)
+    _data_for_the_windows(gcs_client, sweep)
     agent = node_agent_factory(
         max_concurrency=8, extra_env={"PYTHONPATH": str(REPO_ROOT)},
         image_commands={api.DEFAULT_TRAINER_IMAGE.rsplit(":", 1)[0]: FAKE_TRAINER})
@@ -101,6 +102,20 @@ def test_example_runs_unchanged_to_success(
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert container["image"] == sweep.spec.trainer.image
     assert agent.max_running <= sweep.spec.parallelism
+
+
+def _data_for_the_windows(client: storage.Client, sweep: Any) -> None:
+    """A user's data bucket: one day of data in each window (the operator checks the
+    windows against the data before any Job; the fake trainer reads none of it)."""
+    if not sweep.spec.data.startswith("gs://"):
+        return
+    bucket_name, _, prefix = sweep.spec.data.removeprefix("gs://").partition("/")
+    bucket = client.bucket(bucket_name)
+    if not bucket.exists():
+        client.create_bucket(bucket_name)
+    for window in resolve_windows(sweep.spec, dt.date.today()):
+        path = f"{prefix.strip('/')}/date={window.start.isoformat()}/part.csv".lstrip("/")
+        bucket.blob(path).upload_from_string("target\n1\n")
 
 
 def _empty_results(client: storage.Client, results: str, namespace: str, name: str) -> None:
