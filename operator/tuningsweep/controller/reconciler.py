@@ -298,7 +298,8 @@ class SweepReconciler:
             await state.flusher.clean_leftovers()
         await self.status.update(
             phase=decision.phase, total=self._total(state, sweep),
-            succeeded=results.ledger.succeeded, failed=len(results.ledger.failed),
+            succeeded=results.ledger.count("succeeded"),
+            failed=results.ledger.count("failed"),
             running=sum(1 for j in jobs if not j.finished) + len(self.jobs.in_flight),
             windows=state.opened.windows, summary=results.summary,
             results_uri=results.results_uri, generation=_generation(body),
