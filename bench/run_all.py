@@ -16,6 +16,8 @@ BENCHMARKS = [
     "statistics_sim.py",
     "trainer_throughput.py",
     "operator_bench.py",
+    "operator_step_scaling.py",
+    "operator_scaling.py",
 ]
 
 

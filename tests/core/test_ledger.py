@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import pytest
+
 from tests.core.test_decisions import ANCHOR, row, sweep
 from tuningsweep.core.decisions import decide
-from tuningsweep.core.ledger import Ledger
+from tuningsweep.core.ledger import Ledger, used_seconds
 from tuningsweep.core.planner import Plan
 from tuningsweep.core.windows import resolve_windows
 
@@ -19,10 +21,21 @@ def test_rows_sorted_by_trial_and_a_later_row_replaces_an_earlier_one() -> None:
     assert [r.trial for r in ledger] == ["c0000-w1", "c0001-w0", "c0002-w0"]
     assert ledger[0].status == "succeeded" and ledger[-1].trial == "c0002-w0"
     assert [r.trial for r in ledger[1:]] == ["c0001-w0", "c0002-w0"]
-    assert ledger.failed == {} and ledger.succeeded == 3
+    assert ledger.failed == {} and ledger.count("succeeded") == 3
     ledger.add(row("c0001-w0", "failed"))
-    assert ledger.failed == {"c0001-w0": "boom"} and ledger.succeeded == 2
+    assert ledger.failed == {"c0001-w0": "boom"} and ledger.count("succeeded") == 2
+    assert ledger.count("failed") == 1
     assert set(ledger.done) == {"c0000-w1", "c0001-w0", "c0002-w0"}
+
+
+def test_used_seconds_are_totals_over_the_current_rows() -> None:
+    rows = [dataclasses.replace(row(f"c000{i}-w0"), gpu_seconds=2.0 * i,
+                                duration_seconds=1.5 * i) for i in range(4)]
+    ledger = Ledger(rows)
+    ledger.add(dataclasses.replace(rows[1], gpu_seconds=10.0, duration_seconds=0.5))
+    plain = list(ledger)
+    assert used_seconds(ledger) == pytest.approx(used_seconds(plain))
+    assert used_seconds(plain) == (20.0, 8.0)
 
 
 def test_decisions_match_a_plain_list_whatever_order_trials_finish_in() -> None:

@@ -337,8 +337,8 @@ class SweepReconciler:
         live = [j for j in jobs if j.trial not in results.done_ids]
         await self.status.update(
             phase=decision.phase, total=self._total(state, sweep),
-            succeeded=ledger.succeeded - ledger.stopped, failed=len(ledger.failed),
-            stopped=ledger.stopped,
+            succeeded=ledger.count("succeeded"), failed=ledger.count("failed"),
+            stopped=ledger.count("stopped"),
             running=sum(1 for j in live if j.running) + len(self.jobs.in_flight)
             - queued_created,
             queued=sum(1 for j in live if j.suspended) + queued_created,

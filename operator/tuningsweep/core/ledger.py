@@ -1,11 +1,12 @@
 """The rows that count, kept so that a decision costs the same at any sweep size.
 
-:func:`tuningsweep.core.decisions.decide` asks three things of the rows on every call:
-which trials are done, which failed, and which planned trials are still pending. Asked
+:func:`tuningsweep.core.decisions.decide` asks a few things of the rows on every call:
+which trials are done, which failed, which planned trials are still pending (and, for
+budgets, the GPU and trial seconds used). Asked
 of a plain list, each answer scans every row (and the pending list every planned
 trial), so a sweep of n trials did O(n^2) work for decisions alone: at 10,000 trials
 more than the trials themselves when they are short. A :class:`Ledger` keeps the first
-two answers up to date as rows arrive, and a cursor into the plan (every trial before it
+answers up to date as rows arrive, and a cursor into the plan (every trial before it
 has a row) answers the third from where the previous call stopped. Rows only arrive or
 replace a row of the same trial, never leave, so the cursor stays valid.
 
@@ -16,6 +17,7 @@ still works, at the old cost. The functions below answer for both kinds.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, KeysView, Sequence
 from typing import overload
 
@@ -35,51 +37,43 @@ class Ledger(Sequence[ResultRow]):
         self._by_trial: dict[str, ResultRow] = {}
         self._ids: list[str] = []  # sorted
         self.failed: dict[str, str] = {}  # failed trial -> its error
+        self._statuses: Counter[str] = Counter()
+        self.gpu_seconds = 0.0  # over every row, kept for budgets
+        self.duration_seconds = 0.0
         self._trials: tuple[Trial, ...] | None = None  # the plan the cursor points into
         self._cursor = 0
-        self.gpu_seconds = 0.0  # of every row: what the budget counts
-        self.trial_seconds = 0.0
-        self._stopped: set[str] = set()
         for row in rows:
             self.add(row)
 
     def add(self, row: ResultRow) -> None:
         """Record ``row``, replacing an earlier row of the same trial."""
-        if row.trial not in self._by_trial:
+        earlier = self._by_trial.get(row.trial)
+        if earlier is None:
             if self._ids and row.trial < self._ids[-1]:
                 bisect.insort(self._ids, row.trial)
             else:
                 self._ids.append(row.trial)
-        previous = self._by_trial.get(row.trial)
-        if previous is not None:
-            self.gpu_seconds -= previous.gpu_seconds
-            self.trial_seconds -= previous.duration_seconds
-        self.gpu_seconds += row.gpu_seconds
-        self.trial_seconds += row.duration_seconds
+        else:
+            self._statuses[earlier.status] -= 1
+            self.gpu_seconds -= earlier.gpu_seconds
+            self.duration_seconds -= earlier.duration_seconds
         self._by_trial[row.trial] = row
+        self._statuses[row.status] += 1
+        self.gpu_seconds += row.gpu_seconds
+        self.duration_seconds += row.duration_seconds
         if row.status == "failed":
             self.failed[row.trial] = row.error
         else:
             self.failed.pop(row.trial, None)
-        if row.status == "stopped":
-            self._stopped.add(row.trial)
-        else:
-            self._stopped.discard(row.trial)
 
     @property
     def done(self) -> KeysView[str]:
         """The trials with a row (a live view, no copy)."""
         return self._by_trial.keys()
 
-    @property
-    def succeeded(self) -> int:
-        """How many rows did not fail (stopped ones included: see :attr:`stopped`)."""
-        return len(self._ids) - len(self.failed)
-
-    @property
-    def stopped(self) -> int:
-        """How many rows early stopping ended."""
-        return len(self._stopped)
+    def count(self, status: str) -> int:
+        """How many rows have ``status``."""
+        return self._statuses[status]
 
     def pending(self, trials: tuple[Trial, ...]) -> Iterator[Trial]:
         """The trials without a row, in order, resuming from the previous call's cursor."""
@@ -138,15 +132,11 @@ def failures(rows: Iterable[ResultRow]) -> dict[str, str]:
     return {r.trial: r.error for r in rows if r.status == "failed"}
 
 
-def used_seconds(rows: Iterable[ResultRow]) -> tuple[float, float]:
-    """(GPU-seconds, trial-seconds) of the rows (the budget counts them)."""
+def used_seconds(rows: Sequence[ResultRow]) -> tuple[float, float]:
+    """GPU seconds and trial seconds over the rows (kept as totals by a Ledger)."""
     if isinstance(rows, Ledger):
-        return rows.gpu_seconds, rows.trial_seconds
-    gpu = trial = 0.0
-    for r in rows:
-        gpu += r.gpu_seconds
-        trial += r.duration_seconds
-    return gpu, trial
+        return rows.gpu_seconds, rows.duration_seconds
+    return sum(r.gpu_seconds for r in rows), sum(r.duration_seconds for r in rows)
 
 
 def pending_trials(plan: Plan, rows: Sequence[ResultRow], done: Collection[str]) -> PendingTrials:
