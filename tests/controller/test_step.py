@@ -8,6 +8,7 @@ reconciler against the API emulator and real services end to end.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -217,13 +218,23 @@ def test_a_job_the_api_refuses_fails_the_sweep(tmp_path: Path, status: int) -> N
     assert any(c["reason"] == "InvalidJob" for c in world.api.status["conditions"])
 
 
-def test_a_window_without_data_fails_the_sweep_before_any_job(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    (data / "date=2026-10-05").mkdir(parents=True)  # w0 (October) has data, w1 none
-    (data / "date=2026-10-05" / "part.csv").write_text("target\n1\n")
-    world = World(tmp_path, data=str(data))
+def test_a_window_without_data_fails_the_sweep_before_any_job(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The user's bucket has October (w0) and nothing for September (w1). GCS is played by
+    # a local folder behind the listing function: the check itself is the real one.
+    from tuningsweep.io import data_check
+
+    days = {dt.date(2026, 10, 5): ("gs://data/daily/date=2026-10-05/part.csv",)}
+    monkeypatch.setattr(data_check, "list_partitions", lambda uri: days)
+    world = World(tmp_path, data="gs://data/daily/")
     world.step()
     assert world.api.created == []
     failed = next(c for c in world.api.status["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "NoData"
     assert "has no data for window w1 (2026-09-01..2026-09-30)" in failed["message"]
+
+
+def test_a_path_is_the_trainers_not_the_operators_and_is_not_checked(tmp_path: Path) -> None:
+    world = World(tmp_path, data="/mnt/data/daily")  # a volume in the trainer's pod
+    world.step()
+    assert world.api.created == ["c0000-w0", "c0000-w1"]

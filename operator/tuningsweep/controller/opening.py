@@ -11,8 +11,8 @@ Runs once per sweep per operator start, before any Job is created:
   resolved again (a sweep restarted next month trains on the same data);
 * the spec the sweep started with is kept: later edits to immutable fields are refused
   with a condition rather than replanned;
-* the data is checked against the windows where the operator can list it (the same check
-  as ``tuningsweep validate``): a window without data fails the sweep (``NoData``) before
+* ``gs://`` data is checked against the windows where the operator can list it (the same
+  check as ``tuningsweep validate``): a window without data fails the sweep (``NoData``) before
   any Job, a partial one is a Warning Event. Data the operator's credentials cannot list
   is left to the trainers (they may run with other credentials).
 """
@@ -140,7 +140,13 @@ async def _open_results(body: dict[str, Any], sweep: Sweep, results: ResultsStor
 
 
 def _check_data(sweep: Sweep, windows: tuple[DateWindow, ...], emit: Emit) -> Refused | None:
-    """The windows against the data; Refused when a window has none."""
+    """The windows against the data; Refused when a window has none.
+
+    Only ``gs://`` data: a path is one inside the trainer's container (a mounted volume),
+    which the operator's own filesystem says nothing about.
+    """
+    if not sweep.spec.data.startswith("gs://"):
+        return None
     try:
         found = check_data(sweep, windows, remote_required=False)
     except InvalidSpec as exc:
