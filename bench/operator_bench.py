@@ -72,8 +72,8 @@ def manifest(name: str, bucket: str, configs: int, parallelism: int) -> dict[str
             "search": {"algorithm": "grid"},
             "parameters": {"x": {"values": list(range(configs))}},
             "parallelism": parallelism,
-            "trainer": {"image": "bench/trainer", "command": [sys.executable, "-S", "-c", TRAINER],
-                        "resources": {}},
+            # The trainer's resources stay the default (a GPU each), as users get them.
+            "trainer": {"image": "bench/trainer", "command": [sys.executable, "-S", "-c", TRAINER]},
             "output": {"results": f"gs://{bucket}/tuning"},
         },
     }
