@@ -289,13 +289,12 @@ class SweepReconciler:
         self.jobs.forget_seen({j.trial for j in jobs}, self.name)
 
         # Start the next trials first: a free slot should not wait for collection.
-        curves = await state.cleanup.curves(
-            sweep, [j for j in jobs if j.trial not in results.done_ids], results.done_ids)
+        curves = await state.cleanup.curves(sweep, jobs, results.done_ids)
         decision = await self._decide(state, sweep, jobs, curves)
         if decision.stop:
             ended = await state.cleanup.stop(
                 sweep, decision.stop, {j.trial: j for j in jobs},
-                {t.id: t for t in decision.plan.trials}, curves or {}, state.models_uri)
+                state.trials_of(decision.plan), curves or {})
             state.flusher.collected(ended, {})
             decision = await self._decide(state, sweep, jobs)
         await self.jobs.create(sweep, decision.start, state.models_uri)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Mapping
 
 from ..core import naming
-from ..core.jobs import JobState
+from ..core.jobs import JobState, format_timestamp
 from ..core.outcomes import TrialEnd, trial_row
 from ..core.planner import Trial
 from ..core.results import ResultRow
@@ -59,8 +59,8 @@ class TrialCleanup:
         return {**self._finished_curves, **{t: found.get(t, {}) for t in running}}
 
     async def stop(self, sweep: Sweep, stops: Mapping[str, str], jobs: Mapping[str, JobState],
-                   trials: Mapping[str, Trial], curves: Mapping[str, Mapping[int, float]],
-                   models_uri: str) -> list[ResultRow]:
+                   trials: Mapping[str, Trial],
+                   curves: Mapping[str, Mapping[int, float]]) -> list[ResultRow]:
         """Delete the Jobs of the trials to stop; their ``stopped`` rows."""
         rows = []
         now = time.time()
@@ -75,9 +75,9 @@ class TrialCleanup:
                 trial=trials[trial_id], exited_ok=True,
                 final={metric: last} if curve else {}, stopped=reason,
                 started_at=job.started_at if job is not None else "",
-                finished_at=JobState(trial_id, "succeeded", end=now).finished_at,
-                duration_seconds=max(0.0, now - start), job=naming.job_name(self.name, trial_id),
-                model_uri=models_uri)))
+                finished_at=format_timestamp(now),
+                duration_seconds=max(0.0, now - start),
+                job=naming.job_name(self.name, trial_id))))
         return rows
 
     def durable(self, trials: Iterable[str]) -> None:
