@@ -54,7 +54,7 @@ from .run_checks import check_reference_params, today_conflict, trainer_command,
 from .run_outcome import by_design, run_end
 
 if TYPE_CHECKING:
-    from ..core.summary import Summary
+    from ..core.summary import ConfigSummary, Summary
 
 DEFAULT_RESULTS = "./tuningsweep-results"
 LEADERBOARD_ROWS = 10
@@ -185,8 +185,23 @@ class _ProgressEvents(Events):
                                "(learning-rate values fixed at the best of stage 1)")
 
 
+def _versus_best(c: ConfigSummary, best: str | None) -> str:
+    """The paired mean difference to the best with its 95% interval ("" for the best)."""
+    comp = c.comparison
+    if comp is None or c.config == best:
+        return ""
+    shown = f"{comp.mean_difference:+.3g}"
+    if comp.ci_low is not None and comp.ci_high is not None:
+        shown += f" [{comp.ci_low:+.3g}, {comp.ci_high:+.3g}]"
+    return shown + ("*" if comp.significant else "")
+
+
 def leaderboard(summary: Summary, limit: int = LEADERBOARD_ROWS) -> Table:
-    """The top configurations: objective per window, mean, std, wins."""
+    """The top configurations: objective per window, mean, the paired difference to the
+    best (what to compare them by: a hard month shifts every configuration alike), wins.
+
+    ``*`` marks a configuration significantly worse than the best (docs/statistics.md).
+    """
     table = Table(title=f"leaderboard ({summary.goal} {summary.metric})", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("config")
@@ -194,14 +209,14 @@ def leaderboard(summary: Summary, limit: int = LEADERBOARD_ROWS) -> Table:
         table.add_column(name, justify="right")
     for window in summary.windows:
         table.add_column(window, justify="right")
-    for col in ("mean", "std", "won", "all windows"):
+    for col in ("mean", "std", "vs best [95%]", "won", "all windows"):
         table.add_column(col, justify="right")
     for i, c in enumerate(summary.configs[:limit], start=1):
         table.add_row(
             str(i) if c.complete else "-", c.config,
             *(str(c.params.get(n, "")) for n in summary.param_names),
             *(_fmt(c.per_window.get(w)) for w in summary.windows),
-            _fmt(c.mean), _fmt(c.std),
+            _fmt(c.mean), _fmt(c.std), _versus_best(c, summary.best),
             f"{c.windows_won}/{len(summary.windows)}",
             "yes" if c.wins_all_windows else ("incomplete" if not c.complete else "no"),
         )
