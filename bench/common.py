@@ -25,3 +25,8 @@ def write(name: str, figures: dict[str, Any]) -> Path:
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
     return path
+
+
+def ratio(figures: list[dict[str, Any]], key: str) -> float:
+    """``key`` of the largest size over that of the smallest (the scaling figure)."""
+    return round(figures[-1][key] / figures[0][key], 3)

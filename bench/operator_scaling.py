@@ -29,7 +29,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
-from common import write  # noqa: E402
+from common import ratio, write  # noqa: E402
 from operator_bench import JOBS, NS, SWEEPS, TRAINER, cpu_seconds, manifest, rss_kib  # noqa: E402
 from tests.operator.emulator import EmulatorProcess  # noqa: E402
 from tests.operator.node_agent import NodeAgent  # noqa: E402
@@ -104,13 +104,10 @@ def main(argv: list[str]) -> None:
                         print(figures[-1], flush=True)
             finally:
                 operator.stop()
-    first, last = figures[0], figures[-1]
     write("operator_scaling", {
         "parallelism": PARALLELISM, "sizes": figures,
-        "wall_ratio_largest_to_smallest": round(
-            last["wall_ms_per_trial"] / first["wall_ms_per_trial"], 3),
-        "cpu_ratio_largest_to_smallest": round(
-            last["operator_cpu_ms_per_trial"] / first["operator_cpu_ms_per_trial"], 3),
+        "wall_ratio_largest_to_smallest": ratio(figures, "wall_ms_per_trial"),
+        "cpu_ratio_largest_to_smallest": ratio(figures, "operator_cpu_ms_per_trial"),
         "target_ratio": 1.1,
         "note": "instant trials through the whole operator, API emulator and node agent, "
                 "real Prometheus (1 s scrape) and Pushgateway, GCS emulator",

@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import write  # noqa: E402
+from common import ratio, write  # noqa: E402
 from tests.controller.test_step import UID, Api, World  # noqa: E402
 
 from tuningsweep.core.jobs import LABEL_TRIAL, JobState  # noqa: E402
@@ -102,11 +102,9 @@ def main(argv: list[str]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             figures.append(measure(Path(tmp), trials))
         print(figures[-1], flush=True)
-    first, last = figures[0], figures[-1]
     write("operator_step_scaling", {
         "parallelism": PARALLELISM, "sizes": figures,
-        "cpu_ratio_largest_to_smallest": round(
-            last["operator_cpu_ms_per_trial"] / first["operator_cpu_ms_per_trial"], 3),
+        "cpu_ratio_largest_to_smallest": ratio(figures, "operator_cpu_ms_per_trial"),
         "target_ratio": 1.1,
         "note": "reconcile steps against in-memory fakes (tests/controller), local results "
                 "folder; every running Job succeeds before the next step",

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write
+from common import ratio, write
 
 SIZES = (250, 2000, 10000)
 PARALLEL = 2
@@ -90,13 +90,10 @@ def main(argv: list[str]) -> None:
         for trials in sizes:
             figures.append(measure(Path(tmp), trials))
             print(json.dumps(figures[-1]), flush=True)
-    first, last = figures[0], figures[-1]
     write("runner_scaling", {
         "parallel": PARALLEL, "sizes": figures,
-        "overhead_ratio_largest_to_smallest": round(
-            last["overhead_ms_per_trial"] / first["overhead_ms_per_trial"], 3),
-        "cpu_ratio_largest_to_smallest": round(
-            last["runner_cpu_ms_per_trial"] / first["runner_cpu_ms_per_trial"], 3),
+        "overhead_ratio_largest_to_smallest": ratio(figures, "overhead_ms_per_trial"),
+        "cpu_ratio_largest_to_smallest": ratio(figures, "runner_cpu_ms_per_trial"),
         "target_ratio": TARGET_RATIO,
         "note": "instant trials (a shell script appending its metric); wall from the first "
                 "trial's start to the runner's exit",
