@@ -7,27 +7,30 @@ traceback: every one is a :class:`~tuningsweep.core.errors.UserError` carrying i
 status, caught once in :func:`main`.
 
 Each subcommand is a module of :mod:`tuningsweep.commands` with an ``add_parser``
-function; registering them imports no Google, Kubernetes or kopf client (those load
-inside the handlers that need them), so ``validate`` and ``plan`` start fast.
+function. Only the module of the command being run is imported (every one for
+``--help`` or a mistyped command), so ``tuningsweep run`` does not pay for the operator's
+settings or the planner's tables before its first trial starts; no command imports a
+Google, Kubernetes or kopf client until its handler needs one.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .commands import operator, plan, render, report, run, validate
 from .commands.common import EXIT_INTERRUPTED, EXIT_OK, print_error
 from .core.errors import UserError
 
 Handler = Callable[[argparse.Namespace], int]
-COMMANDS = (validate, plan, run, report, render, operator)
+COMMANDS = ("validate", "plan", "run", "report", "render", "operator")
+"""The subcommands, in the order ``--help`` lists them; each is ``commands.<name>``."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (of ``only``, when it names one)."""
     parser = argparse.ArgumentParser(
         prog="tuningsweep",
         description="Hyperparameter tuning across rolling date windows, on one machine "
@@ -36,14 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tuningsweep {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for command in COMMANDS:
-        command.add_parser(sub)
+    for name in (only,) if only in COMMANDS else COMMANDS:
+        importlib.import_module(f"{__package__}.commands.{name}").add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tuningsweep`` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=argv[0] if argv else None)
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:

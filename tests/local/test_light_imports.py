@@ -62,3 +62,28 @@ def test_run_on_a_local_folder_loads_no_cluster_or_cloud_client(
 def test_opening_a_gcs_location_loads_the_google_client() -> None:
     result = loaded("open_store('gs://some-bucket/prefix'); code = 0")
     assert result["code"] == 0 and "google.cloud" in str(result["heavy"])
+
+
+def test_quiet_run_loads_neither_rich_nor_other_commands(
+    tmp_path: Path, fake_command: str
+) -> None:
+    # The time to the first trial is what a short trial waits for (issue 16): `run -q`
+    # shows nothing, so it loads no display library and no other command's module.
+    manifest = write_grid(tmp_path, max_configs=1)
+    argv = ["run", str(manifest), "--results", str(tmp_path / "out"), "--today", "2026-11-27",
+            "--trainer-command", fake_command, "-q"]
+    probe = ("code = main({argv!r})\n    extra = sorted(n for n in sys.modules if n == 'rich' "
+             "or n.startswith(('tuningsweep.commands.plan', 'tuningsweep.commands.operator', "
+             "'tuningsweep.controller')))\n    assert not extra, extra")
+    assert loaded(probe.format(argv=argv)) == {"code": 0, "heavy": []}
+
+
+def test_help_still_lists_every_command() -> None:
+    proc = subprocess.run([sys.executable, "-m", "tuningsweep.cli", "--help"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0
+    for command in ("validate", "plan", "run", "report", "render", "operator"):
+        assert command in proc.stdout
+    typo = subprocess.run([sys.executable, "-m", "tuningsweep.cli", "rn"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert typo.returncode == 2 and "invalid choice: 'rn'" in typo.stderr

@@ -18,6 +18,7 @@ manifest, the trainer, the results location, the data against the windows, a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -28,13 +29,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-
 from ..core.contract import sweep_models_uri
-from ..core.planner import Plan, Trial, count_trials
-from ..core.results import ResultRow
+from ..core.planner import count_trials
 from ..core.spec import Sweep
 from ..core.status import SUSPENDED
 from ..core.windows import resolve_windows
@@ -54,10 +50,9 @@ from .run_checks import check_reference_params, today_conflict, trainer_command,
 from .run_outcome import by_design, run_end
 
 if TYPE_CHECKING:
-    from ..core.summary import ConfigSummary, Summary
+    from rich.console import Console
 
 DEFAULT_RESULTS = "./tuningsweep-results"
-LEADERBOARD_ROWS = 10
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -126,103 +121,6 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _fmt(value: float | None) -> str:
-    """Four significant digits: enough to compare configurations at a glance."""
-    return "" if value is None else f"{value:.4g}"
-
-
-# -- progress -----------------------------------------------------------------------------
-
-
-class _ProgressEvents(Events):
-    """A rich progress bar on a terminal, one line per trial otherwise."""
-
-    def __init__(self, console: Console, results: ResultsStore, total: int, done: int,
-                 quiet: bool) -> None:
-        self.console = console
-        self.results = results
-        self.total = total
-        self.done = done
-        self.failed = sum(1 for r in results.rows if r.status == "failed")
-        self.quiet = quiet
-        self.live = console.is_terminal and not quiet
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("running {task.fields[running]}"),
-            TextColumn("failed {task.fields[failed]}"),
-            TextColumn("best {task.fields[best]}"), TimeRemainingColumn(),
-            console=console, disable=not self.live,
-        )
-        self.task = self.progress.add_task(results.sweep.name, total=total, completed=done,
-                                           running=0, failed=self.failed, best=self._best())
-
-    def _best(self) -> str:
-        summary = self.results.summary
-        if summary is None or summary.best is None:
-            return "-"
-        best = summary.config(summary.best)
-        return f"{summary.best} {summary.metric}={_fmt(best.mean)}"
-
-    def started(self, trial: Trial, running: int) -> None:
-        self.progress.update(self.task, running=running)
-
-    def finished(self, row: ResultRow, running: int) -> None:
-        self.done += 1
-        if row.status == "failed":
-            self.failed += 1
-        self.progress.update(self.task, completed=self.done, running=running,
-                             failed=self.failed, best=self._best())
-        if not self.live and not self.quiet:
-            metric = self.results.sweep.spec.objective_metric
-            value = row.metrics.get(metric)
-            shown = f"{metric}={value:.6g}" if value is not None else row.error
-            print(f"[{self.done}/{self.total}] {row.trial} {row.status} {shown} "
-                  f"({row.duration_seconds:.1f}s)", flush=True)
-
-    def planned(self, plan: Plan) -> None:
-        if plan.stage > 0 and not self.quiet:
-            self.console.print(f"auto mode: stage {plan.stage + 1} planned "
-                               "(learning-rate values fixed at the best of stage 1)")
-
-
-def _versus_best(c: ConfigSummary, best: str | None) -> str:
-    """The paired mean difference to the best with its 95% interval ("" for the best)."""
-    comp = c.comparison
-    if comp is None or c.config == best:
-        return ""
-    shown = f"{comp.mean_difference:+.3g}"
-    if comp.ci_low is not None and comp.ci_high is not None:
-        shown += f" [{comp.ci_low:+.3g}, {comp.ci_high:+.3g}]"
-    return shown + ("*" if comp.significant else "")
-
-
-def leaderboard(summary: Summary, limit: int = LEADERBOARD_ROWS) -> Table:
-    """The top configurations: objective per window, mean, the paired difference to the
-    best (what to compare them by: a hard month shifts every configuration alike), wins.
-
-    ``*`` marks a configuration significantly worse than the best (docs/statistics.md).
-    """
-    table = Table(title=f"leaderboard ({summary.goal} {summary.metric})", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("config")
-    for name in summary.param_names:
-        table.add_column(name, justify="right")
-    for window in summary.windows:
-        table.add_column(window, justify="right")
-    for col in ("mean", "std", "vs best [95%]", "won", "all windows"):
-        table.add_column(col, justify="right")
-    for i, c in enumerate(summary.configs[:limit], start=1):
-        table.add_row(
-            str(i) if c.complete else "-", c.config,
-            *(str(c.params.get(n, "")) for n in summary.param_names),
-            *(_fmt(c.per_window.get(w)) for w in summary.windows),
-            _fmt(c.mean), _fmt(c.std), _versus_best(c, summary.best),
-            f"{c.windows_won}/{len(summary.windows)}",
-            "yes" if c.wins_all_windows else ("incomplete" if not c.complete else "no"),
-        )
-    return table
-
-
 # -- the command ----------------------------------------------------------------------------
 
 
@@ -237,17 +135,17 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run every sweep in the file; the exit status of the last one that did not succeed."""
-    console = Console()
-    if not console.is_terminal:
-        # Logs and CI captures have no width; do not squeeze the leaderboard into 80 columns.
-        console = Console(width=200)
+    console: Console | None = None  # -q shows nothing: rich is not even loaded
+    if not args.quiet:
+        from .run_display import make_console
+        console = make_console()
     status = 0
     for sweep in read_sweeps(args.file):
         status = _run_sweep(sweep, args, console) or status
     return status
 
 
-def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console) -> int:
+def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console | None) -> int:
     folder = Path.cwd() if args.file == "-" else Path(args.file).absolute().parent
     if args.data and "://" not in args.data:
         # Typed on this command line, so relative to this folder (trials may run in the
@@ -297,7 +195,7 @@ def _models_uri(sweep: Sweep, args: argparse.Namespace, results: ResultsStore) -
     return sweep_models_uri(sweep, results.store.uri, prefix)
 
 
-def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
+def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | None,
                     command: list[str], results: ResultsStore, is_local: bool,
                     location: str, models_uri: str, reference: bool) -> int:
     if args.fresh:
@@ -314,7 +212,7 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
         raise today_conflict(args.today, resolved, windows, results.store.uri_for(results.folder))
     data = check_data(sweep, windows, data=args.data, source=args.file,
                       layout_required=reference)
-    if not args.quiet:
+    if console is not None:
         print_warnings(data)
     if results.rows:
         results.add([])  # refresh summary.csv and the in-memory summary
@@ -328,31 +226,36 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console,
         gpus=gpus[:parallel], data=args.data, retry_failed=args.retry_failed)
     _, total = count_trials(sweep.spec, windows)
     done = sum(1 for r in results.rows if r.status == "succeeded" or not args.retry_failed)
-    if not args.quiet:
+    events = Events()
+    showing: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if console is not None:
+        from .run_display import ProgressEvents
         resumed = f", resuming with {done} done" if done else ""
         console.print(f"[bold]{sweep.key}[/bold]: {total} trials on {len(windows)} window(s), "
                       f"{parallel} at a time{resumed}; results: {results.results_uri}")
-    events = _ProgressEvents(console, results, total, done, args.quiet)
+        events = ProgressEvents(console, results, total, done)
+        showing = events.progress
     executor = LocalExecutor(sweep, results, windows, settings, events)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with events.progress:
+        with showing:
             outcome = executor.run()
     except KeyboardInterrupt:
         results.flush()
-        console.print(f"interrupted: {len(results.rows)} trials recorded in "
-                      f"{results.results_uri}; run the same command to resume")
+        print(f"interrupted: {len(results.rows)} trials recorded in "
+              f"{results.results_uri}; run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
     results.flush()
-    if not args.quiet and results.summary is not None and outcome.phase != SUSPENDED:
+    if console is not None and results.summary is not None and outcome.phase != SUSPENDED:
+        from .run_display import leaderboard
         console.print(leaderboard(results.summary))
         console.print(f"results: {results.results_uri}")
         console.print(f"summary: {results.store.uri_for(results.path('summary.csv'))}")
         console.print(f"next:    tuningsweep report {results.store.uri_for(results.folder)} "
                       "(--format html --out report.html for plots)")
-    if not args.quiet:
+    if console is not None:
         for line in by_design(outcome.reason, outcome.message, results.rows):
             console.print(line)
     end = run_end(sweep.key, outcome.phase, outcome.stopped_reason, results.rows,

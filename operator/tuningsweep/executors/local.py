@@ -9,9 +9,10 @@ resumes by re-reading it.
 
 Process handling:
 
-* One waiter thread per process pushes its exit onto a queue, so the loop reacts to a
-  finished trial at once instead of polling (the runner's own overhead stays within a
-  few percent of the trials' time; ``make bench`` measures it).
+* The loop waits for whichever process ends first (:mod:`.process_exits`: pidfds with
+  epoll on Linux, a waiter thread per process elsewhere), so it reacts to a finished
+  trial at once instead of polling (the runner's own overhead stays within a few
+  percent of the trials' time; ``make bench`` measures it).
 * Trials run in their own session, so Ctrl-C reaches only the runner, which then stops
   them cleanly (SIGTERM, then SIGKILL after a grace period) and writes what finished.
   Where ``setpriv`` exists the trial also gets a parent-death signal, so even a
@@ -26,11 +27,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
-import queue
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from ..core.results import ResultRow
 from ..core.spec import DateWindow, Sweep
 from ..core.status import FAILED, PENDING
 from ..io.results_store import ResultsStore
+from .process_exits import ProcessExits
 from .trial_files import error_tail, pdeathsig_prefix, read_final_metrics, read_metrics_log
 
 TERMINATE_GRACE_S = 5.0
@@ -128,7 +128,7 @@ class LocalExecutor:
         self.settings = settings
         self.events = events or Events()
         self._running: dict[str, _Running] = {}
-        self._exits: queue.Queue[str] = queue.Queue()
+        self._exits = ProcessExits()
         self._free_gpus = list(settings.gpus)
         self._prefix = pdeathsig_prefix()
         # The rows that count, kept as a Ledger so that deciding costs the same at any
@@ -177,20 +177,16 @@ class LocalExecutor:
             )
         self._running[trial.id] = _Running(trial, process, _now(), time.monotonic(),
                                            metrics_file, log_file, gpu)
-        threading.Thread(target=self._wait, args=(trial.id, process), daemon=True,
-                         name=f"wait-{trial.id}").start()
+        self._exits.watch(trial.id, process)
         self.events.started(trial, len(self._running))
-
-    def _wait(self, trial_id: str, process: subprocess.Popen[bytes]) -> None:
-        process.wait()
-        self._exits.put(trial_id)
 
     def _row(self, run: _Running) -> ResultRow:
         code = run.process.returncode
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         end = TrialEnd(
             trial=run.trial, exited_ok=code == 0,
-            failure=f"trainer {how}: {error_tail(run.log_file)}",
+            # the log is read only when the trial failed: a success does not need it
+            failure=f"trainer {how}: {error_tail(run.log_file)}" if code != 0 else "",
             final=read_final_metrics(run.metrics_file),
             no_final=f"trainer exited 0 without reporting final metrics ({ENV_METRICS_FILE})",
             started_at=run.started_at.isoformat(), finished_at=_now().isoformat(),
@@ -286,9 +282,8 @@ class LocalExecutor:
         """The next trial whose process ended; None when it is time to look at epochs."""
         timeout = EPOCH_POLL_S if self.sweep.spec.early_stopping is not None else None
         while True:
-            try:
-                trial_id = self._exits.get(timeout=timeout)
-            except queue.Empty:
+            trial_id = self._exits.next(timeout)
+            if trial_id is None:
                 return None
             if trial_id in self._running:
                 return trial_id
@@ -341,6 +336,7 @@ class LocalExecutor:
             self._record(finished)  # the budget ran out, Ctrl-C, an error: still recorded
             if outcome.stopped_reason is not None:
                 self.stop_all()
+            self._exits.close()
         return outcome
 
 
