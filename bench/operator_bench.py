@@ -163,7 +163,7 @@ def main() -> None:
                     rss_third = rss_kib(operator.process.pid)
             finally:
                 operator.stop()
-    writes = [r for r in log if r["verb"] in ("create", "update", "patch", "delete")]
+    writes = [r for r in log if r["verb"] in ("create", "update", "patch", "delete", "deletecollection")]
     status_patches = [r for r in writes if r["resource"] == "tuningsweeps/status"
                       and r["name"] == "big"]
     by_resource: dict[str, int] = {}

@@ -62,7 +62,7 @@ def sweep(k8s: EmulatorProcess, operator: OperatorProcess, bucket: str, name: st
     time.sleep(5)  # the last rows' flush, then their Jobs' removal
     jobs_after = len(k8s.client.list(JOBS, NS)["items"])
     writes = [r for r in k8s.request_log(since=mark)
-              if r["verb"] in ("create", "update", "patch", "delete")
+              if r["verb"] in ("create", "update", "patch", "delete", "deletecollection")
               and not r["user_agent"].startswith(OTHERS)]
     rss = rss_kib(operator.process.pid)
     k8s.client.delete(SWEEPS, name, NS)

@@ -32,7 +32,7 @@ def test_the_run_went_through_the_whole_lifecycle(operator_run: OperatorRun) -> 
                                                            TEST_USER_AGENTS)}
     assert {("jobs", "create"), ("tuningsweeps/status", "patch"), ("events", "create"),
             ("tuningsweeps", "patch"), ("jobs", "watch"), ("tuningsweeps", "watch"),
-            ("jobs", "delete"), ("pods", "list")} <= calls
+            ("jobs", "deletecollection"), ("pods", "list")} <= calls
     mode = operator_run.mode
     assert set(operator_run.final_status) == {f"{ns}/sweep-{mode.name}"
                                               for ns in mode.sweep_namespaces}

@@ -16,7 +16,7 @@ import asyncio
 import os
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +61,10 @@ class FakeCluster:
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.status.update(status)
 
-    async def delete_job(self, namespace: str, name: str) -> None:
-        trial = next((t for t in self.jobs if name.endswith(t)), None)
-        if trial is not None:
+    async def delete_jobs(self, namespace: str, sweep: str, trials: Sequence[str]) -> None:
+        for trial in trials:
+            if trial not in self.jobs:
+                continue
             process = self.processes.pop(trial)
             if process.poll() is None:
                 process.kill()

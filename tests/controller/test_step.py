@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from tuningsweep.controller.ports import TrialMetrics
 from tuningsweep.controller.reconciler import SweepReconciler
 from tuningsweep.controller.settings import OperatorSettings
 from tuningsweep.core.jobs import LABEL_TRIAL, JobState
+from tuningsweep.core.naming import job_name
 from tuningsweep.core.results import parse_csv
 from tuningsweep.io.storage import open_store
 
@@ -30,6 +31,7 @@ class Api:
     def __init__(self) -> None:
         self.created: list[str] = []
         self.deleted: list[str] = []
+        self.delete_calls = 0
         self.status: dict[str, Any] = {}
         self.refuse: ApiException | None = None
 
@@ -45,8 +47,9 @@ class Api:
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.status.update(status)
 
-    async def delete_job(self, namespace: str, name: str) -> None:
-        self.deleted.append(name)
+    async def delete_jobs(self, namespace: str, sweep: str, trials: Sequence[str]) -> None:
+        self.delete_calls += 1
+        self.deleted.extend(job_name(sweep, t) for t in trials)
 
     async def failure_message(self, namespace: str, job: str) -> str:
         return f"RuntimeError: out of memory in {job}"
@@ -145,6 +148,21 @@ def test_a_finished_trial_is_collected_and_its_slot_refilled_in_one_step(tmp_pat
     # Recorded trials' Jobs are removed (job_retention 0 here): the rows are the record.
     assert sorted(world.api.deleted) == sorted(f"s-{t}" for t in world.api.created)
     assert world.groups.groups == set()  # every group deleted once its row was durable
+
+
+def test_jobs_recorded_together_are_removed_in_one_call(tmp_path: Path) -> None:
+    # Removing recorded Jobs one DELETE each doubled the API writes per trial; the Jobs
+    # of trials recorded together go in one deletecollection (issue 16).
+    world = World(tmp_path, parallelism=4)
+    world.step()
+    assert len(world.api.created) == 4
+    for trial in world.api.created:
+        world.finish(trial)
+    world.step()  # collects all four; their rows become durable in the background
+    world.run(world.reconciler._state.flusher.finish())  # type: ignore[union-attr]
+    world.step()
+    assert sorted(world.api.deleted) == sorted(f"s-{t}" for t in world.api.created)
+    assert world.api.delete_calls == 1
     rows = parse_csv((tmp_path / "ns" / "s" / "results.csv").read_text())
     assert len(rows) == 4 and all(r.status == "succeeded" for r in rows)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tuningsweep.core.results import (
+    CsvLines,
     ResultRow,
     ResultsFormatError,
     merge_rows,
@@ -54,3 +57,21 @@ def test_not_a_results_csv() -> None:
         parse_csv("a,b\n1,2\n")
     with pytest.raises(ResultsFormatError, match="line 2"):
         parse_csv("trial,config,status\nc0000-w0,c0000,running\n")
+
+
+few_trials = rows.map(lambda r: dataclasses.replace(r, trial=f"c000{len(r.error) % 4}-w0"))
+
+
+@given(st.lists(few_trials, max_size=12), st.lists(few_trials, min_size=1, max_size=6))
+def test_kept_lines_render_what_a_fresh_render_does(first: list[ResultRow],
+                                                   later: list[ResultRow]) -> None:
+    # The operator re-renders results.csv each flush from kept lines (issue 16): a row
+    # replaced since (a retried trial) and a new column must show as a fresh render has.
+    lines = CsvLines()
+    before = merge_rows((), first)
+    params = sorted({p for r in before for p in r.params})
+    assert lines.render(before, params, ["val_mse"]) == render_csv(before, params, ["val_mse"])
+    after = merge_rows(before, later)
+    params = sorted({p for r in after for p in r.params})
+    for metrics in (["val_mse"], ["val_mse", "loss"]):
+        assert lines.render(after, params, metrics) == render_csv(after, params, metrics)

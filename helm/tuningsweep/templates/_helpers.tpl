@@ -104,7 +104,7 @@ a real operator run. */}}
 # Deleting a sweep deletes its Jobs through their ownerReferences, not the operator.
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["list", "watch", "create", "delete"]
+  verbs: ["list", "watch", "create", "deletecollection"]
 # A failed trial's pods: their termination message is the trainer's last error line.
 - apiGroups: [""]
   resources: ["pods"]

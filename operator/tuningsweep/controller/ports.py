@@ -10,7 +10,7 @@ tests run them against the API emulator and real Prometheus and Pushgateway serv
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,8 +39,9 @@ class JobsApi(Protocol):
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch the sweep's status."""
 
-    async def delete_job(self, namespace: str, name: str) -> None:
-        """Delete a Job and its pods (a Job already gone is fine)."""
+    async def delete_jobs(self, namespace: str, sweep: str, trials: Sequence[str]) -> None:
+        """Delete the Jobs of these trials of one sweep with their pods, as few calls as
+        the list allows (Jobs already gone are fine)."""
 
     async def failure_message(self, namespace: str, job: str) -> str:
         """The trainer's last error line from a failed Job's pods ("" when none)."""

@@ -63,10 +63,10 @@ class TrialCleanup:
                    curves: Mapping[str, Mapping[int, float]]) -> list[ResultRow]:
         """Delete the Jobs of the trials to stop; their ``stopped`` rows."""
         rows = []
+        await self.api.delete_jobs(self.namespace, self.name, sorted(stops))
         now = time.time()
         metric = sweep.spec.objective_metric
         for trial_id, reason in sorted(stops.items()):
-            await self.api.delete_job(self.namespace, naming.job_name(self.name, trial_id))
             curve = curves.get(trial_id, {})
             last = curve[max(curve)] if curve else math.nan
             job = jobs.get(trial_id)
@@ -87,14 +87,18 @@ class TrialCleanup:
             self._durable_at.setdefault(trial, now)
 
     async def remove_recorded_jobs(self, jobs: Iterable[JobState]) -> None:
-        """Delete Jobs whose rows have been durable for ``retention`` seconds."""
+        """Delete Jobs whose rows have been durable for ``retention`` seconds (in one
+        call for all of them, as a rule)."""
         horizon = time.monotonic() - self.retention
+        due = []
         for job in jobs:
             at = self._durable_at.get(job.trial)
             if at is None or at > horizon or job.trial in self._deleted or not job.finished:
                 continue
-            await self.api.delete_job(self.namespace, naming.job_name(self.name, job.trial))
-            self._deleted.add(job.trial)
+            due.append(job.trial)
+        if due:
+            await self.api.delete_jobs(self.namespace, self.name, sorted(due))
+            self._deleted.update(due)
 
     def next_removal(self, jobs: Iterable[JobState]) -> float | None:
         """Seconds until the next recorded Job is due for removal (None: none left)."""

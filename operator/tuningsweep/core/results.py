@@ -98,6 +98,62 @@ def parse_value(text: str) -> ParamValue:
         return text
 
 
+def _row_cells(r: ResultRow, param_names: Sequence[str],
+               metric_names: Sequence[str]) -> list[str]:
+    return [
+        r.sweep, r.trial, r.config, r.window, r.window_start, r.window_end, r.status,
+        r.started_at, r.finished_at, _format_number(r.duration_seconds),
+        _format_number(r.gpu_seconds),
+        *(_format_value(r.params[p]) if p in r.params else "" for p in param_names),
+        *(_format_number(r.metrics[m]) if m in r.metrics else "" for m in metric_names),
+        r.model_uri, r.job, _text(r.error),
+    ]
+
+
+class _LastLine:
+    """A file-like sink that keeps the one line ``csv.writer.writerow`` wrote."""
+
+    text = ""
+
+    def write(self, text: str) -> int:
+        self.text = text
+        return len(text)
+
+
+class CsvLines:
+    """Rows rendered as CSV lines, kept while the columns stay the same.
+
+    Publishing results.csv rewrites the whole file (GCS objects cannot be appended to);
+    with the lines kept, that costs a join per flush instead of formatting every row
+    again, so an operator's flush at 10,000 rows costs little more than at 1,000.
+    A row is rendered again only when it is replaced (a new object for its trial).
+    Safe to use from one thread at a time per instance.
+    """
+
+    def __init__(self) -> None:
+        self._columns: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        self._lines: dict[str, tuple[ResultRow, str]] = {}
+        self._sink = _LastLine()
+        self._writer = csv.writer(self._sink, lineterminator="\n")
+
+    def render(self, ordered: Iterable[ResultRow], param_names: Sequence[str],
+               metric_names: Sequence[str]) -> str:
+        """The CSV text of ``ordered`` (already sorted by trial id), header first."""
+        columns = (tuple(param_names), tuple(metric_names))
+        if columns != self._columns:
+            self._columns, self._lines = columns, {}
+        lines, sink, writer = self._lines, self._sink, self._writer
+        writer.writerow(result_columns(param_names, metric_names))
+        out = [sink.text]
+        for r in ordered:
+            kept = lines.get(r.trial)
+            if kept is None or kept[0] is not r:
+                writer.writerow(_row_cells(r, param_names, metric_names))
+                kept = lines[r.trial] = (r, sink.text)
+            out.append(kept[1])
+        return "".join(out)
+
+
 def render_csv(
     rows: Iterable[ResultRow],
     param_names: Sequence[str] | None = None,
@@ -113,19 +169,7 @@ def render_csv(
         param_names = sorted({p for r in ordered for p in r.params})
     if metric_names is None:
         metric_names = sorted({m for r in ordered for m in r.metrics})
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(result_columns(param_names, metric_names))
-    for r in ordered:
-        writer.writerow([
-            r.sweep, r.trial, r.config, r.window, r.window_start, r.window_end, r.status,
-            r.started_at, r.finished_at, _format_number(r.duration_seconds),
-            _format_number(r.gpu_seconds),
-            *(_format_value(r.params[p]) if p in r.params else "" for p in param_names),
-            *(_format_number(r.metrics[m]) if m in r.metrics else "" for m in metric_names),
-            r.model_uri, r.job, _text(r.error),
-        ])
-    return buffer.getvalue()
+    return CsvLines().render(ordered, param_names, metric_names)
 
 
 class ResultsFormatError(ValueError):

@@ -44,7 +44,7 @@ from ..core.errors import InvalidSpec, SpecError
 from ..core.layout import RESULTS_CSV, SPEC_YAML, SUMMARY_CSV, SWEEP_FILES, WINDOWS_JSON
 from ..core.ledger import Ledger
 from ..core.racing_summary import summarize_sweep
-from ..core.results import ResultRow, ResultsFormatError, parse_csv, render_csv
+from ..core.results import CsvLines, ResultRow, ResultsFormatError, parse_csv
 from ..core.spec import DateWindow, Sweep
 from ..core.windows import windows_from_data, windows_to_data
 from .local_store import LocalStore
@@ -132,6 +132,10 @@ class ResultsStore:
         self._summary_behind = False  # rows added that summary.csv does not show yet
         self._results_gate = RenderGate()
         self._summary_gate = RenderGate()
+        # Rendered rows, and the parameter columns of all rows, kept as rows arrive: a
+        # whole rewrite of results.csv then costs a join, not a pass formatting every row.
+        self._lines = CsvLines()
+        self._params: set[str] = set()
 
     @property
     def rows(self) -> list[ResultRow]:
@@ -179,6 +183,7 @@ class ResultsStore:
                 raise StorageError(
                     f"{self.results_uri}: {exc}; move it away or use --fresh") from None
         self._ledger = Ledger(rows)
+        self._params = {p for r in rows for p in r.params}
         self._sorted = None
         self._file_params = None  # what is there is rewritten before the first append
         self._summary_behind = bool(rows)
@@ -251,6 +256,7 @@ class ResultsStore:
             if self.store.exists(self.path(name)):
                 self.store.write_text(self.path(name), "")
         self._ledger, self._sorted, self._file_params = Ledger(), [], None
+        self._params = set()
 
     def add(self, rows: Iterable[ResultRow], publish: bool = True) -> None:
         """Merge ``rows`` (keyed by trial id) and, unless told not to, record them.
@@ -262,6 +268,7 @@ class ResultsStore:
         replaced = any(r.trial in self._ledger.done for r in new)
         for row in new:
             self._ledger.add(row)
+            self._params.update(row.params)
         if new:
             self._sorted = None
         if not publish:
@@ -274,10 +281,9 @@ class ResultsStore:
                 self._append(new, replaced)
         self._publish_due()
 
-    def _columns(self, rows: list[ResultRow]) -> tuple[list[str], list[str]]:
-        """The parameter and metric columns results.csv has for ``rows``."""
-        return (sorted({p for r in rows for p in r.params}),
-                list(self.sweep.spec.recorded_metrics))
+    def _columns(self) -> tuple[list[str], list[str]]:
+        """The parameter and metric columns of results.csv: those of every row so far."""
+        return sorted(self._params), list(self.sweep.spec.recorded_metrics)
 
     def _append(self, new: list[ResultRow], replaced: bool) -> None:
         """Append ``new`` to results.csv, or rewrite it whole if a column is missing."""
@@ -286,7 +292,8 @@ class ResultsStore:
         if params is None or any(p not in params for r in new for p in r.params):
             self._write_results()  # a first write, or a parameter the file has no column for
             return
-        text = render_csv(new, params, self.sweep.spec.recorded_metrics)
+        text = self._lines.render(sorted(new, key=lambda r: r.trial), params,
+                                  self.sweep.spec.recorded_metrics)
         _append_durably(self._append_to, text.partition("\n")[2])
         self._unsorted = True
         self._duplicates = self._duplicates or replaced
@@ -294,8 +301,8 @@ class ResultsStore:
     def _write_results(self, rows: list[ResultRow] | None = None) -> None:
         """Render results.csv whole: written now locally, queued for the writer on GCS."""
         rows = self.rows if rows is None else rows
-        params, metrics = self._columns(rows)
-        text = render_csv(rows, params, metrics)
+        params, metrics = self._columns()
+        text = self._lines.render(rows, params, metrics)
         if self._append_to is None:
             self._writer.submit(self.path(RESULTS_CSV), text)
         else:
@@ -327,8 +334,8 @@ class ResultsStore:
     def publish(self, rows: list[ResultRow] | None = None, summary: bool = True) -> None:
         """Render results.csv and (unless told not to) summary.csv from ``rows`` now.
 
-        ``rows`` defaults to all. Safe to call from a worker thread with a snapshot of
-        :attr:`rows` (the operator does; it never appends).
+        ``rows`` (sorted by trial id) defaults to all. Safe to call from a worker thread
+        with a snapshot of :attr:`rows` (the operator does; it never appends).
         """
         self._write_results(rows)
         if summary:
