@@ -17,6 +17,7 @@ BENCHMARKS = [
     "trainer_throughput.py",
     "operator_bench.py",
     "operator_step_scaling.py",
+    "early_stopping_scaling.py",
     "operator_scaling.py",
 ]
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import statistics
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tuningsweep.core.decisions import decide
-from tuningsweep.core.early_stopping import trials_to_stop
+from tuningsweep.core.early_stopping import EpochCurves, _median, best_so_far, trials_to_stop
 from tuningsweep.core.manifest import load_sweeps
 from tuningsweep.core.spec import EarlyStopping
 from tuningsweep.core.windows import resolve_windows
@@ -71,3 +76,66 @@ def test_the_decision_core_orients_maximised_objectives_and_frees_the_slot() -> 
                               "c0002-w0": curve(0.1, 0.2)})
     assert list(decision.stop or {}) == ["c0002-w0"]  # lowest accuracy: behind the median
     assert [t.id for t in decision.start] == ["c0003-w0"]
+
+
+# -- the kept, sorted levels judge exactly as a pass over every curve would ---------------
+
+def _oracle(rule: EarlyStopping, running: dict[str, dict[int, float]],
+            peers: dict[str, dict[int, float]]) -> dict[str, str]:
+    """Early stopping written the plain way (every peer curve walked per judgement): what
+    the kept levels of EpochCurves must agree with, on one window."""
+    stops = {}
+    for trial, curve in sorted(running.items()):
+        epoch = max(curve, default=0)
+        rungs = []
+        if rule.rule == "median":
+            rungs = [epoch] if epoch >= rule.grace_epochs else []
+        else:
+            rung = rule.grace_epochs
+            while rung <= epoch:
+                rungs.append(rung)
+                rung *= rule.reduction_factor
+        for at in reversed(rungs):
+            mine = best_so_far(curve, at)
+            others = [v for t, c in peers.items() if t != trial and max(c, default=0) >= at
+                      for v in (best_so_far(c, at),) if v is not None]
+            if mine is None or len(others) < rule.min_trials:
+                continue
+            if rule.rule == "median":
+                if mine > statistics.median(others):
+                    stops[trial] = "median"
+            else:
+                keep = max(1, (len(others) + 1) // rule.reduction_factor)
+                if sum(1 for v in others if v < mine) >= keep:
+                    stops[trial] = "asha"
+            break
+    return stops
+
+
+values = st.one_of(st.floats(-5, 5, allow_nan=False), st.just(math.nan), st.just(math.inf))
+curves = st.dictionaries(st.integers(0, 6), values, max_size=6)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.sampled_from([f"f{i}" for i in range(12)]), curves, max_size=12),
+       st.dictionaries(st.sampled_from([f"r{i}" for i in range(4)]), curves, min_size=1,
+                       max_size=4),
+       st.sampled_from([MEDIAN, ASHA, EarlyStopping("median", 1, 1, 2),
+                        EarlyStopping("asha", 2, 3, 3)]))
+def test_kept_levels_judge_as_a_pass_over_every_curve(
+        finished: dict[str, dict[int, float]], running: dict[str, dict[int, float]],
+        rule: EarlyStopping) -> None:
+    table = EpochCurves()
+    for trial, c in finished.items():
+        table.finish(trial, "w0", c)
+    table.set_running({t: ("w0", c) for t, c in running.items()})
+    got = table.stops(rule, running)
+    assert {t: rule.rule for t in got} == _oracle(rule, running, {**finished, **running})
+
+
+@given(st.lists(st.floats(-9, 9), max_size=15).map(sorted),
+       st.lists(st.floats(-9, 9), max_size=4).map(sorted))
+def test_the_median_of_two_sorted_lists_is_the_median_of_both(
+        big: list[float], small: list[float]) -> None:
+    if big or small:
+        assert _median(big, small) == statistics.median(big + small)

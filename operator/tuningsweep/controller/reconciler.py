@@ -26,7 +26,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +34,11 @@ from kubernetes.client.exceptions import ApiException
 
 from ..core.contract import sweep_models_uri
 from ..core.decisions import Decision, Usage, decide
+from ..core.early_stopping import EpochCurves
 from ..core.errors import InvalidSpec
 from ..core.jobs import JobState, gpus_requested, parse_timestamp
 from ..core.ledger import pending_trials
-from ..core.planner import Plan, Trial, count_trials
+from ..core.planner import Plan, count_trials
 from ..core.racing_summary import racing_status
 from ..core.spec import Sweep, parse_spec
 from ..core.status import FAILED, SUCCEEDED
@@ -77,13 +78,6 @@ class _Running:
     plan: Plan | None = None
     total: int | None = None
     checked_generation: int | None = None  # the spec generation last checked for edits
-    _trials: tuple[Plan | None, dict[str, Trial]] = (None, {})
-
-    def trials_of(self, plan: Plan) -> dict[str, Trial]:
-        """The plan's trials by id, built once per plan rather than once per step."""
-        if self._trials[0] is not plan:
-            self._trials = (plan, {t.id: t for t in plan.trials})
-        return self._trials[1]
 
 
 def _api_message(exc: ApiException) -> str:
@@ -256,7 +250,7 @@ class SweepReconciler:
         return dataclasses.replace(original, spec=spec)
 
     async def _decide(self, state: _Running, sweep: Sweep, jobs: list[JobState],
-                      curves: Mapping[str, Mapping[int, float]] | None = None) -> Decision:
+                      curves: EpochCurves | None = None) -> Decision:
         results = state.opened.results
         done = results.done_ids
         unrecorded = [j for j in jobs if j.trial not in done]
@@ -294,7 +288,7 @@ class SweepReconciler:
         if decision.stop:
             ended = await state.cleanup.stop(
                 sweep, decision.stop, {j.trial: j for j in jobs},
-                state.trials_of(decision.plan), curves or {})
+                decision.plan.by_id, curves)
             state.flusher.collected(ended, {})
             decision = await self._decide(state, sweep, jobs)
         await self.jobs.create(sweep, decision.start, state.models_uri)
@@ -304,7 +298,7 @@ class SweepReconciler:
         finished = [j for j in jobs if j.finished and j.trial not in done]
         if finished:
             assert decision.plan is not None
-            trials = state.trials_of(decision.plan)
+            trials = decision.plan.by_id
             collected = await state.collector.collect(sweep, finished, trials, state.models_uri)
             if collected.rows:
                 state.flusher.collected(collected.rows, collected.ended)

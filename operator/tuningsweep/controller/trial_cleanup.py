@@ -4,7 +4,9 @@
   Prometheus keeps (:meth:`.ports.MetricsSource.query_curves`), hands the curves to the
   decision core, and carries its decision out: the Job is deleted (no retry) and the
   trial recorded as ``stopped`` with the last value it reported. Finished trials' curves
-  do not change, so each is read once per operator start.
+  do not change, so each is read once per operator start and kept in an
+  :class:`~tuningsweep.core.early_stopping.EpochCurves`: a step queries only the running
+  trials and those finished since the last step, whatever the sweep's size.
 * **Retention**: the row in results.csv is the record of a collected trial; its Job and
   pods are deleted ``job_retention`` seconds after the row is durable, so a sweep of
   10,000 trials does not leave 10,000 Jobs in etcd. A trial with a row is never started
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from ..core import naming
+from ..core.early_stopping import EpochCurves
 from ..core.jobs import JobState, format_timestamp
 from ..core.outcomes import TrialEnd, trial_row
 from ..core.planner import Trial
@@ -37,37 +40,50 @@ class TrialCleanup:
         self.name = name
         self.since = since  # when the sweep was created: curves start there
         self.retention = retention
-        self._finished_curves: dict[str, dict[int, float]] = {}
+        self._kept: EpochCurves | None = None
+        self._unfolded: set[str] = set()  # finished trials whose curves are not kept yet
         self._durable_at: dict[str, float] = {}
         self._deleted: set[str] = set()
 
-    async def curves(self, sweep: Sweep, jobs: Iterable[JobState],
-                     recorded: Iterable[str]) -> dict[str, dict[int, float]] | None:
-        """Per-epoch objective values of running trials and of finished ones."""
-        if sweep.spec.early_stopping is None:
+    async def curves(self, sweep: Sweep, jobs: Collection[JobState],
+                     recorded: Iterable[str]) -> EpochCurves | None:
+        """Per-epoch objective values of running trials and of finished ones.
+
+        ``jobs`` are the unrecorded Jobs (every trial is among them when it finishes);
+        ``recorded`` is read once, at the first call: rows of an earlier operator life.
+        """
+        spec = sweep.spec
+        if spec.early_stopping is None:
             return None
+        if self._kept is None:
+            self._kept = EpochCurves(maximize=spec.objective_goal == "maximize")
+            self._unfolded.update(recorded)
+        kept = self._kept
+        self._unfolded.update(j.trial for j in jobs if j.finished)
         running = [j.trial for j in jobs if j.running]
         if not running:
-            return {}
-        finished = [t for t in {*recorded, *(j.trial for j in jobs if j.finished)}
-                    if t not in self._finished_curves]
+            kept.set_running({})
+            return kept  # nobody to judge: finished curves wait for the next query
+        finished = sorted(t for t in self._unfolded if t not in kept)
         found = await self.source.query_curves(
             self.namespace, self.name, sorted({*running, *finished}),
-            sweep.spec.objective_metric, self.since, time.time())
+            spec.objective_metric, self.since, time.time())
         for trial in finished:
-            self._finished_curves[trial] = found.get(trial, {})
-        return {**self._finished_curves, **{t: found.get(t, {}) for t in running}}
+            kept.finish(trial, naming.window_of(trial), found.get(trial, {}))
+        self._unfolded.clear()
+        kept.set_running({t: (naming.window_of(t), found.get(t, {})) for t in running})
+        return kept
 
     async def stop(self, sweep: Sweep, stops: Mapping[str, str], jobs: Mapping[str, JobState],
-                   trials: Mapping[str, Trial],
-                   curves: Mapping[str, Mapping[int, float]]) -> list[ResultRow]:
+                   trials: Mapping[str, Trial], curves: EpochCurves | None) -> list[ResultRow]:
         """Delete the Jobs of the trials to stop; their ``stopped`` rows."""
         rows = []
         await self.api.delete_jobs(self.namespace, self.name, sorted(stops))
+        self._unfolded.update(stops)  # their curves are kept at the next query
         now = time.time()
         metric = sweep.spec.objective_metric
         for trial_id, reason in sorted(stops.items()):
-            curve = curves.get(trial_id, {})
+            curve = curves.curve(trial_id) if curves is not None else {}
             last = curve[max(curve)] if curve else math.nan
             job = jobs.get(trial_id)
             start = job.start if job is not None and job.start else now

@@ -30,7 +30,7 @@ import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .early_stopping import Curves, trials_to_stop
+from .early_stopping import EpochCurves
 from .ledger import done_ids, failures, pending_trials, used_seconds
 from .planner import Plan, Trial, plan_trials
 from .results import ResultRow
@@ -125,7 +125,7 @@ def decide(
     parallelism: int | None = None,
     previous: Plan | None = None,
     usage: Usage | None = None,
-    curves: Mapping[str, Mapping[int, float]] | None = None,
+    curves: EpochCurves | Mapping[str, Mapping[int, float]] | None = None,
 ) -> Decision:
     """Decide what to start and the sweep's phase (see the module docstring).
 
@@ -142,7 +142,10 @@ def decide(
             grid on every step would cost more than the step).
         usage: what the running trials have used (the budget counts them).
         curves: per-epoch objective values of running and finished trials, for early
-            stopping (``{trial: {epoch: value}}``, in the objective's own direction).
+            stopping: the executors keep an :class:`~.early_stopping.EpochCurves` (each
+            finished curve folded in once); a plain ``{trial: {epoch: value}}`` is taken
+            too (in the objective's own direction; trials not in ``running`` are
+            finished).
     """
     plan = previous if previous is not None and previous.final else plan_trials(
         spec, windows, rows)
@@ -179,18 +182,19 @@ def decide(
 
 
 def _early_stops(spec: Spec, plan: Plan, running: Collection[str],
-                 curves: Mapping[str, Mapping[int, float]] | None) -> dict[str, str]:
+                 curves: EpochCurves | Mapping[str, Mapping[int, float]] | None,
+                 ) -> dict[str, str]:
     """The running trials early stopping ends now (none without the rule or curves)."""
     rule = spec.early_stopping
-    if rule is None or not curves or not running:
+    if rule is None or curves is None or not running:
         return {}
-    sign = 1.0 if spec.objective_goal == "minimize" else -1.0
-    window_of = {t.id: t.window.id for t in plan.trials}
-    by_window: dict[str, dict[str, dict[int, float]]] = {}
-    for trial, curve in curves.items():
-        if trial in window_of:
-            by_window.setdefault(window_of[trial], {})[trial] = {
-                e: sign * v for e, v in curve.items()}
-    mine: Curves = {t: by_window[window_of[t]][t] for t in running
-                    if t in window_of and t in curves}
-    return trials_to_stop(rule, mine, by_window, window_of)
+    if not isinstance(curves, EpochCurves):
+        table = EpochCurves(maximize=spec.objective_goal == "maximize")
+        trials = plan.by_id
+        for trial, curve in curves.items():
+            if trial in trials and trial not in running:
+                table.finish(trial, trials[trial].window.id, curve)
+        table.set_running({t: (trials[t].window.id, curves[t]) for t in running
+                           if t in trials and t in curves})
+        curves = table
+    return curves.stops(rule, running)

@@ -24,9 +24,9 @@ winner. Pure: the executors read the epochs and carry the decision out.
 
 from __future__ import annotations
 
+import bisect
 import math
-import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from .spec import EarlyStopping
 
@@ -48,39 +48,137 @@ def _rungs(rule: EarlyStopping, upto: int) -> list[int]:
     return rungs
 
 
-def _stop_median(rule: EarlyStopping, trial: str, curve: Mapping[int, float],
-                 peers: Curves) -> str | None:
-    epoch = max(curve, default=0)
-    if epoch < rule.grace_epochs:
-        return None
-    mine = best_so_far(curve, epoch)
-    others = [v for t, c in peers.items() if t != trial and max(c, default=0) >= epoch
-              for v in (best_so_far(c, epoch),) if v is not None]
-    if mine is None or len(others) < rule.min_trials:
-        return None
-    median = statistics.median(others)
-    if mine > median:
-        return (f"stopped at epoch {epoch}: best {mine:.6g} is worse than the median "
-                f"{median:.6g} of {len(others)} trials of its window at that epoch")
-    return None
+def _best_by_epoch(curve: Mapping[int, float]) -> Iterator[tuple[int, float]]:
+    """``(e, best_so_far(curve, e))`` for each epoch ``1..max(curve)`` that has one."""
+    items = sorted(curve.items())
+    best, i = math.inf, 0
+    for epoch in range(1, max(curve, default=0) + 1):
+        while i < len(items) and items[i][0] <= epoch:
+            if math.isfinite(items[i][1]):
+                best = min(best, items[i][1])
+            i += 1
+        if best < math.inf:
+            yield epoch, best
 
 
-def _stop_asha(rule: EarlyStopping, trial: str, curve: Mapping[int, float],
-               peers: Curves) -> str | None:
-    epoch = max(curve, default=0)
-    for rung in reversed(_rungs(rule, epoch)):
-        mine = best_so_far(curve, rung)
-        others = [v for t, c in peers.items() if t != trial and max(c, default=0) >= rung
-                  for v in (best_so_far(c, rung),) if v is not None]
-        if mine is None or len(others) < rule.min_trials:
+def _kth(big: Sequence[float], small: Sequence[float], k: int) -> float:
+    """The ``k``-th smallest (0-based) of two sorted lists together, in O(len(small))."""
+    for i in range(min(k, len(small)) + 1):
+        j = k - i  # take j from big and i from small: the k-th is the next one
+        if j > len(big):
             continue
-        better = sum(1 for v in others if v < mine)
-        keep = max(1, (len(others) + 1) // rule.reduction_factor)
-        if better >= keep:
-            return (f"stopped at rung epoch {rung}: {better} of {len(others)} trials of its "
-                    f"window were better there, and only the best {keep} go on")
-        return None  # judged at its highest rung: it goes on
-    return None
+        if (j == 0 or i == len(small) or big[j - 1] <= small[i]) and (
+                i == 0 or j == len(big) or small[i - 1] <= big[j]):
+            candidates = ([big[j]] if j < len(big) else []) + (
+                [small[i]] if i < len(small) else [])
+            return min(candidates)
+    raise IndexError(k)  # k beyond both lists
+
+
+def _median(big: Sequence[float], small: Sequence[float]) -> float:
+    """``statistics.median`` of both sorted lists together, without merging them."""
+    n = len(big) + len(small)
+    if n % 2:
+        return _kth(big, small, n // 2)
+    return (_kth(big, small, n // 2 - 1) + _kth(big, small, n // 2)) / 2
+
+
+class EpochCurves:
+    """Every trial's curve, kept so that judging costs about the same at any sweep size.
+
+    A finished trial's curve (succeeded, failed or stopped) never changes, so
+    :meth:`finish` folds it once into sorted best-so-far values per window and epoch; a
+    running trial is then judged with a bisect or two against those, plus a pass over
+    the other running trials (:meth:`set_running`, given afresh at each read). Before,
+    every decision walked every finished curve: O(rows) per step with early stopping on.
+    Values are kept oriented (lower is better).
+    """
+
+    def __init__(self, maximize: bool = False) -> None:
+        self._sign = -1.0 if maximize else 1.0
+        self._finished: set[str] = set()
+        self._levels: dict[str, dict[int, list[float]]] = {}  # window -> epoch -> sorted
+        self._running: dict[str, tuple[str, dict[int, float]]] = {}
+        self._raw: Mapping[str, tuple[str, Mapping[int, float]]] = {}
+
+    def __contains__(self, trial: object) -> bool:
+        """Whether ``trial``'s finished curve is folded in already."""
+        return trial in self._finished
+
+    def finish(self, trial: str, window: str, curve: Mapping[int, float]) -> None:
+        """Fold a finished trial's curve in (once; later calls for it change nothing)."""
+        if trial in self._finished:
+            return
+        self._finished.add(trial)
+        self._running.pop(trial, None)
+        epochs = self._levels.setdefault(window, {})
+        for epoch, best in _best_by_epoch({e: self._sign * v for e, v in curve.items()}):
+            bisect.insort(epochs.setdefault(epoch, []), best)
+
+    def set_running(self, curves: Mapping[str, tuple[str, Mapping[int, float]]]) -> None:
+        """The running trials' windows and curves so far (replacing the last ones)."""
+        self._raw = curves
+        self._running = {t: (w, {e: self._sign * v for e, v in c.items()})
+                         for t, (w, c) in curves.items() if t not in self._finished}
+
+    def curve(self, trial: str) -> Mapping[int, float]:
+        """A running trial's curve as last set (in the objective's own direction)."""
+        return self._raw.get(trial, ("", {}))[1]
+
+    def _peers(self, trial: str, window: str, epoch: int) -> tuple[list[float], list[float]]:
+        """Best-so-far values at ``epoch`` of the window's other trials that reached it:
+        the finished ones (a kept sorted list: do not change it) and the running ones."""
+        live = sorted(v for t, (w, c) in self._running.items()
+                      if w == window and t != trial and max(c, default=0) >= epoch
+                      for v in (best_so_far(c, epoch),) if v is not None)
+        return self._levels.get(window, {}).get(epoch, []), live
+
+    def _stop_median(self, rule: EarlyStopping, trial: str, window: str,
+                     curve: Mapping[int, float]) -> str | None:
+        epoch = max(curve, default=0)
+        if epoch < rule.grace_epochs:
+            return None
+        mine = best_so_far(curve, epoch)
+        finished, live = self._peers(trial, window, epoch)
+        count = len(finished) + len(live)
+        if mine is None or count < rule.min_trials:
+            return None
+        median = _median(finished, live)
+        if mine > median:
+            return (f"stopped at epoch {epoch}: best {self._sign * mine:.6g} is worse than "
+                    f"the median {self._sign * median:.6g} of {count} trials of its window "
+                    "at that epoch")
+        return None
+
+    def _stop_asha(self, rule: EarlyStopping, trial: str, window: str,
+                   curve: Mapping[int, float]) -> str | None:
+        epoch = max(curve, default=0)
+        for rung in reversed(_rungs(rule, epoch)):
+            mine = best_so_far(curve, rung)
+            finished, live = self._peers(trial, window, rung)
+            count = len(finished) + len(live)
+            if mine is None or count < rule.min_trials:
+                continue
+            better = bisect.bisect_left(finished, mine) + sum(1 for v in live if v < mine)
+            keep = max(1, (count + 1) // rule.reduction_factor)
+            if better >= keep:
+                return (f"stopped at rung epoch {rung}: {better} of {count} trials of its "
+                        f"window were better there, and only the best {keep} go on")
+            return None  # judged at its highest rung: it goes on
+        return None
+
+    def stops(self, rule: EarlyStopping, running: Iterable[str]) -> dict[str, str]:
+        """The trials among ``running`` to stop now, with the reason for each."""
+        judge = self._stop_median if rule.rule == "median" else self._stop_asha
+        stops: dict[str, str] = {}
+        for trial in sorted(running):
+            if trial not in self._running:
+                continue
+            window, curve = self._running[trial]
+            reason = judge(rule, trial, window, curve)
+            if reason is not None:
+                stops[trial] = reason
+        return stops
 
 
 def trials_to_stop(rule: EarlyStopping, running: Curves,
@@ -93,10 +191,10 @@ def trials_to_stop(rule: EarlyStopping, running: Curves,
         by_window: every trial's curve (running and finished, stopped included), by window.
         window_of: each running trial's window.
     """
-    judge = _stop_median if rule.rule == "median" else _stop_asha
-    stops: dict[str, str] = {}
-    for trial, curve in sorted(running.items()):
-        reason = judge(rule, trial, curve, by_window.get(window_of[trial], {}))
-        if reason is not None:
-            stops[trial] = reason
-    return stops
+    table = EpochCurves()
+    for window, curves in by_window.items():
+        for trial, curve in curves.items():
+            if trial not in running:
+                table.finish(trial, window, curve)
+    table.set_running({t: (window_of[t], c) for t, c in running.items()})
+    return table.stops(rule, running)

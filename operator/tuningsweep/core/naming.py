@@ -23,6 +23,11 @@ def trial_id(config: str, window: str) -> str:
     return f"{config}-{window}"
 
 
+def window_of(trial: str) -> str:
+    """The window id of a trial id (``c0007-w1`` -> ``w1``; window ids hold no ``-``)."""
+    return trial.rpartition("-")[2]
+
+
 def job_name(sweep: str, trial: str) -> str:
     """The Job name of a trial: ``<sweep>-<trial>``, shortened to 63 characters if needed."""
     name = f"{sweep}-{trial}"

@@ -14,6 +14,7 @@ the sweep runs.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -59,6 +60,11 @@ class Plan:
     final: bool
     configs: int
     eliminated: Mapping[str, Elimination] = field(default_factory=dict)
+
+    @functools.cached_property
+    def by_id(self) -> Mapping[str, Trial]:
+        """The trials by id (built once per plan: a final plan lives for the whole sweep)."""
+        return {t.id: t for t in self.trials}
 
     def pending(self, done: Iterable[str]) -> list[Trial]:
         """The trials without a result among ``done`` trial ids, in plan order."""

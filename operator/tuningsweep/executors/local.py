@@ -42,6 +42,7 @@ from ..core.contract import (
     trial_model_uri,
 )
 from ..core.decisions import Usage, decide
+from ..core.early_stopping import EpochCurves
 from ..core.ledger import Ledger
 from ..core.outcomes import TrialEnd, trial_row
 from ..core.planner import Plan, Trial
@@ -137,7 +138,7 @@ class LocalExecutor:
         self._retry = ({r.trial: r for r in results.rows if r.status == "failed"}
                        if settings.retry_failed else {})
         self._counted = Ledger(r for r in results.rows if r.trial not in self._retry)
-        self._finished_curves: dict[str, dict[int, float]] = {}
+        self._curves_kept: EpochCurves | None = None  # with early stopping, once asked
 
     # -- processes ------------------------------------------------------------------------
 
@@ -202,6 +203,7 @@ class LocalExecutor:
             self._free_gpus.append(run.gpu)
         row = self._row(run)
         self._counted.add(row)
+        self._fold_curve(row)
         return row
 
     def _record(self, finished: list[ResultRow]) -> None:
@@ -236,23 +238,33 @@ class LocalExecutor:
         return Usage(gpu_seconds=sum(s for s, gpu in elapsed if gpu),
                      trial_seconds=sum(s for s, _ in elapsed))
 
-    def _curves(self) -> dict[str, dict[int, float]] | None:
-        """Per-epoch objective values of running trials and of finished ones (early
-        stopping compares a trial with those of its window); None without the rule."""
-        if self.sweep.spec.early_stopping is None:
-            return None
+    def _read_curve(self, trial_id: str) -> dict[int, float]:
         metric = self.sweep.spec.objective_metric
-        curves: dict[str, dict[int, float]] = {}
-        for trial_id in [*self._running, *(r.trial for r in self.results.rows)]:
-            if trial_id not in self._finished_curves or trial_id in self._running:
-                log = read_metrics_log(self.settings.workdir / trial_id / METRICS_FILE)
-                curve = {e: m[metric] for e, m in log.epochs.items() if metric in m}
-                if trial_id not in self._running:
-                    self._finished_curves[trial_id] = curve  # it will not change any more
-                curves[trial_id] = curve
-            else:
-                curves[trial_id] = self._finished_curves[trial_id]
-        return curves
+        log = read_metrics_log(self.settings.workdir / trial_id / METRICS_FILE)
+        return {e: m[metric] for e, m in log.epochs.items() if metric in m}
+
+    def _fold_curve(self, row: ResultRow) -> None:
+        """Keep a finished trial's curve (it will not change any more): read once."""
+        if self._curves_kept is not None:
+            self._curves_kept.finish(row.trial, row.window, self._read_curve(row.trial))
+
+    def _curves(self) -> EpochCurves | None:
+        """Per-epoch objective values of running trials and of finished ones (early
+        stopping compares a trial with those of its window); None without the rule.
+
+        Finished trials' curves are read once each (those of an earlier run at the
+        first call), so a poll reads only the running trials' files.
+        """
+        spec = self.sweep.spec
+        if spec.early_stopping is None:
+            return None
+        if self._curves_kept is None:
+            self._curves_kept = EpochCurves(maximize=spec.objective_goal == "maximize")
+            for row in self._counted:
+                self._fold_curve(row)
+        self._curves_kept.set_running({t: (run.trial.window.id, self._read_curve(t))
+                                       for t, run in self._running.items()})
+        return self._curves_kept
 
     def _stop(self, trial_id: str, reason: str) -> ResultRow:
         """End a trial early stopping chose: terminate it, record a ``stopped`` row."""
@@ -275,6 +287,7 @@ class LocalExecutor:
             duration_seconds=time.monotonic() - run.started,
             gpus=1.0 if run.gpu is not None else 0.0, job="local"))
         self._counted.add(row)
+        self._fold_curve(row)
         self.results.add([row])
         return row
 
