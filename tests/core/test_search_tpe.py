@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
+
+import pytest
 
 from tests.core_driver import drive
-from tuningsweep.core import search_tpe
+from tuningsweep.core import planner, search_tpe
 from tuningsweep.core.manifest import load_sweeps
 from tuningsweep.core.outcomes import TrialEnd, trial_row
 from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.results import ResultRow
+from tuningsweep.core.results import ResultRow, parse_csv, render_csv
 from tuningsweep.core.search_tpe import config_levels
-from tuningsweep.core.spec import Sweep
+from tuningsweep.core.spec import ParamValue, Spec, Sweep
 from tuningsweep.core.windows import resolve_windows
 
 TODAY = dt.date(2026, 11, 30)
@@ -114,3 +117,45 @@ def test_levels_take_window_shifts_out() -> None:
     levels = config_levels({("a", "w0"): 1.0, ("a", "w1"): 5.0, ("b", "w1"): 4.2,
                             ("c", "w0"): 2.0, ("c", "w1"): 6.0})
     assert levels["b"] < levels["a"] < levels["c"]
+
+
+def test_a_restart_asks_only_the_batch_not_fully_run_and_plans_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A cold replay asked every batch again (over half a second per configuration at
+    # 1,000 results); batches whose configurations all ran are read from their rows.
+    s = sweep()
+    windows = resolve_windows(s.spec, TODAY)
+    search_tpe._CACHE.clear()
+    rows = run(s)
+    asked: list[int] = []
+    ask = search_tpe.ask_batch
+
+    def counting(spec: Spec, batch: int, *args: Any) -> list[dict[str, ParamValue]]:
+        asked.append(batch)
+        return ask(spec, batch, *args)
+
+    monkeypatch.setattr(search_tpe, "ask_batch", counting)
+    for finished in (9, 13, 20, len(rows)):
+        read_back = parse_csv(render_csv(rows[:finished]))  # as a restarted executor has them
+        search_tpe._CACHE.clear()
+        asked.clear()
+        plan = plan_trials(s.spec, windows, read_back)
+        assert len(asked) <= 1, asked  # at most the batch still running
+        with monkeypatch.context() as m:  # every batch asked again, as before
+            m.setattr(search_tpe, "recorded_batch", lambda *a: None)
+            m.setattr(planner, "recorded_batch", lambda *a: None)
+            search_tpe._CACHE.clear()
+            again = plan_trials(s.spec, windows, read_back)
+        assert [(t.id, dict(t.params)) for t in plan.trials] == [
+            (t.id, dict(t.params)) for t in again.trials]
+
+
+def test_categorical_choices_read_back_from_results_keep_their_type() -> None:
+    s = load_sweeps(MANIFEST.format(racing="").replace(
+        "activation: {values: [relu, tanh]}", "batch_norm: {values: [true, false]}"),
+        "t.yaml")[0]
+    windows = resolve_windows(s.spec, TODAY)
+    search_tpe._CACHE.clear()
+    rows = run(s)[:12]
+    plan = plan_trials(s.spec, windows, parse_csv(render_csv(rows)))
+    assert {type(t.params["batch_norm"]) for t in plan.trials} == {bool}

@@ -25,7 +25,7 @@ from . import naming, presets
 from .racing import Elimination, race_order, regular_count, run_race
 from .results import ResultRow
 from .search import auto_stages, grid_configs, random_configs, stage_configs
-from .search_tpe import cached_batch
+from .search_tpe import cached_batch, recorded_batch
 from .spec import DateWindow, ParamValue, Spec
 
 
@@ -150,11 +150,16 @@ def _plan_tpe(spec: Spec, windows: Sequence[DateWindow], rows: list[ResultRow]) 
     # results on the race's first window (every configuration runs it; contenders' later
     # windows come after); without, all their results (they are complete by then).
     learn = rows if first_window is None else [r for r in rows if r.window == first_window]
+    params_of = {r.config: r.params for r in rows}
     configs: list[Mapping[str, ParamValue]] = []
     batch = 0
     while True:
-        earlier = [(naming.config_id(i), p) for i, p in enumerate(configs)]
-        configs.extend(cached_batch(spec, batch, earlier, learn, min(size, total - len(configs))))
+        count = min(size, total - len(configs))
+        recorded = recorded_batch(spec, len(configs), count, params_of)
+        if recorded is None:  # not all run yet: ask (once per process, then cached)
+            earlier = [(naming.config_id(i), p) for i, p in enumerate(configs)]
+            recorded = cached_batch(spec, batch, earlier, learn, count)
+        configs.extend(recorded)
         stage = _plan_stage(spec, configs, windows, rows, 0, 0)
         if len(configs) >= total:
             return stage.plan(True)

@@ -80,7 +80,8 @@ def _text(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _format_value(value: ParamValue) -> str:
+def format_value(value: ParamValue) -> str:
+    """A parameter value as results.csv writes it (what :func:`parse_value` reads)."""
     if isinstance(value, str):
         return _text(value)
     return _format_number(value)
@@ -104,7 +105,7 @@ def _row_cells(r: ResultRow, param_names: Sequence[str],
         r.sweep, r.trial, r.config, r.window, r.window_start, r.window_end, r.status,
         r.started_at, r.finished_at, _format_number(r.duration_seconds),
         _format_number(r.gpu_seconds),
-        *(_format_value(r.params[p]) if p in r.params else "" for p in param_names),
+        *(format_value(r.params[p]) if p in r.params else "" for p in param_names),
         *(_format_number(r.metrics[m]) if m in r.metrics else "" for m in metric_names),
         r.model_uri, r.job, _text(r.error),
     ]
