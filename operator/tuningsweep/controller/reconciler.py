@@ -256,10 +256,11 @@ class SweepReconciler:
         unrecorded = [j for j in jobs if j.trial not in done]
         now = time.time()
         elapsed = sum(now - j.start for j in unrecorded if j.running and j.start)
-        # Planning is pure but not always quick (a model-based search replays its batches,
-        # about a second per hundred configurations after an operator restart), so it runs
-        # in a worker thread: other sweeps' steps and kopf's handlers go on meanwhile. The
-        # ledger is only read there, and rows are added only by this (awaiting) step.
+        # Planning is pure but not always quick (a model-based search asks the batch still
+        # running again after an operator restart: a replay of every earlier result), so
+        # it runs in a worker thread: other sweeps' steps and kopf's handlers go on
+        # meanwhile. The ledger is only read there, and rows are added only by this
+        # (awaiting) step.
         decision = await asyncio.to_thread(
             decide, sweep.spec, state.opened.windows, results.ledger,
             running=[j.trial for j in unrecorded if not j.finished] + list(self.jobs.in_flight),

@@ -8,7 +8,9 @@ the sweep's seed and the batch number. Adding finished trials does not draw from
 sampler's random state, so the same results give the same configurations on any
 machine and after any restart of the runner or the operator. Within a batch the
 sampler's ``constant_liar`` keeps the asked-but-unfinished configurations apart, so a
-batch has no duplicates.
+batch has no duplicates. A batch whose configurations have all run is not asked again
+at all: its rows recorded what was asked (:func:`recorded_batch`), so a restarted
+executor asks only the batch still running, instead of replaying every batch.
 
 What the sampler learns from must be comparable between configurations that ran on
 different windows (racing gives contenders more windows and stops the rest after one):

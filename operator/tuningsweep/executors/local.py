@@ -26,10 +26,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import importlib
 import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -314,6 +316,7 @@ class LocalExecutor:
         """
         outcome = Outcome()
         spec = dataclasses.replace(self.sweep.spec, parallelism=self.settings.parallel)
+        preload: threading.Thread | None = None
         plan: Plan | None = None
         finished: list[ResultRow] = []  # collected, not yet recorded
         try:
@@ -334,6 +337,14 @@ class LocalExecutor:
                     self.events.finished(self._stop(stopped, reason), len(self._running))
                 for trial in decision.start:
                     self._start(trial)
+                if preload is None:
+                    # The summary's statistics (numpy: about 0.1 s to import) are needed
+                    # once the first trial finishes; loading them while this thread waits
+                    # on the first trials keeps that from delaying a freed slot's refill.
+                    preload = threading.Thread(
+                        target=importlib.import_module, args=("tuningsweep.core.summary",),
+                        daemon=True, name="preload-statistics")
+                    preload.start()
                 self._record(finished)
                 if not self._running:
                     if decision.stop:
