@@ -2,8 +2,8 @@
 
 Each command runs in a fresh interpreter, which then reports the heavy client packages
 it imported. ``validate``, ``plan``, ``render`` and ``run`` on a local results folder
-must not load the Google Cloud, Kubernetes or kopf clients; opening a ``gs://`` store
-must (the control that shows the probe can see an import).
+must not load the Google Cloud, Kubernetes or kopf clients (nor ``run -q`` rich); opening
+a ``gs://`` store must (the control that shows the probe can see an import).
 """
 
 from __future__ import annotations
@@ -52,23 +52,8 @@ def test_planning_commands_load_no_cluster_or_cloud_client(command: str) -> None
 def test_run_on_a_local_folder_loads_no_cluster_or_cloud_client(
     tmp_path: Path, fake_command: str
 ) -> None:
-    manifest = write_grid(tmp_path, max_configs=1)
-    argv = ["run", str(manifest), "--results", str(tmp_path / "out"), "--today", "2026-11-27",
-            "--trainer-command", fake_command, "-q"]
-    assert loaded(f"code = main({argv!r})") == {"code": 0, "heavy": []}
-    assert (tmp_path / "out" / "team" / "grid" / "results.csv").exists()
-
-
-def test_opening_a_gcs_location_loads_the_google_client() -> None:
-    result = loaded("open_store('gs://some-bucket/prefix'); code = 0")
-    assert result["code"] == 0 and "google.cloud" in str(result["heavy"])
-
-
-def test_quiet_run_loads_neither_rich_nor_other_commands(
-    tmp_path: Path, fake_command: str
-) -> None:
-    # The time to the first trial is what a short trial waits for (issue 16): `run -q`
-    # shows nothing, so it loads no display library and no other command's module.
+    # Nor, with -q, rich or another command's module: the time to the first trial is
+    # what a short trial waits for (issue 16), and `run -q` shows nothing.
     manifest = write_grid(tmp_path, max_configs=1)
     argv = ["run", str(manifest), "--results", str(tmp_path / "out"), "--today", "2026-11-27",
             "--trainer-command", fake_command, "-q"]
@@ -76,6 +61,12 @@ def test_quiet_run_loads_neither_rich_nor_other_commands(
              "or n.startswith(('tuningsweep.commands.plan', 'tuningsweep.commands.operator', "
              "'tuningsweep.controller')))\n    assert not extra, extra")
     assert loaded(probe.format(argv=argv)) == {"code": 0, "heavy": []}
+    assert (tmp_path / "out" / "team" / "grid" / "results.csv").exists()
+
+
+def test_opening_a_gcs_location_loads_the_google_client() -> None:
+    result = loaded("open_store('gs://some-bucket/prefix'); code = 0")
+    assert result["code"] == 0 and "google.cloud" in str(result["heavy"])
 
 
 def test_help_still_lists_every_command() -> None:
