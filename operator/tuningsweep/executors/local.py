@@ -53,7 +53,13 @@ from ..core.spec import DateWindow, Sweep
 from ..core.status import FAILED, PENDING
 from ..io.results_store import ResultsStore
 from .process_exits import ProcessExits
-from .trial_files import error_tail, pdeathsig_prefix, read_final_metrics, read_metrics_log
+from .trial_files import (
+    TrialCurves,
+    error_tail,
+    pdeathsig_prefix,
+    read_final_metrics,
+    read_metrics_log,
+)
 
 TERMINATE_GRACE_S = 5.0
 EPOCH_POLL_S = 0.5  # how often running trials' epochs are read when early stopping is on
@@ -140,7 +146,9 @@ class LocalExecutor:
         self._retry = ({r.trial: r for r in results.rows if r.status == "failed"}
                        if settings.retry_failed else {})
         self._counted = Ledger(r for r in results.rows if r.trial not in self._retry)
-        self._curves_kept: EpochCurves | None = None  # with early stopping, once asked
+        self._trial_curves = (None if sweep.spec.early_stopping is None else TrialCurves(
+            settings.workdir, METRICS_FILE, sweep.spec.objective_metric,
+            sweep.spec.objective_goal == "maximize"))
 
     # -- processes ------------------------------------------------------------------------
 
@@ -205,7 +213,8 @@ class LocalExecutor:
             self._free_gpus.append(run.gpu)
         row = self._row(run)
         self._counted.add(row)
-        self._fold_curve(row)
+        if self._trial_curves is not None:
+            self._trial_curves.finished(row)
         return row
 
     def _record(self, finished: list[ResultRow]) -> None:
@@ -240,33 +249,12 @@ class LocalExecutor:
         return Usage(gpu_seconds=sum(s for s, gpu in elapsed if gpu),
                      trial_seconds=sum(s for s, _ in elapsed))
 
-    def _read_curve(self, trial_id: str) -> dict[int, float]:
-        metric = self.sweep.spec.objective_metric
-        log = read_metrics_log(self.settings.workdir / trial_id / METRICS_FILE)
-        return {e: m[metric] for e, m in log.epochs.items() if metric in m}
-
-    def _fold_curve(self, row: ResultRow) -> None:
-        """Keep a finished trial's curve (it will not change any more): read once."""
-        if self._curves_kept is not None:
-            self._curves_kept.finish(row.trial, row.window, self._read_curve(row.trial))
-
     def _curves(self) -> EpochCurves | None:
-        """Per-epoch objective values of running trials and of finished ones (early
-        stopping compares a trial with those of its window); None without the rule.
-
-        Finished trials' curves are read once each (those of an earlier run at the
-        first call), so a poll reads only the running trials' files.
-        """
-        spec = self.sweep.spec
-        if spec.early_stopping is None:
+        """What early stopping compares (None without the rule); see :class:`TrialCurves`."""
+        if self._trial_curves is None:
             return None
-        if self._curves_kept is None:
-            self._curves_kept = EpochCurves(maximize=spec.objective_goal == "maximize")
-            for row in self._counted:
-                self._fold_curve(row)
-        self._curves_kept.set_running({t: (run.trial.window.id, self._read_curve(t))
-                                       for t, run in self._running.items()})
-        return self._curves_kept
+        return self._trial_curves.now(self._counted, {t: run.trial.window.id
+                                                      for t, run in self._running.items()})
 
     def _stop(self, trial_id: str, reason: str) -> ResultRow:
         """End a trial early stopping chose: terminate it, record a ``stopped`` row."""
@@ -289,7 +277,8 @@ class LocalExecutor:
             duration_seconds=time.monotonic() - run.started,
             gpus=1.0 if run.gpu is not None else 0.0, job="local"))
         self._counted.add(row)
-        self._fold_curve(row)
+        if self._trial_curves is not None:
+            self._trial_curves.finished(row)
         self.results.add([row])
         return row
 

@@ -2,16 +2,20 @@
 
 The trainer writes the metrics file through :class:`tuningsweep.reporting.Reporter` (the
 record format is :mod:`tuningsweep.core.contract`'s); its output goes to a log of which
-the informative end becomes a failed trial's ``error``.
+the informative end becomes a failed trial's ``error``. With early stopping, the
+metrics files' per-epoch records are the curves (:class:`TrialCurves`).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..core.contract import MetricsLog, parse_metrics_log
+from ..core.early_stopping import EpochCurves
+from ..core.results import ResultRow
 
 ERROR_TAIL_LINES = 40
 ERROR_TAIL_CHARS = 1500
@@ -53,3 +57,38 @@ def error_tail(log_file: Path) -> str:
 def pdeathsig_prefix() -> list[str]:
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "SIGKILL", "--"] if setpriv else []
+
+
+class TrialCurves:
+    """The objective per epoch of a local sweep's trials, as early stopping reads them.
+
+    A finished trial's metrics file is read once (:meth:`finished`; those of an earlier
+    run at the first :meth:`now`) and kept in an :class:`EpochCurves`; each poll then
+    reads only the running trials' files, whatever the number of rows.
+    """
+
+    def __init__(self, workdir: Path, metrics_file: str, metric: str, maximize: bool) -> None:
+        self.workdir = workdir
+        self.metrics_file = metrics_file
+        self.metric = metric
+        self._kept: EpochCurves | None = None
+        self._maximize = maximize
+
+    def _read(self, trial_id: str) -> dict[int, float]:
+        log = read_metrics_log(self.workdir / trial_id / self.metrics_file)
+        return {e: m[self.metric] for e, m in log.epochs.items() if self.metric in m}
+
+    def finished(self, row: ResultRow) -> None:
+        """A trial has its row: keep its curve (it will not change any more)."""
+        if self._kept is not None:
+            self._kept.finish(row.trial, row.window, self._read(row.trial))
+
+    def now(self, rows: Iterable[ResultRow], running: Mapping[str, str]) -> EpochCurves:
+        """Every curve, the running trials' (trial -> window) read afresh; ``rows`` (the
+        rows that count) are folded in at the first call only."""
+        if self._kept is None:
+            self._kept = EpochCurves(maximize=self._maximize)
+            for row in rows:
+                self.finished(row)
+        self._kept.set_running({t: (w, self._read(t)) for t, w in running.items()})
+        return self._kept
