@@ -97,6 +97,19 @@ def timed(command: list[str], first: Path, env: dict[str, str]) -> tuple[float, 
     return wall, float(first.read_text()) - started
 
 
+# Runs a command and prints the peak RSS (KiB) of its largest descendant: the tool itself.
+PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def peak_mb(command: list[str], first: Path, env: dict[str, str]) -> float:
+    """Peak memory of one more run of ``command`` (measured apart from the timed runs)."""
+    first.unlink(missing_ok=True)
+    out = subprocess.run([sys.executable, "-c", PEAK, *command], check=True, text=True,
+                         capture_output=True, env={**env, "BENCH_FIRST": str(first)}).stdout
+    return round(int(out.split()[-1]) / 1024, 1)
+
+
 def main() -> None:
     import tuningsweep
 
@@ -113,17 +126,24 @@ def main() -> None:
         (folder / "short.yaml").write_text(MANIFEST)
         (folder / "optuna_side.py").write_text(OPTUNA)
         env = dict(os.environ)
-        for round_ in range(ROUNDS):
-            runs["tuningsweep"].append(timed(
-                [sys.executable, "-m", "tuningsweep.cli", "run", str(folder / "short.yaml"),
-                 "--results", str(folder / f"results{round_}"), "--parallel", str(PARALLEL),
-                 "--trainer-command", str(script), "-q"], folder / "first", env))
+
+        def commands(round_: str) -> dict[str, list[str]]:
             metrics = folder / f"optuna{round_}"
             metrics.mkdir()
-            runs["optuna"].append(timed(
-                [str(python), str(folder / "optuna_side.py"), str(script), str(metrics)],
-                folder / "first", env))
+            return {
+                "tuningsweep": [sys.executable, "-m", "tuningsweep.cli", "run",
+                                str(folder / "short.yaml"), "--results",
+                                str(folder / f"results{round_}"), "--parallel", str(PARALLEL),
+                                "--trainer-command", str(script), "-q"],
+                "optuna": [str(python), str(folder / "optuna_side.py"), str(script),
+                           str(metrics)]}
+
+        for round_ in range(ROUNDS):
+            for tool, command in commands(str(round_)).items():
+                runs[tool].append(timed(command, folder / "first", env))
             print(json.dumps({k: v[-1] for k, v in runs.items()}), flush=True)
+        peaks = {tool: peak_mb(command, folder / "first", env)
+                 for tool, command in commands("peak").items()}
     figures = {}
     for tool, measured in runs.items():
         figures[tool] = {
@@ -132,6 +152,7 @@ def main() -> None:
             "first_trial_seconds": [round(f, 3) for _, f in measured],
             "median_ratio": round(statistics.median(w / IDEAL_S for w, _ in measured), 3),
             "median_first_trial_seconds": round(statistics.median(f for _, f in measured), 3),
+            "peak_rss_mb": peaks[tool],
         }
     write("optuna_compare", {
         "trials": TRIALS, "parallel": PARALLEL, "trial_seconds": SLEEP_S,
