@@ -121,11 +121,14 @@ curves = st.dictionaries(st.integers(0, 6), values, max_size=6)
        st.dictionaries(st.sampled_from([f"r{i}" for i in range(4)]), curves, min_size=1,
                        max_size=4),
        st.sampled_from([MEDIAN, ASHA, EarlyStopping("median", 1, 1, 2),
-                        EarlyStopping("asha", 2, 3, 3)]))
+                        EarlyStopping("asha", 2, 3, 3)]),
+       st.sampled_from([1000, 3]))
 def test_kept_levels_judge_as_a_pass_over_every_curve(
         finished: dict[str, dict[int, float]], running: dict[str, dict[int, float]],
-        rule: EarlyStopping) -> None:
-    table = EpochCurves()
+        rule: EarlyStopping, dense_epochs: int) -> None:
+    # dense_epochs 3: curves reaching past epoch 3 are kept sparse (as a trainer numbering
+    # epochs by step would make them), the others as levels; the stops are the same.
+    table = EpochCurves(dense_epochs=dense_epochs)
     for trial, c in finished.items():
         table.finish(trial, "w0", c)
     table.set_running({t: ("w0", c) for t, c in running.items()})

@@ -150,12 +150,24 @@ def test_a_restart_asks_only_the_batch_not_fully_run_and_plans_the_same(
             (t.id, dict(t.params)) for t in again.trials]
 
 
-def test_categorical_choices_read_back_from_results_keep_their_type() -> None:
+@pytest.mark.parametrize("choices", ["[true, false]", "[1e-3, 1e-4]", "['1', 1]",
+                                     "['', 'x']"])
+def test_categorical_choices_read_back_from_results_plan_as_asked(
+        choices: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # results.csv reads true back as 1 and the string "1e-3" (YAML's reading of 1e-3) as
+    # 0.001; "1" and 1 read back alike and "" not at all: the resumed plan must hold the
+    # spec's choices, or ask the batch again where it cannot tell.
     s = load_sweeps(MANIFEST.format(racing="").replace(
-        "activation: {values: [relu, tanh]}", "batch_norm: {values: [true, false]}"),
-        "t.yaml")[0]
+        "activation: {values: [relu, tanh]}", f"choice: {{values: {choices}}}"), "t.yaml")[0]
     windows = resolve_windows(s.spec, TODAY)
     search_tpe._CACHE.clear()
-    rows = run(s)[:12]
-    plan = plan_trials(s.spec, windows, parse_csv(render_csv(rows)))
-    assert {type(t.params["batch_norm"]) for t in plan.trials} == {bool}
+    rows = run(s)
+    for finished in (12, 20):
+        search_tpe._CACHE.clear()
+        plan = plan_trials(s.spec, windows, parse_csv(render_csv(rows[:finished])))
+        with monkeypatch.context() as m:  # every batch asked again, as before
+            m.setattr(planner, "recorded_batch", lambda *a: None)
+            search_tpe._CACHE.clear()
+            asked = plan_trials(s.spec, windows, rows[:finished])
+        assert [(t.id, repr(sorted(t.params.items()))) for t in plan.trials] == [
+            (t.id, repr(sorted(t.params.items()))) for t in asked.trials]

@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from .spec import EarlyStopping
 
+DENSE_EPOCHS = 1000  # a finished curve reaching further is kept sparse (see EpochCurves)
+
 #: per trial: epoch (1-based) -> objective value at that epoch, lower is better
 Curves = Mapping[str, Mapping[int, float]]
 
@@ -92,12 +94,19 @@ class EpochCurves:
     the other running trials (:meth:`set_running`, given afresh at each read). Before,
     every decision walked every finished curve: O(rows) per step with early stopping on.
     Values are kept oriented (lower is better).
+
+    Levels are kept for every epoch up to a curve's last, so a curve whose epochs are
+    numbered sparsely and high (a trainer reporting its step count as the epoch) would
+    cost memory per number, not per record: one reaching past ``DENSE_EPOCHS`` is kept
+    as it is instead and walked at each judgement, like a running trial's.
     """
 
-    def __init__(self, maximize: bool = False) -> None:
+    def __init__(self, maximize: bool = False, dense_epochs: int = DENSE_EPOCHS) -> None:
         self._sign = -1.0 if maximize else 1.0
+        self._dense_epochs = dense_epochs
         self._finished: set[str] = set()
         self._levels: dict[str, dict[int, list[float]]] = {}  # window -> epoch -> sorted
+        self._sparse: dict[str, dict[str, dict[int, float]]] = {}  # window -> trial -> curve
         self._running: dict[str, tuple[str, dict[int, float]]] = {}
         self._raw: Mapping[str, tuple[str, Mapping[int, float]]] = {}
 
@@ -111,8 +120,12 @@ class EpochCurves:
             return
         self._finished.add(trial)
         self._running.pop(trial, None)
+        oriented = {e: self._sign * v for e, v in curve.items()}
+        if max(oriented, default=0) > self._dense_epochs:
+            self._sparse.setdefault(window, {})[trial] = oriented
+            return
         epochs = self._levels.setdefault(window, {})
-        for epoch, best in _best_by_epoch({e: self._sign * v for e, v in curve.items()}):
+        for epoch, best in _best_by_epoch(oriented):
             bisect.insort(epochs.setdefault(epoch, []), best)
 
     def set_running(self, curves: Mapping[str, tuple[str, Mapping[int, float]]]) -> None:
@@ -127,11 +140,13 @@ class EpochCurves:
 
     def _peers(self, trial: str, window: str, epoch: int) -> tuple[list[float], list[float]]:
         """Best-so-far values at ``epoch`` of the window's other trials that reached it:
-        the finished ones (a kept sorted list: do not change it) and the running ones."""
-        live = sorted(v for t, (w, c) in self._running.items()
-                      if w == window and t != trial and max(c, default=0) >= epoch
+        the finished ones (a kept sorted list: do not change it) and the rest (running
+        trials, and finished ones kept sparse), sorted."""
+        walked = [*((t, c) for t, (w, c) in self._running.items() if w == window),
+                  *self._sparse.get(window, {}).items()]
+        rest = sorted(v for t, c in walked if t != trial and max(c, default=0) >= epoch
                       for v in (best_so_far(c, epoch),) if v is not None)
-        return self._levels.get(window, {}).get(epoch, []), live
+        return self._levels.get(window, {}).get(epoch, []), rest
 
     def _stop_median(self, rule: EarlyStopping, trial: str, window: str,
                      curve: Mapping[int, float]) -> str | None:

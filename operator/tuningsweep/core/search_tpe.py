@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .naming import config_id
-from .results import ResultRow, format_value
+from .results import ResultRow, format_value, parse_value
 from .spec import Parameter, ParamValue, Spec
 
 
@@ -117,33 +117,50 @@ def recorded_batch(spec: Spec, first: int, count: int,
                    params_of: Mapping[str, Mapping[str, ParamValue]],
                    ) -> list[dict[str, ParamValue]] | None:
     """Configurations ``first .. first + count - 1`` as their rows recorded them, or None
-    unless every one of them has a row.
+    unless every one of them has a row whose values are plainly what was asked.
 
     Asking a batch again after a restart replays every earlier configuration into a new
     study (over half a second per configuration at 1,000 results on a two-core machine,
     for each batch); a batch whose configurations have all run is already written down.
-    The rows hold what was asked (parameters round-trip exactly; a categorical value is
-    mapped back to the spec's choice, since the CSV reads ``true`` back as ``1``), so
-    the plan is the same, and stays what actually ran even if a new Optuna would now
-    ask differently.
+    The rows hold what was asked: numbers round-trip exactly, and a categorical value is
+    mapped back to the one spec choice that reads back the same (results.csv reads
+    ``true`` back as ``1`` and the string ``"1e-3"`` as ``0.001``). Where that is not
+    certain (two choices that read back alike, an empty choice, a missing value) the
+    batch is asked again, as before. So the plan is the same, and stays what actually
+    ran even if a new Optuna would now ask differently.
     """
-    choices = {p.name: p.values for p in spec.parameters if p.values is not None}
+    parameters = {p.name: p for p in spec.parameters}
     found = []
     for index in range(first, first + count):
-        params = params_of.get(config_id(index))
-        if params is None:
+        recorded = params_of.get(config_id(index))
+        if recorded is None or recorded.keys() != parameters.keys():
             return None
-        found.append({name: _as_choice(choices.get(name), value)
-                      for name, value in params.items()})
+        config = {}
+        for name, value in recorded.items():
+            asked = _as_asked(parameters[name], value)
+            if asked is None:
+                return None
+            config[name] = asked
+        found.append(config)
     return found
 
 
-def _as_choice(values: Sequence[ParamValue] | None, value: ParamValue) -> ParamValue:
-    """The spec's categorical choice that ``value`` was read back from (else ``value``)."""
-    if values is None:
-        return value
-    text = format_value(value)
-    return next((v for v in values if format_value(v) == text), value)
+def _read_back(value: ParamValue) -> str:
+    """What ``value`` is once written to results.csv and read back (as text)."""
+    return format_value(parse_value(format_value(value)))
+
+
+def _as_asked(p: Parameter, value: ParamValue) -> ParamValue | None:
+    """The value the sampler gave for ``p``, from what a row holds (None: not certain)."""
+    if p.values is not None:
+        text = _read_back(value)
+        matches = [v for v in p.values if _read_back(v) == text]
+        return matches[0] if len(matches) == 1 else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if p.type == "int":
+        return value if isinstance(value, int) else None
+    return float(value)
 
 
 _CACHE: dict[tuple[Any, ...], list[dict[str, ParamValue]]] = {}
