@@ -189,12 +189,7 @@ def _early_stops(spec: Spec, plan: Plan, running: Collection[str],
     if rule is None or curves is None or not running:
         return {}
     if not isinstance(curves, EpochCurves):
-        table = EpochCurves(maximize=spec.objective_goal == "maximize")
         trials = plan.by_id
-        for trial, curve in curves.items():
-            if trial in trials and trial not in running:
-                table.finish(trial, trials[trial].window.id, curve)
-        table.set_running({t: (trials[t].window.id, curves[t]) for t in running
-                           if t in trials and t in curves})
-        curves = table
+        curves = EpochCurves.of(curves, {t: trials[t].window.id for t in curves if t in trials},
+                                running, maximize=spec.objective_goal == "maximize")
     return curves.stops(rule, running)

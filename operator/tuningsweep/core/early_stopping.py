@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
 from .spec import EarlyStopping
 
@@ -108,7 +108,19 @@ class EpochCurves:
         self._levels: dict[str, dict[int, list[float]]] = {}  # window -> epoch -> sorted
         self._sparse: dict[str, dict[str, dict[int, float]]] = {}  # window -> trial -> curve
         self._running: dict[str, tuple[str, dict[int, float]]] = {}
-        self._raw: Mapping[str, tuple[str, Mapping[int, float]]] = {}
+
+    @classmethod
+    def of(cls, curves: Curves, window_of: Mapping[str, str], running: Collection[str],
+           maximize: bool = False) -> EpochCurves:
+        """A table from plain curves: those of ``running`` trials live, the others
+        finished; trials ``window_of`` does not know are left out."""
+        table = cls(maximize=maximize)
+        for trial, curve in curves.items():
+            if trial in window_of and trial not in running:
+                table.finish(trial, window_of[trial], curve)
+        table.set_running({t: (window_of[t], curves[t]) for t in running
+                           if t in window_of and t in curves})
+        return table
 
     def __contains__(self, trial: object) -> bool:
         """Whether ``trial``'s finished curve is folded in already."""
@@ -130,13 +142,13 @@ class EpochCurves:
 
     def set_running(self, curves: Mapping[str, tuple[str, Mapping[int, float]]]) -> None:
         """The running trials' windows and curves so far (replacing the last ones)."""
-        self._raw = curves
         self._running = {t: (w, {e: self._sign * v for e, v in c.items()})
                          for t, (w, c) in curves.items() if t not in self._finished}
 
     def curve(self, trial: str) -> Mapping[int, float]:
         """A running trial's curve as last set (in the objective's own direction)."""
-        return self._raw.get(trial, ("", {}))[1]
+        _, oriented = self._running.get(trial, ("", {}))
+        return {e: self._sign * v for e, v in oriented.items()}
 
     def _peers(self, trial: str, window: str, epoch: int) -> tuple[list[float], list[float]]:
         """Best-so-far values at ``epoch`` of the window's other trials that reached it:
@@ -206,10 +218,6 @@ def trials_to_stop(rule: EarlyStopping, running: Curves,
         by_window: every trial's curve (running and finished, stopped included), by window.
         window_of: each running trial's window.
     """
-    table = EpochCurves()
-    for window, curves in by_window.items():
-        for trial, curve in curves.items():
-            if trial not in running:
-                table.finish(trial, window, curve)
-    table.set_running({t: (window_of[t], c) for t, c in running.items()})
-    return table.stops(rule, running)
+    windows = {t: w for w, curves in by_window.items() for t in curves} | dict(window_of)
+    every = {t: c for curves in by_window.values() for t, c in curves.items()} | dict(running)
+    return EpochCurves.of(every, windows, running).stops(rule, running)
