@@ -40,6 +40,7 @@ from pathlib import Path
 from ..core.contract import (
     ENV_METRICS_FILE,
     ENV_TF_THREADS,
+    MetricsLog,
     trial_env,
     trial_model_uri,
 )
@@ -57,7 +58,6 @@ from .trial_files import (
     TrialCurves,
     error_tail,
     pdeathsig_prefix,
-    read_final_metrics,
     read_metrics_log,
 )
 
@@ -191,14 +191,14 @@ class LocalExecutor:
         self._exits.watch(trial.id, process)
         self.events.started(trial, len(self._running))
 
-    def _row(self, run: _Running) -> ResultRow:
+    def _row(self, run: _Running, log: MetricsLog) -> ResultRow:
         code = run.process.returncode
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         end = TrialEnd(
             trial=run.trial, exited_ok=code == 0,
             # the log is read only when the trial failed: a success does not need it
             failure=f"trainer {how}: {error_tail(run.log_file)}" if code != 0 else "",
-            final=read_final_metrics(run.metrics_file),
+            final=log.final,
             no_final=f"trainer exited 0 without reporting final metrics ({ENV_METRICS_FILE})",
             started_at=run.started_at.isoformat(), finished_at=_now().isoformat(),
             duration_seconds=time.monotonic() - run.started,
@@ -211,10 +211,11 @@ class LocalExecutor:
         run = self._running.pop(trial_id)
         if run.gpu is not None:
             self._free_gpus.append(run.gpu)
-        row = self._row(run)
+        log = read_metrics_log(run.metrics_file)  # read once: the row and the curve
+        row = self._row(run, log)
         self._counted.add(row)
         if self._trial_curves is not None:
-            self._trial_curves.finished(row)
+            self._trial_curves.finished(row, log)
         return row
 
     def _record(self, finished: list[ResultRow]) -> None:
@@ -278,7 +279,7 @@ class LocalExecutor:
             gpus=1.0 if run.gpu is not None else 0.0, job="local"))
         self._counted.add(row)
         if self._trial_curves is not None:
-            self._trial_curves.finished(row)
+            self._trial_curves.finished(row, log)
         self.results.add([row])
         return row
 

@@ -30,11 +30,6 @@ def read_metrics_log(path: Path) -> MetricsLog:
     return parse_metrics_log(text)
 
 
-def read_final_metrics(path: Path) -> dict[str, float] | None:
-    """The metrics of the last ``final`` record of a metrics file (None: none yet)."""
-    return read_metrics_log(path).final
-
-
 _ERROR_WORDS = re.compile(r"error|exception|traceback|killed|fatal", re.IGNORECASE)
 
 
@@ -74,14 +69,16 @@ class TrialCurves:
         self._kept: EpochCurves | None = None
         self._maximize = maximize
 
-    def _read(self, trial_id: str) -> dict[int, float]:
-        log = read_metrics_log(self.workdir / trial_id / self.metrics_file)
+    def _read(self, trial_id: str, log: MetricsLog | None = None) -> dict[int, float]:
+        if log is None:
+            log = read_metrics_log(self.workdir / trial_id / self.metrics_file)
         return {e: m[self.metric] for e, m in log.epochs.items() if self.metric in m}
 
-    def finished(self, row: ResultRow) -> None:
-        """A trial has its row: keep its curve (it will not change any more)."""
+    def finished(self, row: ResultRow, log: MetricsLog | None = None) -> None:
+        """A trial has its row: keep its curve (it will not change any more), from
+        ``log`` when the caller has just read its metrics file."""
         if self._kept is not None:
-            self._kept.finish(row.trial, row.window, self._read(row.trial))
+            self._kept.finish(row.trial, row.window, self._read(row.trial, log))
 
     def now(self, rows: Iterable[ResultRow], running: Mapping[str, str]) -> EpochCurves:
         """Every curve, the running trials' (trial -> window) read afresh; ``rows`` (the
