@@ -16,6 +16,7 @@ the trainer is a one-second sleep that pushes its final metrics to the Pushgatew
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from tests.services import FakeGcsServer, Prometheus, Pushgateway  # noqa: E402
 SWEEPS = "tuningsweep.io/v1alpha1/tuningsweeps"
 JOBS = "batch/v1/jobs"
 NS = "bench"
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")  # API writes
 
 # A trial: sleep 1 s, then PUT the final metrics to the Pushgateway over a plain socket
 # (urllib.request alone takes tens of milliseconds to import on these machines, which
@@ -101,8 +104,12 @@ def first_job_latency(k8s: EmulatorProcess, bucket: str, name: str, configs: int
     return time.monotonic() - started
 
 
-def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="operator-bench-"))
+@contextlib.contextmanager
+def running_operator(work: Path, *extra_args: str
+                     ) -> Iterator[tuple[EmulatorProcess, OperatorProcess, str]]:
+    """Pushgateway, Prometheus, fake GCS with a new bucket, the API emulator, and the
+    operator started against them, its initial listing done: (emulator, operator,
+    bucket). Everything stops on leaving."""
     with (Pushgateway(work / "pgw") as pgw, Prometheus(work / "prom", pgw) as prom,
           FakeGcsServer(work / "gcs") as gcs):
         os.environ["STORAGE_EMULATOR_HOST"] = gcs.url
@@ -115,55 +122,61 @@ def main() -> None:
         with EmulatorProcess(workdir=work / "k8s", crd_files=[REPO / "crds" / "tuningsweep.yaml"]) as k8s:
             os.environ["KUBECONFIG"] = str(k8s.kubeconfig)
             operator = OperatorProcess(k8s.kubeconfig, prom.url, pgw.url, work / "operator",
-                                       namespace=NS, extra_args=("--status-interval", "5"))
+                                       namespace=NS, extra_args=("--status-interval", "5",
+                                                                 *extra_args))
             operator.start()
             try:
-                # Let kopf finish its initial listing before timing anything.
-                time.sleep(3)
-                latency_10 = first_job_latency(k8s, bucket, "lat-10", 10)
-                latency_10k = first_job_latency(k8s, bucket, "lat-10k", 10_000)
-                k8s.client.delete(SWEEPS, "lat-10", NS)
-                k8s.client.delete(SWEEPS, "lat-10k", NS)
-                wait_until(lambda: k8s.client.list(JOBS, NS)["items"] == [], timeout=60)
-
-                with NodeAgent(k8s.url, namespace=NS, max_concurrency=16,
-                               workdir=work / "agent") as agent:
-                    assert operator.process is not None
-                    # A first sweep of the same size warms caches and allocator pools, so
-                    # the growth measured over the second one is what each tracked trial
-                    # keeps (its Job in the index, its row), not one-off start-up costs.
-                    k8s.client.create(SWEEPS, manifest("warm", bucket, 1000, parallelism=16))
-                    wait_until(lambda: (k8s.client.get(SWEEPS, "warm", NS).get("status") or {})
-                               .get("phase") == "Succeeded", timeout=600, interval=0.2)
-                    rss_small = rss_kib(operator.process.pid)
-
-                    mark = k8s.log_mark()
-                    cpu_before = cpu_seconds(operator.process.pid)
-                    started = time.monotonic()
-                    k8s.client.create(SWEEPS, manifest("big", bucket, 1000, parallelism=16))
-                    status = wait_until(
-                        lambda: (s := k8s.client.get(SWEEPS, "big", NS).get("status") or {})
-                        .get("phase") == "Succeeded" and s, timeout=600, interval=0.2)
-                    wall = time.monotonic() - started
-                    succeeded_seen = time.monotonic()
-                    operator_cpu = cpu_seconds(operator.process.pid) - cpu_before
-                    rss_big = rss_kib(operator.process.pid)
-                    full_log = k8s.request_log(since=mark)
-                    log = [r for r in full_log
-                           if r["user_agent"] != "tuningsweep-test-node-agent"
-                           and r["user_agent"] != "tuningsweep-tests"]
-                    runs = [r for r in agent.runs() if r.name.startswith("big-")
-                            and r.started_at is not None and r.finished_at is not None]
-                    # A third sweep: growth from the second to the third is what each
-                    # tracked trial keeps once allocator pools have settled.
-                    k8s.client.create(SWEEPS, manifest("third", bucket, 1000, parallelism=16))
-                    wait_until(lambda: (k8s.client.get(SWEEPS, "third", NS).get("status")
-                                        or {}).get("phase") == "Succeeded",
-                               timeout=600, interval=0.2)
-                    rss_third = rss_kib(operator.process.pid)
+                time.sleep(3)  # kopf's initial listing, before anything is timed
+                yield k8s, operator, bucket
             finally:
                 operator.stop()
-    writes = [r for r in log if r["verb"] in ("create", "update", "patch", "delete", "deletecollection")]
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="operator-bench-"))
+    with running_operator(work) as (k8s, operator, bucket):
+        latency_10 = first_job_latency(k8s, bucket, "lat-10", 10)
+        latency_10k = first_job_latency(k8s, bucket, "lat-10k", 10_000)
+        k8s.client.delete(SWEEPS, "lat-10", NS)
+        k8s.client.delete(SWEEPS, "lat-10k", NS)
+        wait_until(lambda: k8s.client.list(JOBS, NS)["items"] == [], timeout=60)
+
+        with NodeAgent(k8s.url, namespace=NS, max_concurrency=16,
+                       workdir=work / "agent") as agent:
+            assert operator.process is not None
+            # A first sweep of the same size warms caches and allocator pools, so
+            # the growth measured over the second one is what each tracked trial
+            # keeps (its Job in the index, its row), not one-off start-up costs.
+            k8s.client.create(SWEEPS, manifest("warm", bucket, 1000, parallelism=16))
+            wait_until(lambda: (k8s.client.get(SWEEPS, "warm", NS).get("status") or {})
+                       .get("phase") == "Succeeded", timeout=600, interval=0.2)
+            rss_small = rss_kib(operator.process.pid)
+
+            mark = k8s.log_mark()
+            cpu_before = cpu_seconds(operator.process.pid)
+            started = time.monotonic()
+            k8s.client.create(SWEEPS, manifest("big", bucket, 1000, parallelism=16))
+            status = wait_until(
+                lambda: (s := k8s.client.get(SWEEPS, "big", NS).get("status") or {})
+                .get("phase") == "Succeeded" and s, timeout=600, interval=0.2)
+            wall = time.monotonic() - started
+            succeeded_seen = time.monotonic()
+            operator_cpu = cpu_seconds(operator.process.pid) - cpu_before
+            rss_big = rss_kib(operator.process.pid)
+            full_log = k8s.request_log(since=mark)
+            log = [r for r in full_log
+                   if r["user_agent"] != "tuningsweep-test-node-agent"
+                   and r["user_agent"] != "tuningsweep-tests"]
+            runs = [r for r in agent.runs() if r.name.startswith("big-")
+                    and r.started_at is not None and r.finished_at is not None]
+            # A third sweep: growth from the second to the third is what each
+            # tracked trial keeps once allocator pools have settled.
+            k8s.client.create(SWEEPS, manifest("third", bucket, 1000, parallelism=16))
+            wait_until(lambda: (k8s.client.get(SWEEPS, "third", NS).get("status")
+                                or {}).get("phase") == "Succeeded",
+                       timeout=600, interval=0.2)
+            rss_third = rss_kib(operator.process.pid)
+    writes = [r for r in log if r["verb"] in WRITE_VERBS]
     status_patches = [r for r in writes if r["resource"] == "tuningsweeps/status"
                       and r["name"] == "big"]
     by_resource: dict[str, int] = {}

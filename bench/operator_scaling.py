@@ -17,11 +17,9 @@ the API writes per trial (from the emulator's request log) and the operator's RS
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,11 +28,20 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 from common import ratio, write  # noqa: E402
-from operator_bench import JOBS, NS, SWEEPS, TRAINER, cpu_seconds, manifest, rss_kib  # noqa: E402
+from operator_bench import (  # noqa: E402
+    JOBS,
+    NS,
+    SWEEPS,
+    TRAINER,
+    WRITE_VERBS,
+    cpu_seconds,
+    manifest,
+    rss_kib,
+    running_operator,
+)
 from tests.operator.emulator import EmulatorProcess  # noqa: E402
 from tests.operator.node_agent import NodeAgent  # noqa: E402
 from tests.operator.operator_process import OperatorProcess, wait_until  # noqa: E402
-from tests.services import FakeGcsServer, Prometheus, Pushgateway  # noqa: E402
 
 SIZES = (1000, 10000)
 OTHERS = ("tuningsweep-test",)  # the node agent and the test client: not the operator
@@ -62,7 +69,7 @@ def sweep(k8s: EmulatorProcess, operator: OperatorProcess, bucket: str, name: st
     time.sleep(5)  # the last rows' flush, then their Jobs' removal
     jobs_after = len(k8s.client.list(JOBS, NS)["items"])
     writes = [r for r in k8s.request_log(since=mark)
-              if r["verb"] in ("create", "update", "patch", "delete", "deletecollection")
+              if r["verb"] in WRITE_VERBS
               and not r["user_agent"].startswith(OTHERS)]
     rss = rss_kib(operator.process.pid)
     k8s.client.delete(SWEEPS, name, NS)
@@ -79,31 +86,11 @@ def main(argv: list[str]) -> None:
     sizes = [int(a) for a in argv] or list(SIZES)
     work = Path(tempfile.mkdtemp(prefix="operator-scaling-"))
     figures = []
-    with (Pushgateway(work / "pgw") as pgw, Prometheus(work / "prom", pgw) as prom,
-          FakeGcsServer(work / "gcs") as gcs):
-        os.environ["STORAGE_EMULATOR_HOST"] = gcs.url
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
-
-        bucket = f"bench-{uuid.uuid4().hex[:12]}"
-        storage.Client(project="bench", credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-                       client_options={"api_endpoint": gcs.url}).create_bucket(bucket)
-        with EmulatorProcess(workdir=work / "k8s",
-                             crd_files=[REPO / "crds" / "tuningsweep.yaml"]) as k8s:
-            os.environ["KUBECONFIG"] = str(k8s.kubeconfig)
-            operator = OperatorProcess(k8s.kubeconfig, prom.url, pgw.url, work / "operator",
-                                       namespace=NS, extra_args=("--status-interval", "5",
-                                                                       "--job-retention", "0"))
-            operator.start()
-            try:
-                time.sleep(3)  # kopf's initial listing
-                with NodeAgent(k8s.url, namespace=NS, max_concurrency=PARALLELISM,
-                               workdir=work / "agent"):
-                    for i, trials in enumerate(sizes):
-                        figures.append(sweep(k8s, operator, bucket, f"scale-{i}", trials))
-                        print(figures[-1], flush=True)
-            finally:
-                operator.stop()
+    with (running_operator(work, "--job-retention", "0") as (k8s, operator, bucket),
+          NodeAgent(k8s.url, namespace=NS, max_concurrency=PARALLELISM, workdir=work / "agent")):
+        for i, trials in enumerate(sizes):
+            figures.append(sweep(k8s, operator, bucket, f"scale-{i}", trials))
+            print(figures[-1], flush=True)
     write("operator_scaling", {
         "parallelism": PARALLELISM, "sizes": figures,
         "wall_ratio_largest_to_smallest": ratio(figures, "wall_ms_per_trial"),
