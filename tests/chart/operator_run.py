@@ -167,12 +167,15 @@ def _sweep(name: str, namespace: str) -> dict[str, Any]:
 
 
 def _collect_dashboard(run: OperatorRun, prometheus: Prometheus, sweep: str,
-                       log: Path) -> None:
+                       sweeps: int, log: Path) -> None:
     """Wait until Prometheus has scraped this run's final series twice (a rate needs two
-    samples), then run every dashboard query."""
+    samples) for every one of the ``sweeps`` sweeps of that name, then run every
+    dashboard query."""
     def scraped() -> bool:
-        return bool(prometheus.query(
-            f'tuningsweep_operator_best_objective{{sweep="{sweep}"}}')) and bool(
+        # Each namespace's sweep of that name has its own series: with one of them in
+        # Prometheus and the other not yet, a per-sweep panel would count one of two.
+        return len(prometheus.query(
+            f'tuningsweep_operator_best_objective{{sweep="{sweep}"}}')) == sweeps and bool(
             prometheus.query(f'rate(tuningsweep_operator_api_calls_total[1m]) and on() '
                              f'count_over_time(tuningsweep_operator_best_objective'
                              f'{{sweep="{sweep}"}}[1m]) > 1'))
@@ -245,7 +248,7 @@ def run_lifecycle(mode: Mode, workdir: Path, prometheus: Prometheus,
             _wait(recorded_jobs_removed, 30, "the recorded trials' Jobs to be removed", log,
                   operator)
             run.jobs_removed_after_collection = True
-            _collect_dashboard(run, prometheus, sweep_name, log)
+            _collect_dashboard(run, prometheus, sweep_name, len(mode.sweep_namespaces), log)
             run.metrics_text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1].decode()
 
             for namespace in mode.sweep_namespaces:
