@@ -12,7 +12,7 @@ IMAGE ?= ghcr.io/tuningsweep/operator
 IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 CONTAINER_ENGINE ?= $(shell command -v docker || command -v podman)
 
-.PHONY: install system-deps test test-fast lint bench crds demo chart image clean
+.PHONY: install system-deps test test-fast lint bench crds demo chart image clean cluster-up cluster-down cluster-build
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,9 +69,22 @@ image:
 	  *) DOCKER_BUILDKIT=1 "$$engine" build -f operator/Dockerfile -t $(IMAGE):$(IMAGE_TAG) . ;; \
 	esac
 
+## cluster-build: build the local control plane's binaries (cached in ~/.cache/tuningsweep)
+cluster-build:
+	bash cluster/build.sh
+
+## cluster-up: a real Kubernetes control plane on loopback with Kueue, stand-in GPU nodes,
+## Prometheus, a GCS emulator and the operator; writes .cluster/env (docs/local-cluster.md)
+cluster-up: system-deps install
+	$(PY) -m cluster up
+
+## cluster-down: stop everything cluster-up started
+cluster-down:
+	@if [ -x $(PY) ]; then $(PY) -m cluster down; else echo "cluster-down: not running"; fi
+
 ## demo: a small real sweep on synthetic data, locally, in fast mode
 demo: install
 	$(VENV)/bin/tuningsweep run examples/quickstart.yaml --results ./tuningsweep-results
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .import_linter_cache tuningsweep-results bench/out dist
+	rm -rf $(VENV) .cluster .tools .pytest_cache .mypy_cache .ruff_cache .import_linter_cache tuningsweep-results bench/out dist

@@ -26,9 +26,15 @@ def _walk(node: dict[str, Any], path: str = "") -> list[str]:
     problems = []
     if "type" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
         problems.append(path or "<root>")
-    for key in ("anyOf", "oneOf", "$ref"):
-        if key in node:
-            problems.append(f"{path}: {key}")
+    if "$ref" in node:
+        problems.append(f"{path}: $ref")
+    # Logical junctors are value validations in a structural schema: they may only
+    # constrain (required, ...), never declare types or properties. The API server
+    # checks the whole CRD when tests/kube installs it; this is the quick check.
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in node.get(key, []):
+            if set(branch) - {"required"}:
+                problems.append(f"{path}: {key} declares {sorted(set(branch) - {'required'})}")
     for name, sub in node.get("properties", {}).items():
         problems += _walk(sub, f"{path}.{name}")
     if isinstance(node.get("items"), dict):

@@ -36,12 +36,11 @@ _PARAMETER = Field(
         "type": Field("string", "value type; int rounds range draws to integers",
                       enum=("float", "int", "string")),
     },
-    rules=(
-        ("!(has(self.values) && (has(self.min) || has(self.max)))",
-         "give either values or min/max, not both"),
-        ("has(self.values) || (has(self.min) && has(self.max))",
-         "give values, or both min and max"),
-    ),
+    # CEL cannot name `values` (its items may be of any type, which CEL has no declaration
+    # for, so the API server refuses such a rule), so "values or a range, not both" is an
+    # OpenAPI oneOf: exactly one of `values` and `min`, and CEL pairs min with max.
+    one_of_required=(("values",), ("min",)),
+    rules=(("has(self.min) == has(self.max)", "give both min and max (a range), or values"),),
 )
 
 _DATE_RANGE = Field(

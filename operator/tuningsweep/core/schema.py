@@ -45,6 +45,9 @@ class Field:
         immutable: refuse changes after creation (a CEL transition rule in the CRD).
         rules: extra CEL rules for the CRD as (rule, message) pairs; the Python-side
             equivalents live in the spec model's semantic checks.
+        one_of_required: groups of property names of which an object must hold exactly
+            one group (an OpenAPI ``oneOf`` of ``required`` lists in the CRD), for rules
+            CEL cannot state; the Python side checks them in the spec model too.
     """
 
     type: FieldType
@@ -62,6 +65,7 @@ class Field:
     open: bool = False
     immutable: bool = False
     rules: tuple[tuple[str, str], ...] = ()
+    one_of_required: tuple[tuple[str, ...], ...] = ()
 
     @property
     def has_default(self) -> bool:
@@ -264,6 +268,8 @@ def to_openapi(schema: Field) -> dict[str, Any]:
             out["items"] = to_openapi(schema.items)
         if schema.values is not None:
             out["additionalProperties"] = to_openapi(schema.values)
+    if schema.one_of_required:
+        out["oneOf"] = [{"required": list(group)} for group in schema.one_of_required]
     rules = [{"rule": r, "message": m} for r, m in schema.rules]
     if schema.immutable:
         rules.append({"rule": "self == oldSelf", "message": "is immutable once the sweep exists; "
