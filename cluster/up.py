@@ -151,9 +151,20 @@ class LocalCluster:
                       for n in (OPERATOR_NAMESPACE, *USER_NAMESPACES)]
         self.kubectl("apply", "--server-side", "-f", "-",
                      stdin=yaml.safe_dump_all(namespaces))
-        self.kubectl("apply", "--server-side", "-f", "-", stdin=render_chart_access())
+        self.install_chart()
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                      "crd/tuningsweeps.tuningsweep.io")
+
+    def install_chart(self, watch_namespaces: tuple[str, ...] = ()) -> None:
+        """Apply the chart's CRD, ServiceAccount and RBAC, as ``helm install`` would.
+
+        With ``watch_namespaces`` the RBAC is the chart's for an operator watching only
+        those (a Role in each and a small ClusterRole), as ``helm upgrade --set
+        operator.watchNamespaces=...`` leaves it; objects no longer rendered stay, as
+        nothing here prunes.
+        """
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
+                     stdin=render_chart_access(watch_namespaces))
 
     def _start_nodes(self) -> None:
         images = [f"--image-command={image}={command}"
@@ -205,7 +216,7 @@ def versions() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
-def render_chart_access() -> str:
+def render_chart_access(watch_namespaces: tuple[str, ...] = ()) -> str:
     """The chart's CRD, ServiceAccount and RBAC (``helm template``), without the Deployment."""
     helm_home = REPO / ".tools" / "helm-home"
     env = {**os.environ, "HELM_CACHE_HOME": str(helm_home / "cache"),
@@ -214,8 +225,9 @@ def render_chart_access() -> str:
     helm = shutil.which("helm", path=f"{REPO / '.tools' / 'bin'}{os.pathsep}{env['PATH']}")
     if helm is None:
         raise ClusterError("helm is not installed: run `make system-deps`")
+    values = ["--set-json", f"operator.watchNamespaces={json.dumps(list(watch_namespaces))}"]
     rendered = subprocess.run([helm, "template", RELEASE, str(CHART), "--namespace",
-                               OPERATOR_NAMESPACE], capture_output=True, text=True,
+                               OPERATOR_NAMESPACE, *values], capture_output=True, text=True,
                               env=env, check=False)
     if rendered.returncode != 0:
         raise ClusterError(f"helm template failed: {rendered.stderr.strip()}")

@@ -8,7 +8,9 @@
 * ``kube`` (function): a :class:`Kube` for one test: ``.client`` (the administrator),
   ``.namespace`` (a new namespace per test, Pod Security ``restricted`` enforced as
   everywhere but kube-system), ``.audit(...)`` (what an identity did since the test began),
-  ``.operator_kubeconfig`` (the chart's ServiceAccount's token).
+  ``.operator_kubeconfig`` (the chart's ServiceAccount's token). The chart's RBAC is
+  installed as for ``operator.watchNamespaces`` listing every test namespace so far (a
+  Role in each), since each test's operator watches only its own namespace.
 * ``kube_operator`` (function): the operator as a process (``tests/operator/operator_process``)
   watching the test's namespace with the ServiceAccount's token, not started.
 
@@ -27,14 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cluster.up import OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, TRAINER_IMAGES, LocalCluster
+
 from tests.kube.client import AuditEvent, KubeClient, audit_events
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_TRAINER = f"{sys.executable} -m tests.operator.fake_trainer"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}"
 _names = itertools.count(1)
+_namespaces: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +87,8 @@ def kube(kube_cluster: LocalCluster, operator_kubeconfig: Path,
     kube = Kube(kube_cluster, namespace, operator_kubeconfig)
     kube.client.create("v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                          "metadata": {"name": namespace}})
+    _namespaces.append(namespace)
+    kube_cluster.install_chart(tuple(_namespaces))
     return kube
 
 
