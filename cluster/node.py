@@ -305,7 +305,7 @@ class NodeStandIn:
             with log.open("wb") as out:
                 popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=subprocess.STDOUT, env=env, cwd=workdir,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=_die_with_node)
         except OSError as exc:
             self._patch_status(pod, "Failed", {
                 "exitCode": 128, "reason": "StartError",
@@ -463,6 +463,13 @@ class NodeStandIn:
         except kubernetes.client.ApiException as exc:
             if exc.status not in (404, 409):
                 raise
+
+
+def _die_with_node() -> None:
+    """``preexec_fn``: a pod's process dies with its node, even a node SIGKILLed."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

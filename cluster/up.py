@@ -40,6 +40,8 @@ RELEASE = "tuningsweep"
 OPERATOR_NAMESPACE = "tuningsweep-system"
 OPERATOR_SERVICE_ACCOUNT = "tuningsweep"  # the chart's full name for release "tuningsweep"
 BUCKET = "tuningsweep-local"
+# The bucket the examples name, so that they run as written against the GCS emulator.
+EXAMPLES_BUCKET = "my-bucket"
 # The namespaces the examples use; PodSecurity enforces ``restricted`` in each.
 USER_NAMESPACES = ("ml", "default")
 TOKEN_SECONDS = 7 * 24 * 3600
@@ -271,7 +273,8 @@ class UserCluster:
             prometheus = Prometheus(services / "prometheus", pushgateway,
                                     tie_to_parent=False).start()
             cluster.processes.record("prometheus", prometheus.pid, prometheus.log_path)
-            _create_bucket(gcs.url, BUCKET)
+            for bucket in (BUCKET, EXAMPLES_BUCKET):
+                _create_bucket(gcs.url, bucket)
             env = {
                 "KUBECONFIG": str(cluster.admin_kubeconfig),
                 "STORAGE_EMULATOR_HOST": gcs.url,
