@@ -27,8 +27,9 @@ install: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-## test: install everything, then run the whole suite (services start and stop themselves)
-test: system-deps install
+## test: install everything (the control plane's binaries are built once and cached), then
+## run the whole suite (services and the local cluster start and stop themselves)
+test: system-deps install cluster-build
 	$(PY) -m pytest tests
 
 ## test-fast: the pure-core tests only (seconds)
