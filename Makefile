@@ -38,7 +38,7 @@ test-fast: install
 
 ## lint: ruff, mypy (strict) and the import contracts (layers; pyproject's [tool.importlinter])
 lint: install
-	$(VENV)/bin/ruff check operator trainer-image tests bench
+	$(VENV)/bin/ruff check operator trainer-image tests bench cluster
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

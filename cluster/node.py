@@ -61,6 +61,14 @@ NODE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONDONTWRITEBYTECODE")
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 
 
+def _kubernetes() -> Any:
+    """The kubernetes client package, imported when a node starts (typed loosely: its
+    generated models are walked by attribute here, as the kubelet's JSON would be)."""
+    import kubernetes
+
+    return kubernetes
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -127,7 +135,7 @@ class NodeStandIn:
                  cpu: str = "16", memory: str = "64Gi",
                  image_commands: Mapping[str, Sequence[str]] | None = None,
                  env: Mapping[str, str] | None = None, version: str = "v0.0.0") -> None:
-        import kubernetes
+        kubernetes = _kubernetes()
 
         self.name = name
         self.version = version
@@ -149,7 +157,7 @@ class NodeStandIn:
 
     def register(self) -> None:
         """Create the Node (or take over an existing one of this name) and mark it Ready."""
-        import kubernetes
+        kubernetes = _kubernetes()
 
         try:
             self.core.create_node(self.manifest)
@@ -184,7 +192,7 @@ class NodeStandIn:
         self.core.patch_node_status(self.name, {"status": status})
 
     def _renew_lease(self) -> None:
-        import kubernetes
+        kubernetes = _kubernetes()
 
         body = {"metadata": {"name": self.name, "namespace": LEASE_NAMESPACE},
                 "spec": {"holderIdentity": self.name, "leaseDurationSeconds": LEASE_SECONDS,
@@ -245,7 +253,7 @@ class NodeStandIn:
                     "startedAt": now, "finishedAt": now})
 
     def _watch_pods(self) -> None:
-        import kubernetes
+        kubernetes = _kubernetes()
 
         listing = self.core.list_pod_for_all_namespaces(
             field_selector=f"spec.nodeName={self.name}")
@@ -374,7 +382,7 @@ class NodeStandIn:
         self._delete_now(container.namespace, container.name, container.uid)
 
     def _report_exit(self, container: _Container, code: int) -> None:
-        import kubernetes
+        kubernetes = _kubernetes()
 
         exit_code = code if code >= 0 else 128 - code  # killed by signal N: 128 + N
         message = self._termination_message(container, exit_code)
@@ -429,7 +437,7 @@ class NodeStandIn:
             }})
 
     def _patch_status(self, pod: Any, phase: str, terminated: dict[str, Any]) -> None:
-        import kubernetes
+        kubernetes = _kubernetes()
 
         spec = pod.spec.containers[0]
         body = {"metadata": {"uid": pod.metadata.uid}, "status": {
@@ -455,7 +463,7 @@ class NodeStandIn:
 
     def _delete_now(self, namespace: str, name: str, uid: str) -> None:
         """The kubelet's last word on a terminated pod: delete it with no grace left."""
-        import kubernetes
+        kubernetes = _kubernetes()
 
         try:
             self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0,
@@ -531,7 +539,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                        pool=args.pool, accelerator=args.accelerator, cpu=args.cpu,
                        memory=args.memory, image_commands=images, env=env,
                        version=args.version)
-    signal.signal(signal.SIGTERM, lambda *_: (node.shutdown(), sys.exit(0)))
+    def stop(*_: object) -> None:
+        node.shutdown()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     node.run()
     return 0
 

@@ -15,6 +15,7 @@ services.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -185,7 +186,7 @@ class LocalCluster:
                 f"--version=v{versions()['KUBERNETES_VERSION']}", *images, *env,
             ], env={**os.environ, "PATH": path, "PYTHONPATH": str(REPO)}, cwd=REPO)
         for node in self.nodes:
-            wait_until(f"node {node.name}", lambda n=node.name: self._node_ready(n),
+            wait_until(f"node {node.name}", functools.partial(self._node_ready, node.name),
                        self.processes.started[f"node-{node.name}"], 60)
 
     def _node_ready(self, name: str) -> bool:
