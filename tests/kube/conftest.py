@@ -9,8 +9,9 @@
   ``.namespace`` (a new namespace per test, Pod Security ``restricted`` enforced as
   everywhere but kube-system), ``.audit(...)`` (what an identity did since the test began),
   ``.operator_kubeconfig`` (the chart's ServiceAccount's token). The chart's RBAC is
-  installed as for ``operator.watchNamespaces`` listing every test namespace so far (a
-  Role in each), since each test's operator watches only its own namespace.
+  installed as for ``operator.watchNamespaces`` listing the test's namespace (a Role in
+  it, and the small ClusterRole kopf needs), since each test's operator watches only its
+  own namespace; earlier tests' Roles stay, as nothing prunes them.
 * ``kube_operator`` (function): the operator as a process (``tests/operator/operator_process``)
   watching the test's namespace with the ServiceAccount's token, not started.
 
@@ -37,7 +38,6 @@ REPO = Path(__file__).resolve().parents[2]
 FAKE_TRAINER = f"{sys.executable} -m tests.operator.fake_trainer"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}"
 _names = itertools.count(1)
-_namespaces: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -87,8 +87,7 @@ def kube(kube_cluster: LocalCluster, operator_kubeconfig: Path,
     kube = Kube(kube_cluster, namespace, operator_kubeconfig)
     kube.client.create("v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                          "metadata": {"name": namespace}})
-    _namespaces.append(namespace)
-    kube_cluster.install_chart(tuple(_namespaces))
+    kube_cluster.install_chart((namespace,))
     return kube
 
 
