@@ -29,14 +29,18 @@ where a cluster on loopback needs it, the way the release's kustomization would 
 * Nothing that needs in-cluster networking: leader election off (one replica), the
   visibility API server off (feature gate ``VisibilityOnDemand``; it would need an
   APIService backed by a Service), health and metrics on free loopback ports.
-* Only ``batch/job`` is integrated and only Jobs with a queue name are managed, which is
-  how the chart expects Kueue to be set up. Webhooks for the other integrations stay
-  installed, as in a release: Kueue answers them with its no-op handler.
+* Only ``batch/job`` is integrated and only Jobs with a queue name are managed: the
+  operator creates its Jobs suspended with ``kueue.x-k8s.io/queue-name``. Webhooks for the
+  other integrations stay installed, as in a release (Kueue answers them with its no-op
+  handler), and with the release's ``failurePolicy: Fail``: while the manager is down, Job
+  and Pod creation outside ``kube-system`` fails, as it would in a cluster.
+* Needs util-linux's ``unshare`` and ``setpriv`` and a kernel that allows unprivileged
+  user namespaces and overlayfs inside them (Linux 5.11 or newer; Debian 12 does).
 
 "Ready" means the manager's ``/readyz`` (its webhook server is listening) and a server-side
 dry-run create of a ResourceFlavor, which only passes once the API server got answers from
 the mutating and validating webhooks over TLS. Every ``start`` runs against a fresh etcd,
-so the objects are applied each time (two kubectl calls); certificates are kept in the
+so the objects are applied each time (one kubectl apply); certificates are kept in the
 state folder, the manifests are rendered in memory, and the manager itself is the only
 wait (a few seconds).
 """
@@ -67,6 +71,7 @@ NAMESPACE = "kueue-system"
 PREFIX = "kueue-"  # config/default's namePrefix
 USER = "kueue"
 LABELS = {"app.kubernetes.io/name": "kueue"}  # config/default's label, to select our objects
+_SELECTOR = ",".join(f"{k}={v}" for k, v in LABELS.items())
 FIELD_MANAGER = "tuningsweep-cluster"
 READY_TIMEOUT_S = 90.0
 METRICS_CERT_DIR = "/etc/kueue/metrics/certs"  # fixed in v0.17's cmd/kueue/main.go
@@ -84,16 +89,18 @@ def _load_all(path: Path) -> list[dict[str, Any]]:
 
 def module_dir() -> Path:
     """The pinned Kueue module's folder in Go's module cache, downloading it if missing."""
+    errors = []
+    # `go list` answers from the cache; `go mod download` fetches the module (a cache that
+    # was cleaned since build.sh ran) and also prints its folder.
     for command in (["go", "list", "-m", "-json", MODULE],
                     ["go", "mod", "download", "-json", MODULE]):
         result = subprocess.run(command, cwd=BUILD_MODULE, capture_output=True, text=True,
                                 check=False)
-        if result.returncode == 0:
-            folder = json.loads(result.stdout).get("Dir")
-            if folder and Path(folder, "config").is_dir():
-                return Path(folder)
-    raise ClusterError(f"cannot find {MODULE} in Go's module cache "
-                       f"(`go mod download` in {BUILD_MODULE}): {result.stderr.strip()}")
+        folder = json.loads(result.stdout).get("Dir") if result.returncode == 0 else None
+        if folder and Path(folder, "config").is_dir():
+            return Path(folder)
+        errors.append(f"{' '.join(command)}: {result.stderr.strip() or 'no module folder'}")
+    raise ClusterError(f"cannot find {MODULE} in Go's module cache: {'; '.join(errors)}")
 
 
 class Kueue:
@@ -130,9 +137,19 @@ class Kueue:
                    *self._crds(source), *self._rbac(source), *self._webhooks(source)]
         self.kubectl("apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-",
                      stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd",
-                     "-l", ",".join(f"{k}={v}" for k, v in LABELS.items()))
+        crds = sum(obj["kind"] == "CustomResourceDefinition" for obj in objects)
+        # Polled with `get`: `kubectl wait` costs a second or more even when all are ready.
+        wait_until("kueue's CRDs", lambda: self._established() == crds, None, 60)
         self._run_manager(binary, serving)
+
+    def _established(self) -> int:
+        """How many of Kueue's CRDs the API server serves (condition Established)."""
+        try:
+            out = self.kubectl("get", "crd", "-l", _SELECTOR, "-o", "jsonpath={.items[*]"
+                               ".status.conditions[?(@.type=='Established')].status}")
+        except ClusterError:
+            return 0
+        return out.split().count("True")
 
     # -- manifests from the release ------------------------------------------------------
 
@@ -241,9 +258,17 @@ class Kueue:
         # unshare execs sh, which execs the manager: one pid throughout, so the pid file,
         # the parent-death signal and stopping by process group work as for any process.
         mount_etc = 'mount -t overlay kueue-etc -o "lowerdir=$1:/etc" /etc && shift && exec "$@"'
+        # Tied to a test run, the manager is killed, not asked, when the run dies: a SIGTERM
+        # that lands while its manager is still starting (caches syncing) makes
+        # controller-runtime v0.23.3 spin forever (runnableGroup.Start ignores the cancelled
+        # context; controller-runtime PR 3440), so it would outlive the run at 100% CPU.
+        # stop_all's SIGKILL after its grace period covers the same case.
+        on_parent_death = (["setpriv", "--pdeathsig", "KILL", "--"]
+                           if self.processes.tie_to_parent else [])
         proc = self.processes.start("kueue", [
             "unshare", "--user", "--map-root-user", "--mount", "sh", "-c", mount_etc, "kueue",
-            str(etc_layer), str(binary), f"--config={config}", "--zap-log-level=2",
+            str(etc_layer), *on_parent_death, str(binary), f"--config={config}",
+            "--zap-log-level=2",
         ], env={**os.environ, "KUBECONFIG": str(kubeconfig)}, cwd=self.folder)
         wait_until("kueue", lambda: _http_ok(f"http://127.0.0.1:{self.health_port}/readyz"),
                    proc, READY_TIMEOUT_S)
