@@ -6,8 +6,9 @@
 #   kueue                                                            (sigs.k8s.io/kueue)
 #
 # Versions: cluster/versions.env; each component's Go module (require + go.sum) under
-# cluster/build/<component>/. The cache folder is named by a hash of those files and the Go
-# version, so changing a pin builds anew and an unchanged checkout reuses the binaries.
+# cluster/build/<component>/. The cache folder is named by a hash of versions.env and the
+# Go version, and each binary is stamped with its module's hash, so changing a pin builds
+# anew and an unchanged checkout reuses the binaries.
 # Prints the bin folder on stdout (everything else goes to stderr).
 #
 # Environment: TUNINGSWEEP_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/tuningsweep).
@@ -20,9 +21,12 @@ log() { printf 'cluster/build: %s\n' "$*" >&2; }
 command -v go >/dev/null || { log "error: Go is not installed (needs Go 1.26 or newer)"; exit 1; }
 # shellcheck source=versions.env
 . "$here/versions.env"
-key="$( { cat "$here/versions.env" "$here"/build/*/go.mod "$here"/build/*/go.sum; go env GOVERSION GOARCH; } | sha256sum | cut -c1-16)"
+key="$( { cat "$here/versions.env"; go env GOVERSION GOARCH; } | sha256sum | cut -c1-16)"
 bin="$cache_root/cluster/$key/bin"
 mkdir -p "$bin"
+# Each binary also records the hash of its own module (go.mod + go.sum): changing one
+# component's pins rebuilds that component only.
+module_key() { cat "$here/build/$1/go.mod" "$here/build/$1/go.sum" | sha256sum | cut -c1-16; }
 
 # component  build-folder  package  binary-name
 targets=(
@@ -35,7 +39,8 @@ targets=(
 )
 for target in "${targets[@]}"; do
     read -r folder package name <<<"$target"
-    if [ -x "$bin/$name" ]; then
+    stamp="$(module_key "$folder")"
+    if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.key" 2>/dev/null)" = "$stamp" ]; then
         continue
     fi
     log "building $name ($package); the first build takes minutes, later ones are cached"
@@ -54,6 +59,7 @@ for target in "${targets[@]}"; do
     (cd "$here/build/$folder" &&
         go build -trimpath -ldflags="$ldflags" -o "$bin/.$name.new" "$package")
     mv -f "$bin/.$name.new" "$bin/$name"
+    echo "$stamp" >"$bin/.$name.key"
     log "built $name in $((SECONDS - start)) s"
 done
 echo "$bin"
