@@ -25,7 +25,8 @@ def test_validate_names_a_pod_field_the_cluster_would_refuse(
     bad.write_text((ROOT / "examples" / "gpu.yaml").read_text().replace(
         "limits: {nvidia.com/gpu: 1, memory: 16Gi}", "limits: {nvidia.com/gpu: 1, memory: 16 GB}"))
     assert main(["validate", str(bad)]) == 2
-    assert (f"{bad}:37: spec.trainer.resources.limits.memory: '16 GB' is not a Kubernetes "
+    line = bad.read_text().splitlines().index("      limits: {nvidia.com/gpu: 1, memory: 16 GB}") + 1
+    assert (f"{bad}:{line}: spec.trainer.resources.limits.memory: '16 GB' is not a Kubernetes "
             "quantity; write a number or a string such as 2, 500m or 16Gi") in capsys.readouterr().err
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes.client import V1Job
 
+from tuningsweep.core.errors import InvalidSpec
 from tuningsweep.core.jobs import (
     build_job,
     gpus_requested,
@@ -178,6 +179,30 @@ def test_a_queue_name_labels_the_job_for_kueue_and_creates_it_suspended() -> Non
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu-queue"
     assert job["spec"]["template"]["spec"]["priorityClassName"] == "tuning-low"
     V1Job.model_validate(job)
+
+
+def test_trial_pods_get_no_api_token_unless_the_sweep_asks_for_one() -> None:
+    # Trainers do not call the Kubernetes API: a token in every trial pod would only be
+    # something to steal. The pod's setting is explicit, so it wins over the
+    # ServiceAccount's own automountServiceAccountToken.
+    (defaults,) = load_sweeps(NO_TRAINER)
+    assert first_job(defaults)["spec"]["template"]["spec"][
+        "automountServiceAccountToken"] is False
+    assert first_job(sweep())["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    (asking,) = load_sweeps(MANIFEST.replace("    backoffLimit: 1\n", "    backoffLimit: 1\n"
+                                             "    automountServiceAccountToken: true\n"))
+    job = first_job(asking)
+    assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "trainer"
+    V1Job.model_validate(job)
+
+
+def test_automount_service_account_token_must_be_a_boolean() -> None:
+    with pytest.raises(InvalidSpec) as refused:
+        load_sweeps(MANIFEST.replace("    backoffLimit: 1\n", "    backoffLimit: 1\n"
+                                     "    automountServiceAccountToken: \"yes\"\n"))
+    assert [e.path for e in refused.value.errors] == [
+        "spec.trainer.automountServiceAccountToken"]
 
 
 def test_job_state_tells_queued_jobs_from_running_ones() -> None:

@@ -92,6 +92,18 @@ class KubeClient:
                                    params={"fieldValidation": "Strict"})
         return result
 
+    def dry_run_create(self, resource: str, body: Mapping[str, Any],
+                       namespace: str | None = None) -> tuple[int, Any, list[str]]:
+        """Create with ``dryRun=All`` and ``fieldValidation=Strict``: everything the API
+        server would do (defaulting, validation, admission, webhooks) but store it.
+
+        Returns (status, decoded body, Warning headers) without raising, as
+        :meth:`request` does: the warnings are what ``kubectl apply`` would print.
+        """
+        namespace = namespace or (body.get("metadata") or {}).get("namespace")
+        return self.request("POST", resource_path(resource, namespace), body,
+                            params={"dryRun": "All", "fieldValidation": "Strict"})
+
     def get(self, resource: str, name: str, namespace: str | None = None) -> JsonObj:
         result: JsonObj = self._ok("GET", resource_path(resource, namespace, name))
         return result
@@ -145,13 +157,18 @@ class AuditEvent:
     stage_ts: str
 
 
-def audit_events(log: Path, *, user: str | None = None, offset: int = 0) -> Iterator[AuditEvent]:
-    """The audit log's completed requests from byte ``offset`` on, optionally of one user."""
+def audit_events(log: Path, *, user: str | None = None, offset: int = 0,
+                 stages: tuple[str, ...] = ("ResponseComplete",)) -> Iterator[AuditEvent]:
+    """The audit log's completed requests from byte ``offset`` on, optionally of one user.
+
+    ``stages`` may add ``ResponseStarted``: a watch is logged then, and completes only when
+    it is closed.
+    """
     with log.open("rb") as f:
         f.seek(offset)
         for line in f:
             event = json.loads(line)
-            if event.get("stage") != "ResponseComplete":
+            if event.get("stage") not in stages:
                 continue
             who = event.get("user", {}).get("username", "")
             if user is not None and who != user:

@@ -9,8 +9,9 @@ immutable, which becomes a CEL transition rule in the CRD.
 
 from __future__ import annotations
 
-from .podspec import DNS_SUBDOMAIN, LABEL_VALUE
-from .schema import Field
+from .podspec import DNS_LABEL, DNS_SUBDOMAIN, LABEL_VALUE, POD_FIELDS
+from .presets import ARCHITECTURES
+from .schema import Field, Rule
 
 GROUP = "tuningsweep.io"
 VERSION = "v1alpha1"
@@ -40,7 +41,22 @@ _PARAMETER = Field(
     # for, so the API server refuses such a rule), so "values or a range, not both" is an
     # OpenAPI oneOf: exactly one of `values` and `min`, and CEL pairs min with max.
     one_of_required=(("values",), ("min",)),
-    rules=(("has(self.min) == has(self.max)", "give both min and max (a range), or values"),),
+    # The CRD's copies of spec_sections.parameters_section's range rules. Those about
+    # values (types, duplicates) stay there, and so does an integer range without an
+    # integer (CEL's math library is newer than the clusters we support).
+    rules=(
+        Rule("has(self.min) == has(self.max)", "give both min and max (a range), or values"),
+        Rule("!has(self.min) || !has(self.max) || self.min <= self.max",
+             "max is below min: swap them or raise max", ".max"),
+        # A conditional: the same rule as a chain of || is estimated just over the API
+        # server's CEL cost budget (the map of parameters has no size limit).
+        Rule("has(self.min) && has(self.scale) && self.scale == 'log' ? self.min > 0.0 : true",
+             "a log-scale range needs min > 0: raise min above 0 or use scale: linear",
+             ".min"),
+        Rule("!has(self.min) || !has(self.type) || self.type != 'string'",
+             "a min/max range cannot be of type string: use values: [...] for strings",
+             ".type"),
+    ),
 )
 
 _DATE_RANGE = Field(
@@ -50,7 +66,41 @@ _DATE_RANGE = Field(
         "start": Field("date", "first day of the window (inclusive)", required=True),
         "end": Field("date", "last day of the window (inclusive)", required=True),
     },
-    rules=(("self.end >= self.start", "end must not be before start"),),
+    rules=(Rule("self.end >= self.start", "end is before start: swap start and end",
+                ".end"),),
+)
+
+_FAST = {"months": 1, "maxEpochs": 20}
+_RACING = "has(self.search) && has(self.search.racing)"
+_MAX_WINDOWS = f"{_RACING} && has(self.search.racing.maxWindows)"
+# The CRD's copies of the cross-field rules of core/spec.py and core/spec_sections.py
+# that span sections of the spec; each names the field to change.
+_SPEC_RULES = (
+    Rule("!has(self.search) || !has(self.search.algorithm) || self.search.algorithm != "
+         f"'auto' || self.architecture in {list(ARCHITECTURES)!r}",
+         f"auto mode has built-in ranges only for {', '.join(ARCHITECTURES)}: use one of "
+         "them, or search.algorithm: grid/random with your own parameters", ".architecture"),
+    Rule("!has(self.search) || !has(self.search.algorithm) || self.search.algorithm != "
+         "'grid' || !has(self.parameters) || self.parameters.all(k, !has(self.parameters[k].min))",
+         "a grid needs a list of values for every parameter: give values: [...] in place of "
+         "min and max, or use search.algorithm: random", ".parameters"),
+    Rule(f"!({_RACING}) || !has(self.mode) || self.mode != 'fast'",
+         "racing needs several windows, and fast mode trains on one: remove search.racing, "
+         "or use mode: full", ".search.racing"),
+    Rule(f"!({_MAX_WINDOWS}) || !has(self.windows) || !has(self.windows.rolling) || "
+         "!has(self.windows.rolling.count) || "
+         "self.search.racing.maxWindows >= self.windows.rolling.count",
+         "is fewer than windows.rolling.count: set it to the count or more (extra windows "
+         "go to contenders)", ".search.racing.maxWindows"),
+    Rule(f"!({_MAX_WINDOWS}) || !has(self.windows) || !has(self.windows.ranges) || "
+         "self.search.racing.maxWindows <= size(self.windows.ranges)",
+         "is more than the windows.ranges given: with ranges, the given ranges are the "
+         "limit; add ranges or lower maxWindows", ".search.racing.maxWindows"),
+    Rule("(has(self.mode) && self.mode == 'fast') || !has(self.fast) || ("
+         + " && ".join(f"(!has(self.fast.{k}) || self.fast.{k} == {v})"
+                       for k, v in _FAST.items()) + ")",
+         "is set but spec.mode is not fast, so it would be ignored: add mode: fast to train "
+         "on one window with capped epochs, or remove spec.fast", ".fast"),
 )
 
 SPEC = Field(
@@ -60,11 +110,12 @@ SPEC = Field(
         "architecture": Field(
             "string", "the model family the trainer builds (auto mode knows mlp, bow, cnn, lstm)",
             required=True, immutable=True,
+            rules=(Rule("self != ''", "must not be empty: name the model family, e.g. mlp"),),
         ),
         "mode": Field("string", "full, or fast: one window of fast.months and capped epochs",
                       default="full", enum=("full", "fast"), immutable=True),
         "fast": Field(
-            "object", "settings of fast mode", default={"months": 1, "maxEpochs": 20},
+            "object", "settings of fast mode", default=dict(_FAST),
             immutable=True,
             properties={
                 "months": Field("integer", "months in the single fast-mode window",
@@ -90,8 +141,8 @@ SPEC = Field(
                 ),
                 "ranges": Field("array", "explicit windows", items=_DATE_RANGE, min_items=1),
             },
-            rules=(("has(self.rolling) != has(self.ranges)",
-                    "give exactly one of rolling or ranges"),),
+            rules=(Rule("has(self.rolling) != has(self.ranges)",
+                        "give exactly one of rolling or ranges"),),
         ),
         "search": Field(
             "object", "how configurations are chosen",
@@ -111,12 +162,18 @@ SPEC = Field(
                     "after a window, contenders get extra windows ({} turns it on)",
                     properties={
                         "alpha": Field("number", "error rate of 'significantly behind the "
-                                       "leader' (Holm-corrected)", default=0.05),
+                                       "leader' (Holm-corrected)", default=0.05,
+                                       rules=(Rule("self > 0.0 && self < 1.0",
+                                                   "must be between 0 and 1: use e.g. 0.05"),)),
                         "maxWindows": Field("integer", "most windows a contender runs on "
                                             "(rolling: count + 3; ranges: all of them)",
                                             minimum=1),
                         "keepFraction": Field("number", "share of configurations kept after "
-                                              "each regular window", default=0.34),
+                                              "each regular window", default=0.34,
+                                              rules=(Rule("self > 0.0 && self < 1.0",
+                                                          "must be between 0 and 1: use e.g. "
+                                                          "0.34 (a third of the configurations "
+                                                          "go on after each window)"),)),
                     },
                 ),
                 "earlyStopping": Field(
@@ -137,6 +194,10 @@ SPEC = Field(
                     },
                 ),
             },
+            rules=(Rule("!has(self.algorithm) || self.algorithm != 'auto' || "
+                        "!has(self.maxConfigs) || self.maxConfigs >= 2",
+                        "auto mode needs at least 2 configurations (one per stage): set "
+                        "maxConfigs: 2 or more", ".maxConfigs"),),
         ),
         "budget": Field(
             "object", "no new trial starts once the trials have used this much",
@@ -185,14 +246,25 @@ SPEC = Field(
                                                pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"),
                                  "value": Field("string", "variable value", default=""),
                              })),
+                # The pod fields are kept as written in the raw spec and checked (and
+                # normalised into the model) by core/podspec.py; the CRD states the same
+                # schemas.
                 "resources": Field("object", "container resources (a GPU by default)",
-                                   default={"limits": {"nvidia.com/gpu": 1}}, open=True),
+                                   default={"limits": {"nvidia.com/gpu": 1}}, open=True,
+                                   content=POD_FIELDS["resources"]),
                 "nodeSelector": Field("object", "node labels the trials must run on",
-                                      values=Field("string")),
-                "tolerations": Field("array", "pod tolerations", open=True),
+                                      open=True, content=POD_FIELDS["nodeSelector"]),
+                "tolerations": Field("array", "pod tolerations", open=True,
+                                     content=POD_FIELDS["tolerations"]),
                 "serviceAccountName": Field("string", "service account of the trial pods (a "
                                             "DNS name: lowercase letters, digits, '-', '.')",
                                             pattern=DNS_SUBDOMAIN, max_length=253),
+                # No schema default: a new defaulted key would make every sweep recorded
+                # before it differ from its own resolved-spec.yaml (ResultsConflict).
+                "automountServiceAccountToken": Field(
+                    "boolean", "mount a Kubernetes API token for the service account into "
+                    "the trial pods (default false: trainers do not call the Kubernetes API, "
+                    "and GKE Workload Identity needs no token in the pod)"),
                 "priorityClassName": Field("string", "PriorityClass of the trial pods (a DNS "
                                            "name: lowercase letters, digits, '-', '.')",
                                            pattern=DNS_SUBDOMAIN, max_length=253),
@@ -201,8 +273,11 @@ SPEC = Field(
                                    "and start when Kueue admits them (at most 63 letters, "
                                    "digits, '-', '_', '.')", pattern=LABEL_VALUE,
                                    max_length=63),
-                "volumes": Field("array", "pod volumes (pvc, configMap, secret)", open=True),
-                "volumeMounts": Field("array", "container volume mounts", open=True),
+                "volumes": Field("array", "pod volumes (persistentVolumeClaim, configMap, "
+                                 "secret, emptyDir, csi, nfs, hostPath)", open=True,
+                                 content=POD_FIELDS["volumes"]),
+                "volumeMounts": Field("array", "container volume mounts", open=True,
+                                      content=POD_FIELDS["volumeMounts"]),
                 "backoffLimit": Field("integer", "Job retries per trial", default=0, minimum=0),
                 "activeDeadlineSeconds": Field("integer", "per-trial time limit",
                                                default=86400, minimum=1),
@@ -221,6 +296,7 @@ SPEC = Field(
             },
         ),
     },
+    rules=_SPEC_RULES,
 )
 
 # Metadata is Kubernetes' own; the API server adds uid, resourceVersion and more, so it
@@ -234,6 +310,15 @@ METADATA = Field(
         "labels": Field("object", "labels", values=Field("string")),
         "annotations": Field("object", "annotations", values=Field("string")),
     },
+)
+
+# The sweep's name becomes the prefix of its Jobs' names and a label value, so it is a
+# DNS label (spec.py checks it); the API server alone would allow any DNS subdomain.
+MANIFEST_RULES = (
+    Rule("!has(self.metadata.name) || (size(self.metadata.name) <= 63 && "
+         f"self.metadata.name.matches('{DNS_LABEL}'))",
+         "is not a valid sweep name: use lowercase letters, digits and '-', at most 63 "
+         "characters", ".metadata.name"),
 )
 
 MANIFEST = Field(

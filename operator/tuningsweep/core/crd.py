@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from . import api
-from .schema import to_openapi
+from .schema import rule_openapi, to_openapi
 
 _STATUS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -66,10 +66,13 @@ def build_crd() -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string"},
             "kind": {"type": "string"},
-            "metadata": {"type": "object"},
+            # Declared so that a rule may report at metadata.name (the API server allows
+            # a schema for the name and nothing else of metadata).
+            "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
             "spec": to_openapi(api.SPEC),
             "status": _STATUS_SCHEMA,
         },
+        "x-kubernetes-validations": [rule_openapi(r) for r in api.MANIFEST_RULES],
     }
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

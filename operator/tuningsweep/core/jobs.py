@@ -4,7 +4,8 @@ One Job per trial, named deterministically from the sweep and trial id, so creat
 twice is a no-op and a restarted operator recognises its own Jobs. The pod runs the
 trainer image with the trainer contract's environment, requests the trainer's resources
 (a GPU by default), and is locked down by default (non-root, no privilege escalation,
-all capabilities dropped, RuntimeDefault seccomp, read-only root with a writable /tmp).
+all capabilities dropped, RuntimeDefault seccomp, read-only root with a writable /tmp,
+no Kubernetes API token unless ``spec.trainer.automountServiceAccountToken`` asks for one).
 ``restartPolicy: Never`` and ``backoffLimit`` from the spec (0 by default) mean a failed
 trial is reported, not silently retried on the same GPU budget.
 
@@ -117,6 +118,8 @@ def build_job(
         "securityContext": dict(_POD_SECURITY),
         "containers": [container],
         "volumes": [{"name": TMP_VOLUME, "emptyDir": {}}, *(dict(v) for v in trainer.volumes)],
+        # Explicit either way: the pod's setting wins over its ServiceAccount's.
+        "automountServiceAccountToken": trainer.automount_service_account_token,
     }
     if trainer.service_account_name:
         pod["serviceAccountName"] = trainer.service_account_name

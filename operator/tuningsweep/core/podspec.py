@@ -1,13 +1,15 @@
 """The Kubernetes fields a sweep passes through to its Jobs, checked as Kubernetes would.
 
 ``spec.trainer`` carries pieces of a pod spec (resources, tolerations, volumes, volume
-mounts, nodeSelector) that the Job builder copies into every trial's Job. The CRD keeps
-them open (``x-kubernetes-preserve-unknown-fields``), so nothing stops a typo at
-``kubectl apply``; if it reached the Job the kubernetes client would refuse the body
-(it checks types and unknown fields before sending) or the API server would answer 422,
-once per trial, long after the user looked away. So they are checked here, at validation
-time, for ``tuningsweep validate`` and the operator alike, and every mistake becomes an
-``InvalidSpec`` error naming the field and the fix.
+mounts, nodeSelector) that the Job builder copies into every trial's Job. A mistake that
+reached the Job would be refused by the kubernetes client (it checks types and unknown
+fields before sending) or by the API server (422), once per trial, long after the user
+looked away. So they are checked here, at validation time, for ``tuningsweep validate``
+and the operator alike, and every mistake becomes an ``InvalidSpec`` error naming the
+field and the fix. The CRD states the same schemas (:data:`POD_FIELDS`, with the rules
+CEL can afford), so ``kubectl apply`` refuses most mistakes at once; what it cannot state
+(a quantity's syntax, requests within limits, a mount naming a declared volume) is left
+to these checks, and the operator fails the sweep with them.
 
 The schema below is the subset of ``core/v1`` these fields use (Kubernetes 1.29-1.33),
 with the API server's own rules for them: resource names and quantities, requests within
@@ -26,7 +28,7 @@ from typing import Any
 
 from .errors import SpecError
 from .quantity import quantity_value
-from .schema import Field, validate
+from .schema import Field, Rule, validate
 
 LineOf = Callable[[str], "int | None"]
 
@@ -70,7 +72,20 @@ TOLERATION = Field("object", "a pod toleration", properties={
     "effect": Field("string", "the taint effect to tolerate; empty matches all",
                     enum=("NoSchedule", "PreferNoSchedule", "NoExecute", "")),
     "tolerationSeconds": Field("integer", "how long a NoExecute taint is tolerated"),
-})
+}, rules=(
+    # The CRD's copies of _check_tolerations (the key's syntax stays there: a regular
+    # expression over a string of unbounded length in a list of unbounded length is
+    # beyond the API server's cost budget for CEL).
+    Rule("(has(self.key) && self.key != '') || (has(self.operator) && self.operator == "
+         "'Exists')", "must be Exists when the key is empty: add the taint's key, or "
+         "operator: Exists to tolerate every taint", ".operator"),
+    Rule("!has(self.operator) || self.operator != 'Exists' || !has(self.value) || "
+         "self.value == ''", "must be empty with operator Exists: remove the value, or use "
+         "operator: Equal", ".value"),
+    Rule("!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+         "applies only to effect NoExecute: remove tolerationSeconds, or set effect: "
+         "NoExecute", ".tolerationSeconds"),
+))
 
 def _object_name(description: str, required: bool = False) -> Field:
     return Field("string", f"{description} (lowercase letters, digits, '-', '.')",
@@ -129,7 +144,14 @@ VOLUME = Field("object", "a pod volume", properties={
     "name": Field("string", "a DNS label: lowercase letters, digits and '-'", required=True,
                   pattern=DNS_LABEL, max_length=63),
     **_SOURCES,
-})
+}, rules=(
+    # The CRD's copies of _check_volumes' per-volume rules (names unique across the list
+    # stay there).
+    Rule(f"[{', '.join(f'has(self.{k})' for k in _SOURCES)}].exists_one(x, x)",
+         f"give exactly one source: one of {', '.join(_SOURCES)}"),
+    Rule(f"self.name != '{TMP_VOLUME}'", f"'{TMP_VOLUME}' is already used by the trials' "
+         "writable /tmp: choose another name", ".name"),
+))
 
 VOLUME_MOUNT = Field("object", "a container volume mount", properties={
     "name": Field("string", "the name of a volume in spec.trainer.volumes", required=True),
@@ -141,17 +163,26 @@ VOLUME_MOUNT = Field("object", "a container volume mount", properties={
                               enum=("None", "HostToContainer", "Bidirectional")),
     "recursiveReadOnly": Field("string", "recursive read-only mounts",
                                enum=("Disabled", "IfPossible", "Enabled")),
-})
+}, rules=(
+    # _check_volumes also refuses '/tmp//' and a path mounted twice; the CRD states the
+    # common case only (no regular expressions, no comparing items: see TOLERATION).
+    Rule(f"self.mountPath != '{TMP_PATH}' && self.mountPath != '{TMP_PATH}/'",
+         f"'{TMP_PATH}' is already mounted: choose another path ({TMP_PATH} is the trials' "
+         "scratch space)", ".mountPath"),
+))
 
-_PARTS: tuple[tuple[str, Field], ...] = (
-    ("resources", RESOURCES),
-    ("tolerations", Field("array", "pod tolerations", items=TOLERATION)),
-    ("volumes", Field("array", "pod volumes", items=VOLUME)),
-    ("volumeMounts", Field("array", "container volume mounts", items=VOLUME_MOUNT)),
-    ("nodeSelector", Field("object", "node labels", values=Field(
+# The pod fields of spec.trainer. The API schema (core/api.py) names these as the content
+# of its open fields, so the CRD states them too and the API server refuses what
+# check_trainer's schema pass refuses.
+POD_FIELDS: dict[str, Field] = {
+    "resources": RESOURCES,
+    "tolerations": Field("array", "pod tolerations", items=TOLERATION),
+    "volumes": Field("array", "pod volumes", items=VOLUME),
+    "volumeMounts": Field("array", "container volume mounts", items=VOLUME_MOUNT),
+    "nodeSelector": Field("object", "node labels", values=Field(
         "string", "a label value: at most 63 letters, digits, '-', '_' or '.'",
-        pattern=LABEL_VALUE, max_length=63))),
-)
+        pattern=LABEL_VALUE, max_length=63)),
+}
 
 
 def check_trainer(trainer: Mapping[str, Any], locate: LineOf,
@@ -163,7 +194,7 @@ def check_trainer(trainer: Mapping[str, Any], locate: LineOf,
     """
     out: dict[str, Any] = {}
     errors: list[SpecError] = []
-    for name, schema in _PARTS:
+    for name, schema in POD_FIELDS.items():
         empty: Any = {} if schema.type == "object" else []
         value, found = validate(schema, trainer.get(name) or empty, f"{path}.{name}", locate)
         out[name] = value

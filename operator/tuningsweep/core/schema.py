@@ -10,12 +10,13 @@ null), which is easier to produce from a tree we own.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .errors import SpecError
 from .quantity import QuantityError, canonical_quantity
@@ -24,6 +25,19 @@ FieldType = Literal["string", "integer", "number", "boolean", "object", "array",
                     "quantity"]
 
 _MISSING: Any = object()
+
+
+class Rule(NamedTuple):
+    """A CEL rule of the CRD (``x-kubernetes-validations``).
+
+    ``message`` says what is wrong and the fix, as the Python-side check does;
+    ``field_path`` (``.max``, relative to the field holding the rule) is where the API
+    server reports it, so a rule over several fields still names the one to change.
+    """
+
+    rule: str
+    message: str
+    field_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,9 +56,14 @@ class Field:
         items: the schema of array items.
         values: the schema of map values (an object whose keys are user-chosen).
         open: pass through without checking (Kubernetes types such as tolerations).
+        content: for an ``open`` field, the schema another pass checks its value against
+            while the value is kept as written (the trainer's pod fields, which
+            :mod:`.podspec` checks and normalises into the model, not into the raw spec);
+            the CRD states it, so the API server refuses what that pass would.
         immutable: refuse changes after creation (a CEL transition rule in the CRD).
-        rules: extra CEL rules for the CRD as (rule, message) pairs; the Python-side
-            equivalents live in the spec model's semantic checks.
+        rules: extra CEL rules for the CRD (:class:`Rule`); each has its Python-side
+            equivalent in the spec model's semantic checks (same field, same fix), so
+            the API server never refuses what ``tuningsweep validate`` accepts.
         one_of_required: groups of property names of which an object must hold exactly
             one group (an OpenAPI ``oneOf`` of ``required`` lists in the CRD), for rules
             CEL cannot state; the Python side checks them in the spec model too.
@@ -63,8 +82,9 @@ class Field:
     items: Field | None = None
     values: Field | None = None
     open: bool = False
+    content: Field | None = None
     immutable: bool = False
-    rules: tuple[tuple[str, str], ...] = ()
+    rules: tuple[Rule, ...] = ()
     one_of_required: tuple[tuple[str, ...], ...] = ()
 
     @property
@@ -228,6 +248,11 @@ def validate(
 
 def to_openapi(schema: Field) -> dict[str, Any]:
     """Return the structural OpenAPI v3 schema of ``schema`` for a CRD."""
+    if schema.open and schema.content is not None:
+        return to_openapi(dataclasses.replace(
+            schema.content, description=schema.description or schema.content.description,
+            default=schema.default, immutable=schema.immutable,
+            rules=(*schema.content.rules, *schema.rules)))
     out: dict[str, Any] = {}
     if schema.open:
         out["x-kubernetes-preserve-unknown-fields"] = True
@@ -258,6 +283,10 @@ def to_openapi(schema: Field) -> dict[str, Any]:
         out["pattern"] = schema.pattern
     if schema.max_length is not None:
         out["maxLength"] = schema.max_length
+    elif schema.enum and all(isinstance(e, str) for e in schema.enum):
+        # Implied by the enum, so no stricter; stating it lets the API server estimate a
+        # CEL rule comparing the string as cheap (it assumes unbounded strings are huge).
+        out["maxLength"] = max(len(e) for e in schema.enum)
     if not schema.open:
         if schema.properties:
             out["properties"] = {k: to_openapi(v) for k, v in schema.properties.items()}
@@ -270,10 +299,18 @@ def to_openapi(schema: Field) -> dict[str, Any]:
             out["additionalProperties"] = to_openapi(schema.values)
     if schema.one_of_required:
         out["oneOf"] = [{"required": list(group)} for group in schema.one_of_required]
-    rules = [{"rule": r, "message": m} for r, m in schema.rules]
+    rules = [rule_openapi(r) for r in schema.rules]
     if schema.immutable:
         rules.append({"rule": "self == oldSelf", "message": "is immutable once the sweep exists; "
                       "create a new sweep instead"})
     if rules:
         out["x-kubernetes-validations"] = rules
+    return out
+
+
+def rule_openapi(rule: Rule) -> dict[str, str]:
+    """One ``x-kubernetes-validations`` entry."""
+    out = {"rule": rule.rule, "message": rule.message}
+    if rule.field_path:
+        out["fieldPath"] = rule.field_path
     return out

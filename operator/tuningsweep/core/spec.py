@@ -213,6 +213,7 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
             active_deadline_seconds=trainer["activeDeadlineSeconds"],
             priority_class_name=trainer.get("priorityClassName"),
             queue_name=trainer.get("queueName"),
+            automount_service_account_token=bool(trainer.get("automountServiceAccountToken")),
         ),
         data=raw["data"],
         results=output.get("results") or None,

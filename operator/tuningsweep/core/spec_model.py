@@ -100,6 +100,7 @@ class Trainer:
     active_deadline_seconds: int
     priority_class_name: str | None = None
     queue_name: str | None = None  # Kueue LocalQueue: Jobs are created suspended
+    automount_service_account_token: bool = False  # no API token in trial pods unless asked
 
 
 @dataclass(frozen=True)
