@@ -103,12 +103,14 @@ def test_invalid_spec_fails_with_condition_and_event(
     ns = kube.namespace
     kube_operator.start()
     body = sweep_manifest("bad", ns, gcs_bucket)
-    body["spec"]["parameters"]["dropout"] = {"min": 0.5, "max": 0.1}
-    kube.client.create(SWEEPS, body)  # the CRD's schema cannot compare min and max
+    # A mistake no schema rule states (test_schema.py has those the CRD refuses): the
+    # API server stores the sweep, the operator fails it.
+    body["spec"]["parameters"]["dropout"] = {"values": [0.1, 0.1]}
+    kube.client.create(SWEEPS, body)
     status = wait_phase(kube.client, ns, "bad", "Failed", operator=kube_operator)
     failed = condition(status, "Failed")
     assert failed["status"] == "True" and failed["reason"] == "InvalidSpec"
-    assert "spec.parameters.dropout.max: max (0.1) is below min (0.5)" in failed["message"]
+    assert "spec.parameters.dropout.values: lists a value more than once" in failed["message"]
     events = kube.client.items(EVENTS, ns)
     assert any(e.get("reason") == "InvalidSpec" and e.get("type") == "Warning" for e in events)
     assert kube.client.items(JOBS, ns) == []
