@@ -466,8 +466,11 @@ class NodeStandIn:
         kubernetes = _kubernetes()
 
         try:
-            self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0,
-                                            body={"preconditions": {"uid": uid}})
+            # Grace and precondition both in the body: with a body, the API server does
+            # not read gracePeriodSeconds from the query, and the pod would wait out
+            # its old grace period forever (nothing else deletes it).
+            self.core.delete_namespaced_pod(name, namespace, body={
+                "gracePeriodSeconds": 0, "preconditions": {"uid": uid}})
         except kubernetes.client.ApiException as exc:
             if exc.status not in (404, 409):
                 raise

@@ -9,6 +9,7 @@ identity did (user, verb, resource, status), read by :func:`audit_events`.
 
 from __future__ import annotations
 
+import builtins
 import json
 import ssl
 import time
@@ -124,9 +125,10 @@ class KubeClient:
         result: JsonObj = self._ok("GET", resource_path(resource, namespace), params=params)
         return result
 
-    def items(self, resource: str, namespace: str | None = None, **selectors: str) -> list[JsonObj]:
+    def items(self, resource: str, namespace: str | None = None,
+              **selectors: str) -> builtins.list[JsonObj]:
         """The ``items`` of a list."""
-        return list(self.list(resource, namespace, **selectors)["items"])
+        return builtins.list(self.list(resource, namespace, **selectors)["items"])
 
     def patch(self, resource: str, name: str, patch: Any, namespace: str | None = None, *,
               subresource: str | None = None,
