@@ -11,6 +11,12 @@ repository root on ``sys.path`` and tests import helpers as ``from tests.service
   ``STORAGE_EMULATOR_HOST`` to its ``.url`` for the whole session.
 * ``gcs_client`` (function): a ``google.cloud.storage.Client`` on the emulator.
 * ``gcs_bucket`` (function): name of a fresh, uniquely named, empty bucket.
+* ``kube_cluster`` (session): the real control plane on loopback
+  (:class:`cluster.up.LocalCluster`: etcd, kube-apiserver, kube-controller-manager,
+  kube-scheduler, Kueue, three stand-in nodes, the chart's CRD and RBAC), started on first
+  use and stopped at the end of the session; its nodes run the reference trainer's image
+  as the fake trainer (``tests/operator/fake_trainer.py``). Used by tests/kube (see its
+  conftest for the per-test fixtures) and by the chart's operator runs (tests/chart).
 * ``gcs_fault_proxy`` (function): a :class:`tests.faultproxy.FaultProxy` in front of the
   emulator, with ``STORAGE_EMULATOR_HOST`` pointing at it for the test (and for processes
   the test starts): GCS clients created in the test go through it.
@@ -18,10 +24,13 @@ repository root on ``sys.path`` and tests import helpers as ``from tests.service
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from cluster.up import TRAINER_IMAGES, LocalCluster
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
@@ -54,6 +63,26 @@ def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcsSe
     ):
         env.setenv("STORAGE_EMULATOR_HOST", service.url)
         yield service
+
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_TRAINER = f"{sys.executable} -m tests.operator.fake_trainer"
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory,
+                 gcs_emulator: FakeGcsServer) -> Iterator[LocalCluster]:
+    """The real control plane, Kueue and stand-in nodes, for the whole session."""
+    cluster = LocalCluster(
+        tmp_path_factory.mktemp("kube"), tie_to_parent=True,
+        node_env={"PYTHONPATH": str(REPO), "STORAGE_EMULATOR_HOST": gcs_emulator.url,
+                  "FAKE_SLEEP": "0"},
+        image_commands=dict.fromkeys(TRAINER_IMAGES, FAKE_TRAINER))
+    try:
+        cluster.start_kubernetes()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

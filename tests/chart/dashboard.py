@@ -10,8 +10,8 @@ from tests.chart.render import CHART
 
 DASHBOARD_PATH = CHART / "dashboards" / "tuningsweep.json"
 
-# Grafana's variables, as a query that selects everything would see them.
-_SUBSTITUTIONS = {"$__rate_interval": "1m", "$namespace": ".*", "$sweep": ".*"}
+# Grafana's variables other than the namespace and sweep a viewer picks.
+_SUBSTITUTIONS = {"$__rate_interval": "1m"}
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,12 @@ class Query:
     panel: str
     expr: str
 
-    def runnable(self) -> str:
-        """The expression with Grafana's variables replaced (all namespaces and sweeps)."""
+    def runnable(self, namespace: str = ".*", sweep: str = ".*") -> str:
+        """The expression with Grafana's variables replaced: by default all namespaces and
+        sweeps, or the ``namespace`` and ``sweep`` regular expressions a viewer picks."""
         expr = self.expr
-        for variable, value in _SUBSTITUTIONS.items():
+        for variable, value in {**_SUBSTITUTIONS, "$namespace": namespace,
+                                "$sweep": sweep}.items():
             expr = expr.replace(variable, value)
         return expr
 

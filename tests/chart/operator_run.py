@@ -1,22 +1,25 @@
-"""The real operator, configured by the chart, through a sweep's lifecycle on the API emulator.
+"""The real operator, configured by the chart, through a sweep's lifecycle on a real API server.
 
 This is how the chart is checked against the operator rather than against expectations:
 
-1. The chart is rendered for one RBAC mode (all namespaces or listed ones, standalone or
-   with peering), with an external Pushgateway and Prometheus: the test's real servers.
-2. The Kubernetes API emulator (tests/operator/emulator.py) serves the CRD *as the chart
-   renders it*, and holds the namespaces and, with peering, the peering objects the
-   chart's hooks would create.
+1. The chart is rendered for one install mode (all namespaces or listed ones, standalone
+   or with peering), with an external Pushgateway and Prometheus: the test's real servers.
+2. On the session's control plane (``kube_cluster``, :mod:`cluster.up`) the rendered
+   CRDs, ServiceAccount, RBAC and peering objects are applied, as ``helm install`` would
+   apply them (the Deployment excepted: its container runs here as a process).
 3. ``tuningsweep operator`` runs as a subprocess with exactly the args and env of the
-   rendered Deployment (only ``valueFrom`` references are resolved, as the kubelet would),
-   next to the test node agent that runs each Job's command as a local process.
+   rendered Deployment (only ``valueFrom`` references are resolved, as the kubelet would)
+   and a token the API server issued for the chart's ServiceAccount, so RBAC is enforced
+   on every request; the cluster's stand-in nodes run each trial's pod.
 4. A sweep in each namespace runs to Succeeded: the operator creates the Jobs, the trials
    (tests/chart/pushing_trainer.py) push their metrics, Prometheus scrapes them, the
    operator collects them and patches the status; then the sweeps are deleted, kopf
-   removes its finalizer and the Jobs are garbage-collected.
-5. What the chart promises is recorded: the emulator's request log (for the RBAC
-   comparison), the probe endpoint's answer, the /metrics page, and the series every
-   dashboard query returns while the operator runs.
+   removes its finalizer and the garbage collector deletes the Jobs.
+5. What the chart promises is recorded: every request the ServiceAccount made, from the
+   API server's audit log (for the RBAC comparison; a refused one is a 403 there), the
+   probe endpoint's answer, the /metrics page, and the series every dashboard query
+   returns while the operator runs. The applied objects, but the CRDs, are deleted after
+   the run, so the next mode starts from its own RBAC alone.
 """
 
 from __future__ import annotations
@@ -32,20 +35,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from cluster.up import LocalCluster
 
 from tests.chart import dashboard
+from tests.chart.rbac import Call, calls_from_audit
 from tests.chart.render import NAMESPACE, Manifest, render
-from tests.operator.emulator import EmulatorClient, EmulatorProcess, RequestRecord
-from tests.operator.node_agent import USER_AGENT as NODE_AGENT_USER_AGENT
-from tests.operator.node_agent import NodeAgent
+from tests.kube.client import KubeClient, audit_events
 from tests.services import Prometheus, Pushgateway, free_port, http_get
 
 SWEEPS = "tuningsweep.io/v1alpha1/tuningsweeps"
 JOBS = "batch/v1/jobs"
 PUSHING_TRAINER = Path(__file__).with_name("pushing_trainer.py")
-# The test's own API clients; everything else in the request log is the operator.
-TEST_USER_AGENTS = ("tuningsweep-tests", NODE_AGENT_USER_AGENT)
-LIFECYCLE_TIMEOUT_S = 90.0
+LIFECYCLE_TIMEOUT_S = 120.0
+# What `helm install` would create that this run needs (the Deployment runs as a process;
+# Services, the ServiceMonitor and the dashboard's ConfigMap are not the operator's).
+APPLIED_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+                 "KopfPeering", "ClusterKopfPeering"}
 
 T = TypeVar("T")
 
@@ -64,11 +69,14 @@ class Mode:
                              "peering": {"enabled": self.peering}}}
 
 
+# Namespaces of their own: the session's cluster also holds the other tests' namespaces.
 MODES = (
-    Mode("all-namespaces", (), ("ml",), peering=False),
-    Mode("listed-namespaces", ("ml", "team"), ("ml", "team"), peering=False),
-    Mode("peering-all-namespaces", (), ("ml",), peering=True),
-    Mode("peering-listed-namespaces", ("ml", "team"), ("ml", "team"), peering=True),
+    Mode("all-namespaces", (), ("chart-ml",), peering=False),
+    Mode("listed-namespaces", ("chart-ml", "chart-team"), ("chart-ml", "chart-team"),
+         peering=False),
+    Mode("peering-all-namespaces", (), ("chart-ml",), peering=True),
+    Mode("peering-listed-namespaces", ("chart-ml", "chart-team"), ("chart-ml", "chart-team"),
+         peering=True),
 )
 
 
@@ -79,14 +87,20 @@ class OperatorRun:
     mode: Mode
     manifests: list[Manifest]
     service_account: str
-    request_log: list[RequestRecord] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)  # distinct, from the audit log
+    refused: list[str] = field(default_factory=list)  # requests answered 401 or 403
     final_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # by "ns/name"
     jobs_removed_after_collection: bool = False
     jobs_left_after_delete: int = -1
     health: tuple[int, str] = (0, "")
     metrics_text: str = ""
-    dashboard_series: dict[str, int] = field(default_factory=dict)  # by runnable expr
+    dashboard_series: dict[str, int] = field(default_factory=dict)  # by the query's expr
     operator_log: str = ""
+
+    @property
+    def user(self) -> str:
+        """The ServiceAccount's user name, as the API server authenticates its token."""
+        return f"system:serviceaccount:{NAMESPACE}:{self.service_account}"
 
 
 class LifecycleError(AssertionError):
@@ -105,7 +119,7 @@ def _wait(predicate: Callable[[], T | None], timeout: float, what: str,
                                  f"for {what}:\n{_tail(log)}")
         if time.monotonic() > deadline:
             raise LifecycleError(f"timed out after {timeout}s waiting for {what}:\n{_tail(log)}")
-        time.sleep(0.1)
+        time.sleep(0.2)
 
 
 def _tail(path: Path, limit: int = 6000) -> str:
@@ -167,107 +181,152 @@ def _sweep(name: str, namespace: str) -> dict[str, Any]:
 
 
 def _collect_dashboard(run: OperatorRun, prometheus: Prometheus, sweep: str,
-                       sweeps: int, log: Path) -> None:
+                       log: Path) -> None:
     """Wait until Prometheus has scraped this run's final series twice (a rate needs two
-    samples) for every one of the ``sweeps`` sweeps of that name, then run every
-    dashboard query."""
+    samples) for every one of the run's sweeps, then run every dashboard query with the
+    run's namespaces and sweep picked, as a viewer of this install would."""
+    namespaces = "|".join(run.mode.sweep_namespaces)
+    selector = f'namespace=~"{namespaces}", sweep="{sweep}"'
+
     def scraped() -> bool:
         # Each namespace's sweep of that name has its own series: with one of them in
         # Prometheus and the other not yet, a per-sweep panel would count one of two.
         return len(prometheus.query(
-            f'tuningsweep_operator_best_objective{{sweep="{sweep}"}}')) == sweeps and bool(
-            prometheus.query(f'rate(tuningsweep_operator_api_calls_total[1m]) and on() '
-                             f'count_over_time(tuningsweep_operator_best_objective'
-                             f'{{sweep="{sweep}"}}[1m]) > 1'))
+            f"tuningsweep_operator_best_objective{{{selector}}}")) == len(
+            run.mode.sweep_namespaces) and bool(
+            prometheus.query(f"rate(tuningsweep_operator_api_calls_total[1m]) and on() "
+                             f"count_over_time(tuningsweep_operator_best_objective"
+                             f"{{{selector}}}[1m]) > 1"))
     _wait(scraped, 30, "Prometheus to scrape the operator's /metrics", log)
     for query in dashboard.queries():
-        expr = query.runnable()
-        run.dashboard_series[expr] = len(prometheus.query(expr))
+        run.dashboard_series[query.expr] = len(prometheus.query(
+            query.runnable(namespace=namespaces, sweep=sweep)))
 
 
-def run_lifecycle(mode: Mode, workdir: Path, prometheus: Prometheus,
+def _apply(cluster: LocalCluster, manifests: list[Manifest]) -> None:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
+                    stdin=yaml.safe_dump_all(manifests, sort_keys=False))
+
+
+def install(cluster: LocalCluster, client: KubeClient, mode: Mode,
+            manifests: list[Manifest]) -> list[Manifest]:
+    """Apply the chart's CRDs, then its ServiceAccount, RBAC and peering objects (helm's
+    hooks come after the CRDs they need); return what to delete after the run."""
+    for namespace in (NAMESPACE, *mode.watch_namespaces, *mode.sweep_namespaces):
+        if client.get_or_none("v1/namespaces", namespace) is None:
+            client.create("v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                            "metadata": {"name": namespace}})
+    crds = [m for m in manifests if m["kind"] == "CustomResourceDefinition"]
+    _apply(cluster, crds)
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                    *(f"crd/{m['metadata']['name']}" for m in crds))
+    installed = [m for m in manifests if m["kind"] in APPLIED_KINDS]
+    _apply(cluster, installed)
+    return installed
+
+
+def uninstall(cluster: LocalCluster, installed: list[Manifest]) -> None:
+    cluster.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-",
+                    stdin=yaml.safe_dump_all(installed, sort_keys=False))
+
+
+def record_calls(run: OperatorRun, log: Path, offset: int) -> None:
+    """The ServiceAccount's requests from the audit log: distinct calls, and refusals.
+
+    Watches are counted when they start: one still open is logged as complete only when
+    the API server notices it closed.
+    """
+    events = list(audit_events(log, user=run.user, offset=offset,
+                               stages=("ResponseStarted", "ResponseComplete")))
+    run.calls = calls_from_audit(events)
+    run.refused = [f"{e.verb} {e.resource}.{e.group} {e.namespace}/{e.name}: {e.code}"
+                   for e in events if e.code in (401, 403)]
+
+
+def run_lifecycle(mode: Mode, cluster: LocalCluster, workdir: Path, prometheus: Prometheus,
                   pushgateway: Pushgateway) -> OperatorRun:
     """Run the operator as the chart configures it through a sweep lifecycle; record it."""
+    assert cluster.control_plane is not None
+    client = KubeClient(cluster.server, cluster.control_plane.tls_context())
     values = chart_values(mode, workdir, prometheus, pushgateway)
     manifests = render(values)
     service_account = next(m["metadata"]["name"] for m in manifests
                            if m["kind"] == "ServiceAccount")
     run = OperatorRun(mode, manifests, service_account)
-    crd_file = workdir / "crd.yaml"
-    crd_file.write_text(yaml.safe_dump_all(
-        [m for m in manifests if m["kind"] == "CustomResourceDefinition"
-         and m["spec"]["group"] == "tuningsweep.io"]))
     log = workdir / "operator.log"
     sweep_name = f"sweep-{mode.name}"
     metrics_port = values["operator"]["metricsPort"]
     health_port = values["operator"]["healthPort"]
+    selector = f"tuningsweep.io/sweep={sweep_name}"
 
-    with EmulatorProcess(workdir=workdir / "emulator", crd_files=[crd_file],
-                         peering=mode.peering, strict_namespaces=True) as emulator:
-        client = emulator.client
-        assert isinstance(client, EmulatorClient)
-        for namespace in sorted(set(mode.watch_namespaces) | set(mode.sweep_namespaces)):
-            client.create("v1/namespaces", {"metadata": {"name": namespace}})
-        for peering in (m for m in manifests if m["apiVersion"] == "kopf.dev/v1"):
-            plural = peering["kind"].lower() + "s"
-            client.create(f"kopf.dev/v1/{plural}", peering)
+    installed = install(cluster, client, mode, manifests)
+    offset = cluster.audit_log.stat().st_size
+    kubeconfig = cluster.service_account_kubeconfig(workdir / "operator.kubeconfig", NAMESPACE,
+                                                    service_account)
+    argv, env = operator_command(manifests, kubeconfig, "tuningsweep-test-pod")
+    failure: LifecycleError | None = None
+    with open(log, "wb") as output:
+        operator = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, cwd=workdir)
+    try:
+        prometheus.add_target(f"127.0.0.1:{metrics_port}", job=f"operator-{mode.name}")
 
-        argv, env = operator_command(manifests, emulator.kubeconfig, "tuningsweep-test-pod")
-        agent = NodeAgent(emulator.url, workdir=workdir / "node", max_concurrency=4).start()
-        with open(log, "wb") as output:
-            operator = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, cwd=workdir)
-        try:
-            prometheus.add_target(f"127.0.0.1:{metrics_port}", job=f"operator-{mode.name}")
-
-            def healthy() -> tuple[int, str] | None:
-                try:
-                    status, body = http_get(f"http://127.0.0.1:{health_port}/healthz", 2.0)
-                except OSError:
-                    return None
-                return (status, body.decode()) if status == 200 else None
-            run.health = _wait(healthy, 30, "the liveness endpoint", log, operator)
-
-            for namespace in mode.sweep_namespaces:
-                client.create(SWEEPS, _sweep(sweep_name, namespace))
-
-            def all_done() -> dict[str, dict[str, Any]] | None:
-                statuses = {f"{ns}/{sweep_name}": client.get(SWEEPS, sweep_name, ns).get(
-                    "status") or {} for ns in mode.sweep_namespaces}
-                failed = [k for k, s in statuses.items() if s.get("phase") == "Failed"]
-                if failed:
-                    raise LifecycleError(f"sweeps failed: {statuses}\n{_tail(log)}")
-                done = all(s.get("phase") == "Succeeded" for s in statuses.values())
-                return statuses if done else None
-            run.final_status = _wait(all_done, LIFECYCLE_TIMEOUT_S, "the sweeps to succeed",
-                                     log, operator)
-
-            def recorded_jobs_removed() -> bool | None:
-                return all(not client.list(JOBS, ns)["items"]
-                           for ns in mode.sweep_namespaces) or None
-            _wait(recorded_jobs_removed, 30, "the recorded trials' Jobs to be removed", log,
-                  operator)
-            run.jobs_removed_after_collection = True
-            _collect_dashboard(run, prometheus, sweep_name, len(mode.sweep_namespaces), log)
-            run.metrics_text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1].decode()
-
-            for namespace in mode.sweep_namespaces:
-                client.delete(SWEEPS, sweep_name, namespace)
-
-            def all_gone() -> bool:
-                return all(client.get_or_none(SWEEPS, sweep_name, ns) is None
-                           and not client.list(JOBS, ns)["items"]
-                           for ns in mode.sweep_namespaces)
-            _wait(all_gone, 30, "the sweeps and their Jobs to be deleted", log, operator)
-            run.jobs_left_after_delete = 0
-        finally:
-            operator.send_signal(signal.SIGTERM)
+        def healthy() -> tuple[int, str] | None:
             try:
-                operator.wait(30)
-            except subprocess.TimeoutExpired:
-                operator.kill()
-                operator.wait(10)
-            agent.stop()
-            run.operator_log = _tail(log, 20000)
-        run.request_log = emulator.request_log()
+                status, body = http_get(f"http://127.0.0.1:{health_port}/healthz", 2.0)
+            except OSError:
+                return None
+            return (status, body.decode()) if status == 200 else None
+        run.health = _wait(healthy, 30, "the liveness endpoint", log, operator)
+
+        for namespace in mode.sweep_namespaces:
+            client.create(SWEEPS, _sweep(sweep_name, namespace))
+
+        def all_done() -> dict[str, dict[str, Any]] | None:
+            statuses = {f"{ns}/{sweep_name}": client.get(SWEEPS, sweep_name, ns).get(
+                "status") or {} for ns in mode.sweep_namespaces}
+            failed = [k for k, s in statuses.items() if s.get("phase") == "Failed"]
+            if failed:
+                raise LifecycleError(f"sweeps failed: {statuses}\n{_tail(log)}")
+            done = all(s.get("phase") == "Succeeded" for s in statuses.values())
+            return statuses if done else None
+        run.final_status = _wait(all_done, LIFECYCLE_TIMEOUT_S, "the sweeps to succeed",
+                                 log, operator)
+
+        def recorded_jobs_removed() -> bool | None:
+            return all(not client.items(JOBS, ns, label_selector=selector)
+                       for ns in mode.sweep_namespaces) or None
+        _wait(recorded_jobs_removed, 30, "the recorded trials' Jobs to be removed", log,
+              operator)
+        run.jobs_removed_after_collection = True
+        _collect_dashboard(run, prometheus, sweep_name, log)
+        run.metrics_text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1].decode()
+
+        for namespace in mode.sweep_namespaces:
+            client.delete(SWEEPS, sweep_name, namespace)
+
+        def all_gone() -> bool:
+            return all(client.get_or_none(SWEEPS, sweep_name, ns) is None
+                       and not client.items(JOBS, ns, label_selector=selector)
+                       for ns in mode.sweep_namespaces)
+        _wait(all_gone, 30, "the sweeps and their Jobs to be deleted", log, operator)
+        run.jobs_left_after_delete = 0
+    except LifecycleError as exc:
+        failure = exc
+    finally:
+        operator.send_signal(signal.SIGTERM)
+        try:
+            operator.wait(30)
+        except subprocess.TimeoutExpired:
+            operator.kill()
+            operator.wait(10)
+        run.operator_log = _tail(log, 20000)
+        uninstall(cluster, installed)
+    record_calls(run, cluster.audit_log, offset)
+    if failure is not None and run.refused:
+        # The likeliest cause: a permission the chart does not grant.
+        refused = "\n".join(sorted(set(run.refused)))
+        raise LifecycleError(f"{failure}\nrequests the API server refused:\n{refused}")
+    if failure is not None:
+        raise failure
     return run

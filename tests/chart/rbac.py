@@ -8,7 +8,8 @@ what is *extra*, so the comparison is done here, as a pure function, between
   one ServiceAccount, expanded to one ``Grant`` per (group, resource, verb, scope), where the
   scope is a namespace for a RoleBinding and everywhere (``None``) for a ClusterRoleBinding;
 * the **calls**: the API requests the operator made, as RBAC sees them (``Call``), taken
-  from the API emulator's request log (``calls_from_log``).
+  from the API server's audit log (``calls_from_audit``): every request of the
+  ServiceAccount's user, with its verb, resource, subresource and namespace.
 
 A call is covered by a grant when group, resource (with subresource: ``tuningsweeps/status``
 is not ``tuningsweeps``) and verb match, and the grant's scope is everywhere or the call's
@@ -27,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests.kube.client import AuditEvent
 
 WILDCARD = "*"
 
@@ -137,23 +140,14 @@ def compare(grants: Iterable[Grant], calls: Iterable[Call]) -> tuple[list[Call],
     return missing, extra
 
 
-def calls_from_log(records: Iterable[Mapping[str, Any]],
-                   ignore_user_agents: Sequence[str] = ()) -> list[Call]:
-    """The distinct resource requests of an emulator request log, as ``Call`` values.
+def calls_from_audit(events: Iterable[AuditEvent]) -> list[Call]:
+    """The distinct resource requests among API server audit events, as ``Call`` values.
 
-    Records whose User-Agent starts with one of ``ignore_user_agents`` (the test's own
-    client, the node agent) and non-resource requests are left out.
+    The caller selects the identity's events (:func:`tests.kube.client.audit_events` with
+    ``user=``); non-resource requests (discovery, ``/version``) are left out.
     """
-    calls = set()
-    for record in records:
-        if record.get("resource") is None or record.get("api_group") is None:
-            continue
-        agent = str(record.get("user_agent") or "")
-        if any(agent.startswith(prefix) for prefix in ignore_user_agents):
-            continue
-        calls.add(Call(str(record["api_group"]), str(record["resource"]), str(record["verb"]),
-                       record.get("namespace")))
-    return sorted(calls)
+    return sorted({Call(e.group, e.resource, e.verb, e.namespace or None)
+                   for e in events if e.resource})
 
 
 def describe(missing: Sequence[Call], extra: Sequence[Grant]) -> str:

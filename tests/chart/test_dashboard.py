@@ -1,6 +1,7 @@
 """The Grafana dashboard: the panels the platform team needs, built on the operator's real
 series. Static checks run from the JSON; the live ones use the series Prometheus scraped
-from the operator during a chart-configured run (tests/chart/operator_run.py).
+from the operator during a chart-configured run on a real API server
+(tests/chart/operator_run.py).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def test_queries_use_only_the_operators_metrics() -> None:
 def test_every_query_returns_the_runs_series(operator_run: OperatorRun) -> None:
     sweeps = len(operator_run.final_status)
     for query in dashboard.queries():
-        series = operator_run.dashboard_series[query.runnable()]
+        series = operator_run.dashboard_series[query.expr]
         if query.panel in FAILURES_ONLY_PANELS:
             continue
         assert series >= 1, f"{query.panel}: no data for {query.runnable()}"

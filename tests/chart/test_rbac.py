@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.chart.rbac import Call, Grant, calls_from_log, compare, describe, grants_for
+from tests.chart.rbac import Call, Grant, calls_from_audit, compare, describe, grants_for
+from tests.kube.client import AuditEvent
 
 SA, NS = "op", "ops"
 
@@ -108,18 +109,16 @@ def test_missing_and_aggregated_roles_are_rejected() -> None:
         grants_for([aggregated, binding("ClusterRoleBinding", "b", "ClusterRole", "c")], SA, NS)
 
 
-def test_calls_from_log_keeps_resource_requests_of_the_operator() -> None:
-    records: list[dict[str, Any]] = [
-        {"verb": "list", "api_group": "batch", "resource": "jobs", "namespace": None,
-         "user_agent": "kopf/1.45.2"},
-        {"verb": "list", "api_group": "batch", "resource": "jobs", "namespace": None,
-         "user_agent": "kopf/1.45.2"},
-        {"verb": "patch", "api_group": "x.io", "resource": "things/status", "namespace": "ml",
-         "user_agent": "OpenAPI-Generator/30.1.0/python"},
-        {"verb": "get", "api_group": None, "resource": None, "namespace": None,
-         "user_agent": "kopf/1.45.2"},  # discovery
-        {"verb": "patch", "api_group": "batch", "resource": "jobs/status", "namespace": "ml",
-         "user_agent": "tuningsweep-test-node-agent"},
+def test_calls_from_audit_keeps_distinct_resource_requests() -> None:
+    def event(verb: str, group: str, resource: str, namespace: str = "") -> AuditEvent:
+        return AuditEvent(user="system:serviceaccount:ops:op", verb=verb, resource=resource,
+                          group=group, namespace=namespace, name="", code=200,
+                          annotations={}, stage_ts="")
+    events = [
+        event("list", "batch", "jobs"),
+        event("list", "batch", "jobs"),  # the same call again
+        event("patch", "x.io", "things/status", "ml"),
+        event("get", "", ""),  # discovery: no resource
     ]
-    assert calls_from_log(records, ["tuningsweep-test"]) == [
+    assert calls_from_audit(events) == [
         Call("batch", "jobs", "list", None), Call("x.io", "things/status", "patch", "ml")]

@@ -1,10 +1,11 @@
 """Fixtures for tests on the real control plane (``cluster/``): one cluster per session.
 
-* ``kube_cluster`` (session): a :class:`cluster.up.LocalCluster` in a temporary folder:
-  etcd, kube-apiserver, kube-controller-manager, kube-scheduler, Kueue and three stand-in
-  nodes (``gpu-1`` and ``gpu-2`` with 4 GPUs each, ``cpu-1`` without), the chart's CRD and
-  RBAC installed. Started once (about 15-25 s warm), stopped at the end; its processes die
-  with the test run.
+* ``kube_cluster`` (session, in tests/conftest.py since the chart tests use it too): a
+  :class:`cluster.up.LocalCluster` in a temporary folder: etcd, kube-apiserver,
+  kube-controller-manager, kube-scheduler, Kueue and three stand-in nodes (``gpu-1`` and
+  ``gpu-2`` with 4 GPUs each, ``cpu-1`` without), the chart's CRD and RBAC installed.
+  Started once (about 15-25 s warm), stopped at the end; its processes die with the test
+  run.
 * ``kube`` (function): a :class:`Kube` for one test: ``.client`` (the administrator),
   ``.namespace`` (a new namespace per test, Pod Security ``restricted`` enforced as
   everywhere but kube-system), ``.audit(...)`` (what an identity did since the test began),
@@ -24,35 +25,17 @@ the sweep's ``spec.trainer.env``, as any setting reaches a container.
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster.up import OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, TRAINER_IMAGES, LocalCluster
+from cluster.up import OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, LocalCluster
 
 from tests.kube.client import AuditEvent, KubeClient, audit_events
 
-REPO = Path(__file__).resolve().parents[2]
-FAKE_TRAINER = f"{sys.executable} -m tests.operator.fake_trainer"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}"
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def kube_cluster(tmp_path_factory: pytest.TempPathFactory, gcs_emulator: Any) -> Iterator[LocalCluster]:
-    """The real control plane, Kueue and stand-in nodes, for the whole session."""
-    cluster = LocalCluster(
-        tmp_path_factory.mktemp("kube"), tie_to_parent=True,
-        node_env={"PYTHONPATH": str(REPO), "STORAGE_EMULATOR_HOST": gcs_emulator.url,
-                  "FAKE_SLEEP": "0"},
-        image_commands=dict.fromkeys(TRAINER_IMAGES, FAKE_TRAINER))
-    try:
-        cluster.start_kubernetes()
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 class Kube:
