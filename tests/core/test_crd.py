@@ -90,3 +90,49 @@ def test_crd_rejects_what_validation_rejects() -> None:
            "metadata": {"name": "x"}, "spec": {"architecture": "mlp", "parallelism": 0}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema())
+
+
+def _rules(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, str]]]:
+    found = [(path, r) for r in node.get("x-kubernetes-validations", [])]
+    for name, sub in node.get("properties", {}).items():
+        found += _rules(sub, f"{path}.{name}")
+    for key, suffix in (("items", "[]"), ("additionalProperties", ".*")):
+        if isinstance(node.get(key), dict):
+            found += _rules(node[key], path + suffix)
+    return found
+
+
+def test_every_rule_says_what_to_do_and_where() -> None:
+    # Each CEL rule is a twin of a check of the spec model, with the same fix; a rule over
+    # several fields reports at the one to change (tests/kube/test_schema.py checks both
+    # refuse the same manifests on a real API server).
+    rules = _rules(schema())
+    assert len(rules) >= 20
+    for path, rule in rules:
+        if rule["rule"] == "self == oldSelf":
+            continue
+        assert ":" in rule["message"] or "give" in rule["message"], (path, rule)
+        assert not rule.get("fieldPath") or rule["fieldPath"].startswith("."), (path, rule)
+
+
+def test_the_pod_fields_are_declared_not_passed_through() -> None:
+    trainer = schema()["properties"]["spec"]["properties"]["trainer"]["properties"]
+    toleration = trainer["tolerations"]["items"]
+    assert not toleration.get("x-kubernetes-preserve-unknown-fields")
+    assert toleration["properties"]["operator"]["enum"] == ["Exists", "Equal"]
+    assert set(trainer["volumes"]["items"]["properties"]) >= {"name", "persistentVolumeClaim",
+                                                              "configMap", "secret", "csi"}
+    assert trainer["volumeMounts"]["items"]["required"] == ["name", "mountPath"]
+    assert set(trainer["resources"]["properties"]) == {"limits", "requests", "claims"}
+    # A quantity stays open (2, 0.5 and "16Gi" are all quantities): the operator checks it.
+    limits = trainer["resources"]["properties"]["limits"]["additionalProperties"]
+    assert limits.get("x-kubernetes-preserve-unknown-fields") is True
+    assert trainer["resources"]["default"] == {"limits": {"nvidia.com/gpu": 1}}
+    assert trainer["automountServiceAccountToken"]["type"] == "boolean"
+    assert "default" not in trainer["automountServiceAccountToken"]
+
+
+def test_enumerated_strings_carry_the_length_their_enum_implies() -> None:
+    spec = schema()["properties"]["spec"]["properties"]
+    assert spec["mode"]["maxLength"] == len("full")
+    assert spec["parameters"]["additionalProperties"]["properties"]["scale"]["maxLength"] == 6
