@@ -19,6 +19,7 @@ BENCHMARKS = [
     "operator_step_scaling.py",
     "early_stopping_scaling.py",
     "operator_scaling.py",
+    "cluster_bench.py",
 ]
 
 
