@@ -33,10 +33,9 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
+from cluster.up import OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, LocalCluster  # noqa: E402
 from common import write  # noqa: E402
 from operator_bench import TRAINER, rss_kib  # noqa: E402
-
-from cluster.up import OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, LocalCluster  # noqa: E402
 from tests.kube.client import KubeClient, audit_events, wait_until  # noqa: E402
 from tests.operator.operator_process import OperatorProcess  # noqa: E402
 from tests.services import FakeGcsServer, Prometheus, Pushgateway  # noqa: E402
