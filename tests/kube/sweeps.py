@@ -102,3 +102,10 @@ def max_concurrent_pods(client: KubeClient, namespace: str, sweep: str) -> int:
         running += step
         peak = max(peak, running)
     return peak
+
+
+def pods_created_for(client: KubeClient, namespace: str, job: str) -> int:
+    """Pods the Job controller created for ``job``, from its ``SuccessfulCreate`` events
+    (an evicted or preempted pod is gone, its event stays)."""
+    return sum(e.get("count") or 1 for e in client.items(EVENTS, namespace)
+               if e["involvedObject"].get("name") == job and e.get("reason") == "SuccessfulCreate")

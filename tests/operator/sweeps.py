@@ -16,7 +16,6 @@ from tests.operator.operator_process import OperatorProcess, wait_until
 from tests.services import Pushgateway
 
 SWEEPS = "tuningsweep.io/v1alpha1/tuningsweeps"
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 JOBS = "batch/v1/jobs"
 NS = "team"
 
@@ -74,17 +73,3 @@ def pushgateway_groups(pushgateway: Pushgateway, sweep: str) -> list[str]:
     return [g["labels"].get("trial", "") for g in data
             if g["labels"].get("sweep") == sweep and g["labels"].get("namespace") == NS]
 
-
-def admit_queued(k8s: EmulatorProcess, namespace: str = NS) -> list[str]:
-    """Kueue's part: unsuspend the suspended Jobs of a queue (it admits those with quota).
-
-    Returns the names admitted. No Kueue runs next to the emulator; tests call this when
-    they want the queue to have room.
-    """
-    admitted = []
-    for job in k8s.client.list(JOBS, namespace)["items"]:
-        if job["spec"].get("suspend") and QUEUE_LABEL in job["metadata"].get("labels", {}):
-            k8s.client.patch(JOBS, job["metadata"]["name"], {"spec": {"suspend": False}},
-                             namespace)
-            admitted.append(job["metadata"]["name"])
-    return admitted
