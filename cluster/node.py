@@ -57,6 +57,7 @@ STATUS_EVERY_S = 60.0
 TERMINATION_MESSAGE_BYTES = 4096
 FALLBACK_LOG_LINES = 80
 GPU = "nvidia.com/gpu"
+SPOT = "cloud.google.com/gke-spot"
 NODE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONDONTWRITEBYTECODE")
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 
@@ -88,8 +89,9 @@ def expand(text: str, env: Mapping[str, str]) -> str:
 
 
 def node_manifest(name: str, *, gpus: int, pool: str, accelerator: str, cpu: str,
-                  memory: str, pods: int = 110) -> dict[str, Any]:
-    """A Node as a GKE GPU pool registers it (a pool without GPUs has no taint)."""
+                  memory: str, pods: int = 110, spot: bool = False) -> dict[str, Any]:
+    """A Node as a GKE GPU pool registers it (a pool without GPUs has no GPU taint; a
+    spot pool has GKE's spot label and taint)."""
     labels = {
         "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
         "kubernetes.io/arch": "amd64", "cloud.google.com/gke-nodepool": pool,
@@ -102,6 +104,9 @@ def node_manifest(name: str, *, gpus: int, pool: str, accelerator: str, cpu: str
         labels["cloud.google.com/gke-gpu"] = "true"
         capacity[GPU] = str(gpus)
         taints.append({"key": GPU, "value": "present", "effect": "NoSchedule"})
+    if spot:
+        labels[SPOT] = "true"
+        taints.append({"key": SPOT, "value": "true", "effect": "NoSchedule"})
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": labels},
@@ -131,8 +136,8 @@ class NodeStandIn:
     """One stand-in node: registers it, runs its pods, keeps it Ready."""
 
     def __init__(self, kubeconfig: Path, name: str, *, workdir: Path, gpus: int = 4,
-                 pool: str = "gpu-pool", accelerator: str = "nvidia-tesla-a100",
-                 cpu: str = "16", memory: str = "64Gi",
+                 pool: str = "gpu-pool", accelerator: str = "nvidia-l4",
+                 spot: bool = False, cpu: str = "16", memory: str = "64Gi",
                  image_commands: Mapping[str, Sequence[str]] | None = None,
                  env: Mapping[str, str] | None = None, version: str = "v0.0.0") -> None:
         kubernetes = _kubernetes()
@@ -141,7 +146,7 @@ class NodeStandIn:
         self.version = version
         self.workdir = workdir
         self.manifest = node_manifest(name, gpus=gpus, pool=pool, accelerator=accelerator,
-                                      cpu=cpu, memory=memory)
+                                      cpu=cpu, memory=memory, spot=spot)
         self.image_commands = {k: list(v) for k, v in (image_commands or {}).items()}
         self.node_env = {k: os.environ[k] for k in NODE_ENV if k in os.environ}
         self.node_env.update(env or {})
@@ -523,7 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", required=True, type=Path)
     parser.add_argument("--gpus", type=int, default=4)
     parser.add_argument("--pool", default="gpu-pool")
-    parser.add_argument("--accelerator", default="nvidia-tesla-a100")
+    parser.add_argument("--accelerator", default="nvidia-l4")
+    parser.add_argument("--spot", action="store_true", help="a spot pool's node (label, taint)")
     parser.add_argument("--cpu", default="16")
     parser.add_argument("--memory", default="64Gi")
     parser.add_argument("--version", default="v0.0.0",
@@ -539,7 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         images[image] = shlex.split(command)
     env = dict(item.partition("=")[::2] for item in args.env)
     node = NodeStandIn(args.kubeconfig, args.name, workdir=args.workdir, gpus=args.gpus,
-                       pool=args.pool, accelerator=args.accelerator, cpu=args.cpu,
+                       pool=args.pool, accelerator=args.accelerator, spot=args.spot,
+                       cpu=args.cpu,
                        memory=args.memory, image_commands=images, env=env,
                        version=args.version)
     def stop(*_: object) -> None:

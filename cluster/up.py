@@ -48,7 +48,7 @@ USER_NAMESPACES = ("ml", "default")
 TOKEN_SECONDS = 7 * 24 * 3600
 # The reference trainer's image runs its console script, as the image's entrypoint does.
 TRAINER_IMAGES = ("ghcr.io/tuningsweep/trainer", "example.org/tuningsweep-trainer")
-STOP_ORDER = ("operator", "kueue", "node-gpu-1", "node-gpu-2", "node-cpu-1",
+STOP_ORDER = ("operator", "kueue", "node-gpu-1", "node-gpu-2", "node-spot-1", "node-cpu-1",
               "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
 _CHART_KINDS = {"ServiceAccount", "CustomResourceDefinition", "ClusterRole",
                 "ClusterRoleBinding", "Role", "RoleBinding"}
@@ -56,14 +56,18 @@ _CHART_KINDS = {"ServiceAccount", "CustomResourceDefinition", "ClusterRole",
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One stand-in node: a GKE-shaped GPU node, or a CPU node without the GPU taint."""
+    """One stand-in node: a GKE-shaped GPU node (on spot VMs or not), or a CPU node."""
 
     name: str
     gpus: int
     pool: str
+    spot: bool = False
 
 
+# The pools the examples select: L4 GPUs (examples/gpu.yaml), L4 GPUs on spot VMs
+# (examples/kueue.yaml, 8 trials at once), and a CPU pool without taints.
 DEFAULT_NODES = (NodeSpec("gpu-1", 4, "gpu-pool"), NodeSpec("gpu-2", 4, "gpu-pool"),
+                 NodeSpec("spot-1", 8, "spot-pool", spot=True),
                  NodeSpec("cpu-1", 0, "default-pool"))
 
 
@@ -183,6 +187,7 @@ class LocalCluster:
                 sys.executable, "-m", "cluster.node", f"--kubeconfig={kubeconfig}",
                 f"--name={node.name}", f"--workdir={self.state / 'nodes' / node.name}",
                 f"--gpus={node.gpus}", f"--pool={node.pool}",
+                *(["--spot"] if node.spot else []),
                 f"--version=v{versions()['KUBERNETES_VERSION']}", *images, *env,
             ], env={**os.environ, "PATH": path, "PYTHONPATH": str(REPO)}, cwd=REPO)
         for node in self.nodes:

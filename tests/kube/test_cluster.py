@@ -47,12 +47,16 @@ def job_condition(client: KubeClient, namespace: str, name: str) -> str | None:
 
 def test_nodes_look_like_a_gke_gpu_pool(kube: Kube) -> None:
     nodes = {n["metadata"]["name"]: n for n in kube.client.items("v1/nodes")}
-    assert set(nodes) == {"gpu-1", "gpu-2", "cpu-1"}
+    assert set(nodes) >= {"gpu-1", "gpu-2", "spot-1", "cpu-1"}
     gpu = nodes["gpu-1"]
     assert gpu["status"]["allocatable"]["nvidia.com/gpu"] == "4"
     assert gpu["metadata"]["labels"]["cloud.google.com/gke-accelerator"]
     assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"} in gpu["spec"]["taints"]
     assert "nvidia.com/gpu" not in nodes["cpu-1"]["status"]["allocatable"]
+    spot = nodes["spot-1"]
+    assert spot["metadata"]["labels"]["cloud.google.com/gke-spot"] == "true"
+    assert {"key": "cloud.google.com/gke-spot", "value": "true",
+            "effect": "NoSchedule"} in spot["spec"]["taints"]
 
 
 def test_gpu_job_is_scheduled_run_and_completed(kube: Kube) -> None:

@@ -11,10 +11,10 @@ way docs/install.md tells users to:
 * the operator watches the example's namespace with the chart's RBAC for it (a Role there,
   as ``helm upgrade --set operator.watchNamespaces={ml}`` renders it);
 * the trial pods' ServiceAccount (``tuningsweep-trainer``) exists where an example names it;
-* examples that select a node pool get one, shaped as GKE registers it: L4 GPUs for the
-  ``cloud.google.com/gke-accelerator: nvidia-l4`` selector, spot nodes (label and taint
-  ``cloud.google.com/gke-spot=true``) for ``examples/kueue.yaml``; the pool is removed
-  after the test;
+* the node pools the examples select are the cluster's own (cluster/up.py
+  ``DEFAULT_NODES``, shaped as GKE registers them): L4 GPUs for the
+  ``cloud.google.com/gke-accelerator: nvidia-l4`` selector, spot L4 nodes (label and taint
+  ``cloud.google.com/gke-spot=true``) for ``examples/kueue.yaml``;
 * ``examples/kueue.yaml`` runs through the real Kueue with the ResourceFlavor,
   ClusterQueue, LocalQueue and PriorityClass of docs/install.md ("Queues with Kueue"),
   applied from the docs' own YAML block: Kueue, not the test, unsuspends every Job.
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +42,6 @@ from google.cloud import storage
 
 from tests.kube.client import ApiError, KubeClient, wait_until
 from tests.kube.conftest import Kube
-from tests.kube.nodes import SPOT_LABEL, node_pool
 from tests.kube.sweeps import JOBS, SWEEPS, max_concurrent_pods, wait_phase
 from tests.operator.operator_process import OperatorProcess
 from tuningsweep.core import api
@@ -56,7 +54,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 KUSTOMIZED = EXAMPLES / "gitops" / "sweeps"
 INSTALL_DOCS = REPO / "docs" / "install.md"
-ACCELERATOR = "cloud.google.com/gke-accelerator"
 KUEUE_USER = "kueue"  # the identity cluster/kueue.py gives Kueue's manager
 NO_TRAINER = {"apiVersion": api.API_VERSION, "kind": api.KIND,
               "metadata": {"name": "defaults"},
@@ -133,22 +130,6 @@ def _kueue_as_documented(kube: Kube) -> Iterator[list[dict[str, Any]]]:
                                  "--ignore-not-found", "--wait=false")
 
 
-@contextlib.contextmanager
-def _pools_for(kube: Kube, sweeps: list[Sweep]) -> Iterator[None]:
-    """The node pool the sweeps select (L4 GPUs; spot ones if they ask), if any."""
-    selectors = [s.spec.trainer.node_selector for s in sweeps if s.spec.trainer.node_selector]
-    if not selectors:
-        yield
-        return
-    spot = any(sel.get(SPOT_LABEL) == "true" for sel in selectors)
-    accelerators = {sel.get(ACCELERATOR, "nvidia-l4") for sel in selectors}
-    (accelerator,) = accelerators  # the docs' ResourceFlavor for Kueue is L4 as well
-    gpus_at_once = sum(s.spec.parallelism for s in sweeps)
-    with node_pool(kube.cluster, kube.client, "l4-spot" if spot else "l4", spot=spot,
-                   accelerator=accelerator, count=math.ceil(gpus_at_once / 4)):
-        yield
-
-
 def _service_accounts(client: KubeClient, namespace: str, sweeps: list[Sweep]) -> None:
     """The trial pods' ServiceAccount, as docs/install.md has users create it."""
     for name in {s.spec.trainer.service_account_name for s in sweeps} - {None, ""}:
@@ -221,7 +202,6 @@ def test_example_runs_unchanged_to_success(
                                tmp_path / "operator", namespace=ns,
                                extra_args=("--results-default", f"gs://{gcs_bucket}/tuning"))
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_pools_for(kube, sweeps))
         if queued:
             stack.enter_context(_kueue_as_documented(kube))
         stack.enter_context(operator)
