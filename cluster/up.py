@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,11 +143,16 @@ class LocalCluster:
         self.control_plane = ControlPlane(self.state, bin_dir, self.pki, ports, self.processes)
         self._timed("control plane", self.control_plane.start)
         self._timed("objects", self._install_objects)
-        if self.with_kueue:
-            self.kueue = Kueue(self.state, bin_dir, self.pki, self.processes, self.server,
-                               self.kubectl)
-            self._timed("kueue", self.kueue.start)
-        self._timed("nodes", self._start_nodes)
+        # Kueue and the nodes need only the API server, not each other: start both at once
+        # (most of either is waiting for a process to answer).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            waits = [pool.submit(self._timed, "nodes", self._start_nodes)]
+            if self.with_kueue:
+                self.kueue = Kueue(self.state, bin_dir, self.pki, self.processes,
+                                   self.server, self.kubectl)
+                waits.append(pool.submit(self._timed, "kueue", self.kueue.start))
+            for wait in waits:
+                wait.result()
 
     def _timed(self, what: str, step: Any) -> None:
         started = time.monotonic()
@@ -273,12 +279,11 @@ class UserCluster:
         cluster.processes.record("fake-gcs-server", gcs.pid, gcs.log_path)
         cluster.node_env = {"STORAGE_EMULATOR_HOST": gcs.url}
         try:
-            cluster.start_kubernetes()
-            pushgateway = Pushgateway(services / "pushgateway", tie_to_parent=False).start()
-            cluster.processes.record("pushgateway", pushgateway.pid, pushgateway.log_path)
-            prometheus = Prometheus(services / "prometheus", pushgateway,
-                                    tie_to_parent=False).start()
-            cluster.processes.record("prometheus", prometheus.pid, prometheus.log_path)
+            # Prometheus waits for its first scrape (seconds): let it while Kubernetes starts.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                metrics = pool.submit(_start_metrics, services, cluster)
+                cluster.start_kubernetes()
+                pushgateway, prometheus = metrics.result()
             for bucket in (BUCKET, EXAMPLES_BUCKET):
                 _create_bucket(gcs.url, bucket)
             env = {
@@ -326,6 +331,15 @@ class UserCluster:
             print(f"cluster-down: stopped {', '.join(stopped) or 'nothing (not running)'}",
                   file=sys.stderr)
         return stopped
+
+
+def _start_metrics(services: Path, cluster: LocalCluster) -> tuple[Pushgateway, Prometheus]:
+    """The Pushgateway and Prometheus scraping it, recorded for ``down``."""
+    pushgateway = Pushgateway(services / "pushgateway", tie_to_parent=False).start()
+    cluster.processes.record("pushgateway", pushgateway.pid, pushgateway.log_path)
+    prometheus = Prometheus(services / "prometheus", pushgateway, tie_to_parent=False).start()
+    cluster.processes.record("prometheus", prometheus.pid, prometheus.log_path)
+    return pushgateway, prometheus
 
 
 def _create_bucket(url: str, bucket: str) -> None:
