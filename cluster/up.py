@@ -143,15 +143,21 @@ class LocalCluster:
         self.control_plane = ControlPlane(self.state, bin_dir, self.pki, ports, self.processes)
         self._timed("control plane", self.control_plane.start)
         self._timed("objects", self._install_objects)
+        steps = [("nodes", self._start_nodes)]
+        if self.with_kueue:
+            self.kueue = Kueue(self.state, bin_dir, self.pki, self.processes, self.server,
+                               self.kubectl)
+            steps.append(("kueue", self.kueue.start))
+        if self.tie_to_parent:
+            # A parent-death signal fires when the *thread* that started the child ends,
+            # so processes tied to this one must be started from this thread.
+            for what, step in steps:
+                self._timed(what, step)
+            return
         # Kueue and the nodes need only the API server, not each other: start both at once
         # (most of either is waiting for a process to answer).
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            waits = [pool.submit(self._timed, "nodes", self._start_nodes)]
-            if self.with_kueue:
-                self.kueue = Kueue(self.state, bin_dir, self.pki, self.processes,
-                                   self.server, self.kubectl)
-                waits.append(pool.submit(self._timed, "kueue", self.kueue.start))
-            for wait in waits:
+        with ThreadPoolExecutor(max_workers=len(steps)) as pool:
+            for wait in [pool.submit(self._timed, what, step) for what, step in steps]:
                 wait.result()
 
     def _timed(self, what: str, step: Any) -> None:
