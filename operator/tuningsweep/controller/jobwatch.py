@@ -244,6 +244,8 @@ class JobWatch:
         self._responses.add(response)
         events = 0
         try:
+            if self._stopping.is_set():  # stop() came while this request was on its way
+                return version, events
             for line in _lines(response):
                 event = json.loads(line)
                 kind, obj = event.get("type"), event.get("object") or {}
