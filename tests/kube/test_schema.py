@@ -10,8 +10,8 @@ operator the rest, and both name the field.
 * Mistakes a schema cannot state (data that does not cover the windows, a range with no
   integer in it, a request above its limit, ...) are stored by the API server and failed
   by the operator: a ``Failed`` condition naming the field and a Warning Event, no Job.
-  (A bad quantity inside ``resources`` is the operator's too; tests/kube/test_operator.py
-  has it.)
+  (A bad quantity inside ``resources`` and duplicate values are the operator's too;
+  tests/kube/test_operator.py has them.)
 * What the operator writes draws no warning: every example's Jobs, built by the operator's
   own builder, created with ``dryRun=All`` and ``fieldValidation=Strict``, come back without
   a ``Warning`` header (no unknown or deprecated field, nothing Pod Security ``restricted``
@@ -343,9 +343,10 @@ def _operator_only(ns: str, bucket: str) -> dict[str, tuple[dict[str, Any], str,
             "spec.parameters.units"): {"min": 0.2, "max": 0.8, "type": "int"}}),
             "InvalidSpec", "spec.parameters.units: the integer range 0.2..0.8 contains no "
                            "integer"),
-        "duplicate-values": (sweep("duplicate-values", {
-            "spec.parameters.hidden_units": {"values": [64, 64]}}),
-            "InvalidSpec", "spec.parameters.hidden_units.values: lists a value more than once"),
+        "int-values-with-a-fraction": (sweep("int-values-with-a-fraction", {
+            "spec.parameters.hidden_units": {"values": [64, 0.5], "type": "int"}}),
+            "InvalidSpec", "spec.parameters.hidden_units.values: has non-integer values but "
+                           "type is int"),
         "request-above-limit": (sweep("request-above-limit", {"spec.trainer.resources": {
             "requests": {"memory": "32Gi"}, "limits": {"memory": "16Gi"}}}),
             "InvalidSpec", "spec.trainer.resources.requests.memory: 32Gi is more than the "
