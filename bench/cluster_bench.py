@@ -158,6 +158,7 @@ def run(client: KubeClient, cluster: LocalCluster, operator: OperatorProcess, bu
         if event.verb in WRITE_VERBS:
             key = f"{event.verb} {event.resource}"
             writes[key] = writes.get(key, 0) + 1
+    stages = trial_stages(cluster, offset)
     time.sleep(5)  # the last collected Jobs' removal, at the next step
     left = {kind: len(client.items(resource, NS)) for kind, resource in
             (("jobs", JOBS), ("pods", "v1/pods"), ("events", "v1/events"))}
@@ -172,7 +173,58 @@ def run(client: KubeClient, cluster: LocalCluster, operator: OperatorProcess, bu
         "api_writes": writes,
         "objects_left": left,
         "operator_peak_rss_mib": round(peak_rss / 1024, 1),
+        "median_stage_seconds": stages,
     }
+
+
+def trial_stages(cluster: LocalCluster, offset: int) -> dict[str, float]:
+    """Where a trial's time goes, from the audit log's request times (medians over trials).
+
+    job created (operator) -> pod bound (Job controller creates it, the scheduler binds
+    it) -> running (the node's first status write) -> exited (its last, before deletion)
+    -> Job done (the Job controller's last status write) -> the operator's next Job create.
+    """
+    import datetime as dt
+    import statistics
+
+    def ts(text: str) -> float:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+    created: dict[str, float] = {}
+    bound: dict[str, float] = {}
+    node_writes: dict[str, list[float]] = {}
+    done: dict[str, float] = {}
+    creates: list[float] = []
+    for event in audit_events(cluster.audit_log, offset=offset):
+        if event.namespace != NS or event.code >= 400:
+            continue
+        t = ts(event.stage_ts)
+        job = event.name.rsplit("-", 1)[0]  # a pod's name is its Job's plus a suffix
+        if event.user == OPERATOR_USER and event.verb == "create" and event.resource == "jobs":
+            created[event.name] = t
+            creates.append(t)
+        elif event.resource == "pods/binding":
+            bound[job] = t
+        elif event.resource == "pods/status" and event.user.startswith("system:node:"):
+            node_writes.setdefault(job, []).append(t)
+        elif event.resource == "jobs/status" and event.user.endswith(":job-controller"):
+            done[event.name] = t
+    creates.sort()
+    steps: dict[str, list[float]] = {k: [] for k in (
+        "job_to_bound", "bound_to_running", "running_to_exited", "exited_to_job_done",
+        "job_done_to_next_create")}
+    for job, t0 in created.items():
+        writes = node_writes.get(job, [])
+        if job not in bound or len(writes) < 2 or job not in done:
+            continue
+        steps["job_to_bound"].append(bound[job] - t0)
+        steps["bound_to_running"].append(writes[0] - bound[job])
+        steps["running_to_exited"].append(writes[1] - writes[0])
+        steps["exited_to_job_done"].append(done[job] - writes[1])
+        later = [c for c in creates if c > done[job]]
+        if later:
+            steps["job_done_to_next_create"].append(later[0] - done[job])
+    return {k: round(statistics.median(v), 3) for k, v in steps.items() if v}
 
 
 if __name__ == "__main__":
