@@ -44,6 +44,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from .processes import log_tail
+
 INSTALL_HINT = "run scripts/install-system-deps.sh (as root) to install it"
 START_ATTEMPTS = 3
 READY_TIMEOUT_S = 30.0
@@ -82,14 +84,6 @@ def _die_with_parent() -> None:
     if platform.system() == "Linux":
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _log_tail(path: Path, limit: int = 4000) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return "(no log)"
-    return data[-limit:].decode("utf-8", errors="replace")
 
 
 class Service:
@@ -157,7 +151,7 @@ class Service:
                 )
             if self._wait_ready():
                 return self
-            last_error = _log_tail(self.log_path)
+            last_error = log_tail(self.log_path, 4000)
             self.stop()
         raise ServiceError(f"{self.name} did not become ready; log {self.log_path}:\n{last_error}")
 
