@@ -88,4 +88,5 @@ demo: install
 	$(VENV)/bin/tuningsweep run examples/quickstart.yaml --results ./tuningsweep-results
 
 clean:
+	@if [ -x $(PY) ]; then $(PY) -m cluster down; fi
 	rm -rf $(VENV) .cluster .tools .pytest_cache .mypy_cache .ruff_cache .import_linter_cache tuningsweep-results bench/out dist

@@ -264,6 +264,11 @@ class NodeStandIn:
             field_selector=f"spec.nodeName={self.name}")
         for pod in listing.items:
             self._handle(pod)
+        listed = {pod.metadata.uid for pod in listing.items}
+        with self.lock:
+            vanished = [c for uid, c in self.containers.items() if uid not in listed]
+        for container in vanished:
+            self._kill_vanished(container)
         watch = kubernetes.watch.Watch()
         for event in watch.stream(self.core.list_pod_for_all_namespaces,
                                   field_selector=f"spec.nodeName={self.name}",
@@ -274,6 +279,11 @@ class NodeStandIn:
                 return
             if event["type"] in ("ADDED", "MODIFIED"):
                 self._handle(event["object"])
+            elif event["type"] == "DELETED":
+                with self.lock:
+                    gone = self.containers.get(event["object"].metadata.uid)
+                if gone is not None:
+                    self._kill_vanished(gone)
 
     def _handle(self, pod: Any) -> None:
         uid = pod.metadata.uid
@@ -291,6 +301,14 @@ class NodeStandIn:
             return
         if container is None and pod.status.phase in ("Pending", None):
             self._start(pod)
+
+    def _kill_vanished(self, container: _Container) -> None:
+        """A pod removed from the API at once (force-deleted, garbage-collected with no
+        grace) has nobody left to report to: kill its process, as a kubelet does."""
+        container.stopping.set()
+        _signal_group(container.popen.pid, signal.SIGKILL)
+        with self.lock:
+            self.containers.pop(container.uid, None)
 
     def _start(self, pod: Any) -> None:
         spec = pod.spec.containers[0]
@@ -328,8 +346,9 @@ class NodeStandIn:
         container = _Container(pod, popen, log, message_file, started)
         with self.lock:
             self.containers[pod.metadata.uid] = container
-        self._patch_running(pod, container)
+        # Waiting first: the exit is reported even if reporting the start failed.
         threading.Thread(target=self._wait, args=(container,), daemon=True).start()
+        self._patch_running(pod, container)
 
     def _container_env(self, pod: Any, spec: Any) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -387,21 +406,15 @@ class NodeStandIn:
         self._delete_now(container.namespace, container.name, container.uid)
 
     def _report_exit(self, container: _Container, code: int) -> None:
-        kubernetes = _kubernetes()
-
         exit_code = code if code >= 0 else 128 - code  # killed by signal N: 128 + N
         message = self._termination_message(container, exit_code)
         state = {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
                  "startedAt": container.started, "finishedAt": _now()}
         if message:
             state["message"] = message
-        try:
-            pod = self.core.read_namespaced_pod(container.name, container.namespace)
-        except kubernetes.client.ApiException as exc:
-            if exc.status == 404:
-                return
-            raise
-        if pod.metadata.uid != container.uid:
+        pod = _retrying(f"reading {container.name}", self.core.read_namespaced_pod,
+                        container.name, container.namespace)
+        if pod is None or pod.metadata.uid != container.uid:
             return
         self._patch_status(pod, "Succeeded" if exit_code == 0 else "Failed", state)
 
@@ -429,7 +442,8 @@ class NodeStandIn:
 
     def _patch_running(self, pod: Any, container: _Container) -> None:
         spec = pod.spec.containers[0]
-        self.core.patch_namespaced_pod_status(pod.metadata.name, pod.metadata.namespace, {
+        _retrying(f"reporting {pod.metadata.name} running", self.core.patch_namespaced_pod_status,
+                  pod.metadata.name, pod.metadata.namespace, {
             "status": {
                 "phase": "Running", "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
                 "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}],
@@ -442,8 +456,6 @@ class NodeStandIn:
             }})
 
     def _patch_status(self, pod: Any, phase: str, terminated: dict[str, Any]) -> None:
-        kubernetes = _kubernetes()
-
         spec = pod.spec.containers[0]
         body = {"metadata": {"uid": pod.metadata.uid}, "status": {
             "phase": phase, "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
@@ -452,11 +464,8 @@ class NodeStandIn:
                 "name": spec.name, "image": spec.image, "imageID": "", "ready": False,
                 "started": False, "restartCount": 0, "state": {"terminated": terminated}}],
         }}
-        try:
-            self.core.patch_namespaced_pod_status(pod.metadata.name, pod.metadata.namespace, body)
-        except kubernetes.client.ApiException as exc:
-            if exc.status not in (404, 409):
-                raise
+        _retrying(f"reporting {pod.metadata.name} {phase}", self.core.patch_namespaced_pod_status,
+                  pod.metadata.name, pod.metadata.namespace, body)
 
     def _final_delete(self, pod: Any) -> None:
         if pod.status.phase not in ("Succeeded", "Failed"):
@@ -468,17 +477,11 @@ class NodeStandIn:
 
     def _delete_now(self, namespace: str, name: str, uid: str) -> None:
         """The kubelet's last word on a terminated pod: delete it with no grace left."""
-        kubernetes = _kubernetes()
-
-        try:
-            # Grace and precondition both in the body: with a body, the API server does
-            # not read gracePeriodSeconds from the query, and the pod would wait out
-            # its old grace period forever (nothing else deletes it).
-            self.core.delete_namespaced_pod(name, namespace, body={
-                "gracePeriodSeconds": 0, "preconditions": {"uid": uid}})
-        except kubernetes.client.ApiException as exc:
-            if exc.status not in (404, 409):
-                raise
+        # Grace and precondition both in the body: with a body, the API server does not
+        # read gracePeriodSeconds from the query, and the pod would wait out its old grace
+        # period forever (nothing else deletes it).
+        _retrying(f"deleting {name}", self.core.delete_namespaced_pod, name, namespace,
+                  body={"gracePeriodSeconds": 0, "preconditions": {"uid": uid}})
 
 
 def _die_with_node() -> None:
@@ -486,6 +489,29 @@ def _die_with_node() -> None:
     import ctypes
 
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _retrying(what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``call`` until it succeeds, as a kubelet retries its status writes: a pod whose
+    exit is never reported would hold its Job forever. 404 and 409 (the pod is gone or
+    replaced) end the retries; so does a minute of failures, with a message."""
+    kubernetes = _kubernetes()
+    delay = 0.2
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except kubernetes.client.ApiException as exc:
+            if exc.status in (404, 409):
+                return None
+            error: Exception = exc
+        except Exception as exc:
+            error = exc
+        if time.monotonic() > deadline:
+            print(f"node stand-in: giving up on {what}: {error}", file=sys.stderr, flush=True)
+            return None
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -15,6 +15,7 @@ Keys are RSA 2048; certificates are valid for ten years (the folder is thrown aw
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -85,8 +86,11 @@ class Pki:
         with tempfile.NamedTemporaryFile("w", suffix=".ext", dir=self.folder) as ext:
             ext.write("\n".join(extensions) + "\n")
             ext.flush()
+            # A random serial, not -CAcreateserial's shared counter file: certificates
+            # are made from several threads at once (Kueue's and the nodes').
             _openssl("x509", "-req", "-in", str(csr), "-CA", str(self.ca.cert),
-                     "-CAkey", str(self.ca.key), "-CAcreateserial", "-days", DAYS,
+                     "-CAkey", str(self.ca.key), "-set_serial", str(secrets.randbits(120)),
+                     "-days", DAYS,
                      "-extfile", ext.name, "-out", str(pair.cert))
         csr.unlink()
         return pair

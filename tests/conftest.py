@@ -13,7 +13,7 @@ repository root on ``sys.path`` and tests import helpers as ``from tests.service
 * ``gcs_bucket`` (function): name of a fresh, uniquely named, empty bucket.
 * ``kube_cluster`` (session): the real control plane on loopback
   (:class:`cluster.up.LocalCluster`: etcd, kube-apiserver, kube-controller-manager,
-  kube-scheduler, Kueue, three stand-in nodes, the chart's CRD and RBAC), started on first
+  kube-scheduler, Kueue, four stand-in nodes, the chart's CRD and RBAC), started on first
   use and stopped at the end of the session; its nodes run the reference trainer's image
   as the fake trainer (``tests/operator/fake_trainer.py``). Used by tests/kube (see its
   conftest for the per-test fixtures) and by the chart's operator runs (tests/chart).

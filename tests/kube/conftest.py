@@ -2,8 +2,9 @@
 
 * ``kube_cluster`` (session, in tests/conftest.py since the chart tests use it too): a
   :class:`cluster.up.LocalCluster` in a temporary folder: etcd, kube-apiserver,
-  kube-controller-manager, kube-scheduler, Kueue and three stand-in nodes (``gpu-1`` and
-  ``gpu-2`` with 4 GPUs each, ``cpu-1`` without), the chart's CRD and RBAC installed.
+  kube-controller-manager, kube-scheduler, Kueue and four stand-in nodes (``gpu-1`` and
+  ``gpu-2`` with 4 L4 GPUs each, ``spot-1`` with 8 on spot VMs, ``cpu-1`` without), the
+  chart's CRD and RBAC installed.
   Started once (about 15-25 s warm), stopped at the end; its processes die with the test
   run.
 * ``kube`` (function): a :class:`Kube` for one test: ``.client`` (the administrator),

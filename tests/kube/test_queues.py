@@ -116,7 +116,7 @@ def test_a_queue_of_two_gpus_runs_two_trials_at_a_time_until_all_are_done(
     with gpu_queue(kube, gpus=2):
         kube_operator.start()
         kube.client.create(SWEEPS, queued_sweep("queued", ns, gcs_bucket, configs=4,
-                                                parallelism=8, sleep="3"))
+                                                parallelism=8, sleep="5"))
         jobs = wait_until(lambda: len(j := kube.client.items(JOBS, ns)) == 8 and j, 60,
                           what="8 Jobs")
         for job in jobs:
@@ -168,7 +168,9 @@ def test_a_higher_priority_job_preempts_a_trial_which_runs_again_later(
     with gpu_queue(kube, gpus=2, preemption={"withinClusterQueue": "LowerPriority"}):
         kube_operator.start()
         kube.client.create(SWEEPS, queued_sweep("preempted", ns, gcs_bucket, configs=2,
-                                                parallelism=2, sleep="5",
+                                                # long enough to be running when the
+                                                # urgent Job arrives, even under load
+                                                parallelism=2, sleep="12",
                                                 priority="tuning-low"))
         wait_until(lambda: max_concurrent_pods(kube.client, ns, "preempted") == 2, 60,
                    what="two trials running (the queue's quota used up)")

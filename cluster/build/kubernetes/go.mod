@@ -2,7 +2,8 @@
 // release. k8s.io/kubernetes points its staging modules (k8s.io/api, ...) at local
 // folders with `replace`, so it cannot be `go install`ed; this module replaces each one
 // with the published v0.x of the same release instead (kubernetes/kubernetes#79384).
-// Regenerate with cluster/build/pin-kubernetes.sh after changing cluster/versions.env.
+// The replace list is k8s.io/kubernetes's own list of staging modules (its go.mod's
+// `=> ./staging/...` lines), each pinned to v0.<minor>.<patch> of the same release.
 module tuningsweep.dev/cluster/kubernetes
 
 go 1.26.0
