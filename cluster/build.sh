@@ -21,12 +21,12 @@ log() { printf 'cluster/build: %s\n' "$*" >&2; }
 command -v go >/dev/null || { log "error: Go is not installed (needs Go 1.26 or newer)"; exit 1; }
 # shellcheck source=versions.env
 . "$here/versions.env"
-key="$( { cat "$here/versions.env"; go env GOVERSION GOARCH; } | sha256sum | cut -c1-16)"
+key="$( { grep -v "^#" "$here/versions.env"; go env GOVERSION GOARCH; } | sha256sum | cut -c1-16)"
 bin="$cache_root/cluster/$key/bin"
 mkdir -p "$bin"
 # Each binary also records the hash of its own module (go.mod + go.sum): changing one
 # component's pins rebuilds that component only.
-module_key() { cat "$here/build/$1/go.mod" "$here/build/$1/go.sum" | sha256sum | cut -c1-16; }
+module_key() { grep -hv "^//" "$here/build/$1/go.mod" "$here/build/$1/go.sum" | sha256sum | cut -c1-16; }
 
 # component  build-folder  package  binary-name
 targets=(
