@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             cluster.up()
             print(f"cluster-up: ready. Try:\n  source {cluster.env_file}\n"
-                  "  kubectl apply -f examples/grid.yaml\n  kubectl get sweeps -n ml -w",
+                  "  kubectl apply -f examples/fast.yaml\n  kubectl get sweeps -n ml -w",
                   file=sys.stderr)
         elif args.command == "down":
             cluster.down()
