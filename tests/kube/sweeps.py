@@ -11,7 +11,7 @@ from typing import Any
 
 from google.cloud import storage
 
-from tests.kube.client import KubeClient, wait_until
+from tests.kube.client import KubeClient, audit_events, wait_until
 from tests.operator.operator_process import OperatorProcess
 
 SWEEPS = "tuningsweep.io/v1alpha1/tuningsweeps"
@@ -85,24 +85,34 @@ def pushgateway_groups(pushgateway_url: str, namespace: str, sweep: str) -> list
             if g["labels"].get("sweep") == sweep and g["labels"].get("namespace") == namespace]
 
 
-def max_concurrent_pods(client: KubeClient, namespace: str, sweep: str) -> int:
-    """The most trial pods of ``sweep`` that ran at once, from their start and end times."""
+def max_concurrent_pods(kube: Any, namespace: str, sweep: str) -> int:
+    """The most trial pods of ``sweep`` that ran at once since the test began.
+
+    From the API server's audit log, whose times have microseconds (a container's
+    ``startedAt``/``finishedAt`` have seconds, too coarse for sub-second trials): a node's
+    first status write for a pod says it runs, its second that it exited.
+    """
+    writes: dict[str, list[str]] = {}
+    for event in audit_events(kube.cluster.audit_log, offset=kube.audit_offset):
+        if (event.resource == "pods/status" and event.user.startswith("system:node:")
+                and event.namespace == namespace and event.name.startswith(f"{sweep}-")
+                and event.code < 400):
+            writes.setdefault(event.name, []).append(event.stage_ts)
     edges = []
-    for pod in client.items(PODS, namespace, label_selector=f"tuningsweep.io/sweep={sweep}"):
-        for status in (pod.get("status") or {}).get("containerStatuses") or []:
-            state = status.get("state") or {}
-            terminated = state.get("terminated") or {}
-            start = terminated.get("startedAt") or (state.get("running") or {}).get("startedAt")
-            if start:
-                edges.append((start, 1))
-                if terminated.get("finishedAt"):
-                    edges.append((terminated["finishedAt"], -1))
+    for pod, times in writes.items():
+        if len(times) == 1:
+            # One write: running now, or failed before it ran (deleted while Pending).
+            body = kube.client.get_or_none(PODS, pod, namespace)
+            if body is None or (body.get("status") or {}).get("phase") != "Running":
+                continue
+        edges.append((times[0], 1))
+        if len(times) > 1:
+            edges.append((times[1], -1))
     running = peak = 0
-    for _, step in sorted(edges, key=lambda e: (e[0], e[1])):
+    for _, step in sorted(edges):
         running += step
         peak = max(peak, running)
     return peak
-
 
 def pods_created_for(client: KubeClient, namespace: str, job: str) -> int:
     """Pods the Job controller created for ``job``, from its ``SuccessfulCreate`` events

@@ -242,7 +242,7 @@ def _check_sweep(kube: Kube, ns: str, sweep: Sweep, status: dict[str, Any], tota
     assert container["image"] == sweep.spec.trainer.image
     for key, value in (sweep.spec.trainer.node_selector or {}).items():
         assert pod["nodeSelector"][key] == value
-    assert max_concurrent_pods(kube.client, ns, sweep.name) <= sweep.spec.parallelism
+    assert max_concurrent_pods(kube, ns, sweep.name) <= sweep.spec.parallelism
 
 
 def _check_kueue_admitted(kube: Kube, ns: str, sweeps: list[Sweep]) -> None:

@@ -91,7 +91,7 @@ def test_sweep_runs_to_success_with_one_row_per_trial(
     assert summary.download_as_text().count("\n") == 3
     assert {"WindowsPinned", "Succeeded"} <= set(event_reasons(kube))
     # Never more trials at once than spec.parallelism.
-    assert max_concurrent_pods(kube.client, ns, "op-e2e") <= 2
+    assert max_concurrent_pods(kube, ns, "op-e2e") <= 2
     # Everything the operator did, it did as the chart's ServiceAccount, and none of it
     # was refused.
     calls = kube.audit()
@@ -180,7 +180,7 @@ def test_suspend_stops_new_jobs_and_resume_finishes(
     assert len(kube.client.items(JOBS, ns)) == count < 8
     kube.client.patch(SWEEPS, "pause", {"spec": {"suspend": False, "parallelism": 4}}, ns)
     wait_phase(kube.client, ns, "pause", "Succeeded", operator=kube_operator)
-    assert max_concurrent_pods(kube.client, ns, "pause") >= 2  # the raised parallelism
+    assert max_concurrent_pods(kube, ns, "pause") >= 2  # the raised parallelism
 
 
 def test_deleting_a_sweep_deletes_its_jobs(

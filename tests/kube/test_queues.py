@@ -133,7 +133,7 @@ def test_a_queue_of_two_gpus_runs_two_trials_at_a_time_until_all_are_done(
             assert time.monotonic() < deadline, "the queued sweep did not finish"
             time.sleep(0.2)
     assert most_admitted == 2
-    assert max_concurrent_pods(kube.client, ns, "queued") == 2
+    assert max_concurrent_pods(kube, ns, "queued") == 2
     status = status_of(kube.client, ns, "queued")
     assert status["trials"]["succeeded"] == 8 and status["trials"]["failed"] == 0
     rows = results_rows(gcs_client, gcs_bucket, ns, "queued")
@@ -172,7 +172,7 @@ def test_a_higher_priority_job_preempts_a_trial_which_runs_again_later(
                                                 # urgent Job arrives, even under load
                                                 parallelism=2, sleep="12",
                                                 priority="tuning-low"))
-        wait_until(lambda: max_concurrent_pods(kube.client, ns, "preempted") == 2, 60,
+        wait_until(lambda: max_concurrent_pods(kube, ns, "preempted") == 2, 60,
                    what="two trials running (the queue's quota used up)")
         kube.client.create(JOBS, urgent_job("urgent"), ns)
         evicted = wait_until(lambda: _preempted_workloads(kube.client, ns), 60,
