@@ -103,7 +103,12 @@ class FakeCluster:
 
 
 class FileMetrics:
-    """The metrics source: the final record of each trial's metrics file."""
+    """The metrics source: each trial's latest record, as Prometheus would hold it.
+
+    The trainer pushes every metric at each epoch and once more at the end; Prometheus
+    keeps the latest push. So a trial's metrics are its final record once it has one
+    (finished), before that its last epoch's (not finished).
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -117,6 +122,9 @@ class FileMetrics:
                 log = parse_metrics_log(path.read_text())
                 if log.final is not None:
                     out[trial] = TrialMetrics(dict(log.final), finished=True)
+                elif log.epochs:
+                    out[trial] = TrialMetrics(dict(log.epochs[log.last_epoch]),
+                                              finished=False)
         return out
 
     async def query_curves(self, namespace: str, sweep: str, trials: list[str], metric: str,

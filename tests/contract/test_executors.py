@@ -42,7 +42,9 @@ def manifest(**spec: Any) -> dict[str, Any]:
                        "hidden_units": {"values": [16, 64]}},
         "parallelism": 1,
         "maxFailedTrials": 1,
+        # One GPU a trial on both sides: the cluster's request, the local runner's device.
         "trainer": {"command": [sys.executable, str(FAKE_TRAINER)],
+                    "resources": {"limits": {"nvidia.com/gpu": 1}},
                     "env": [{"name": "FAKE_SLEEP", "value": "0"},
                             *({"name": k, "value": v} for k, v in env.items())]},
     }
@@ -76,7 +78,8 @@ def run_local(doc: dict[str, Any], folder: Path, kill_after: int | None = None) 
         windows = results.pin_windows(resolve_windows(sweep.spec, TODAY))
         settings = LocalSettings(parallel=sweep.spec.parallelism,
                                  command=list(sweep.spec.trainer.command or ()),
-                                 models_uri=str(folder / "models"), workdir=folder / "trials")
+                                 models_uri=str(folder / "models"), workdir=folder / "trials",
+                                 gpus=("0",))
         events = _Interrupt(after) if after else None
         try:
             phase = LocalExecutor(sweep, results, windows, settings, events).run().phase
@@ -122,13 +125,20 @@ RUNNERS = {"local": run_local, "cluster": run_cluster}
 
 
 def essentials(rows: list[ResultRow]) -> list[tuple[Any, ...]]:
-    """What both executors must agree on, row by row.
+    """What both executors must agree on, row by row: every column but the clock's.
 
-    A stopped trial's last metrics depend on when the executor looked (an epoch later or
-    sooner), so only its status counts.
+    Times (``started_at``, ``finished_at``, ``duration_seconds``), the Job's name, the
+    model's folder and the executor's own words for a crash may differ; the GPUs a trial
+    held (``gpu_seconds`` over its duration) may not. A stopped trial's last metrics
+    depend on when the executor looked (an epoch later or sooner), so for it the names of
+    the metrics it kept count, not their values.
     """
-    return [(r.trial, r.config, r.window, r.status, dict(r.params),
-             {} if r.status == "stopped" else {k: round(v, 9) for k, v in r.metrics.items()},
+    return [(r.sweep, r.trial, r.config, r.window, r.window_start, r.window_end, r.status,
+             dict(r.params),
+             sorted(r.metrics) if r.status == "stopped"
+             else {k: round(v, 9) for k, v in r.metrics.items()},
+             round(r.gpu_seconds / r.duration_seconds, 2) if r.duration_seconds else 0.0,
+             bool(r.model_uri),
              r.error if "diverged" in r.error or not r.error else "executor's words")
             for r in rows]
 
@@ -252,6 +262,11 @@ def test_early_stopping_stops_the_trials_behind_their_window(
     best_finished = min(r.metrics["val_mse"] for r in finished)
     assert all(r.error.startswith("stopped at epoch ") for r in stopped)
     assert all(r.metrics["val_mse"] > best_finished for r in stopped)
+    # It keeps every metric of its last epoch (the fake trainer reports val_mse and loss
+    # each epoch) and the GPU time it held, which counts in budget.gpuHours like any other
+    # trial's.
+    assert all(set(r.metrics) == {"val_mse", "loss"} for r in stopped)
+    assert all(r.gpu_seconds == pytest.approx(r.duration_seconds, abs=0.01) for r in stopped)
 
 
 @pytest.mark.parametrize("executor", RUNNERS)

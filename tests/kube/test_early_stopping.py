@@ -45,6 +45,11 @@ def test_trials_behind_their_window_are_stopped_and_recorded(
     assert rows[0.1]["status"] == "stopped", rows[0.1]
     assert rows[0.1]["error"].startswith("stopped at epoch ")
     assert rows[0.1]["metric.val_mse"]  # the last value it reported
+    # Every metric of its last epoch, and the GPU time it held (the default request of
+    # one GPU), which counts in budget.gpuHours as the local runner counts it.
+    assert rows[0.1]["metric.loss"]
+    assert float(rows[0.1]["gpu_seconds"]) > 0
+    assert float(rows[0.1]["gpu_seconds"]) == float(rows[0.1]["duration_seconds"])
     assert rows[0.001]["status"] == "succeeded"
     assert status["trials"]["stopped"] == sum(r["status"] == "stopped" for r in rows.values())
     assert status["trials"]["failed"] == 0

@@ -15,13 +15,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Collection, Iterable, Mapping
 
 from ..core import naming
 from ..core.early_stopping import EpochCurves
-from ..core.jobs import JobState, format_timestamp
+from ..core.jobs import JobState, format_timestamp, gpus_requested
 from ..core.outcomes import TrialEnd, trial_row
 from ..core.planner import Trial
 from ..core.results import ResultRow
@@ -76,23 +75,38 @@ class TrialCleanup:
 
     async def stop(self, sweep: Sweep, stops: Mapping[str, str], jobs: Mapping[str, JobState],
                    trials: Mapping[str, Trial], curves: EpochCurves | None) -> list[ResultRow]:
-        """Delete the Jobs of the trials to stop; their ``stopped`` rows."""
+        """Delete the Jobs of the trials to stop; their ``stopped`` rows.
+
+        A stopped row is the same as the local runner's: the GPUs the trial held (its
+        GPU time counts in ``budget.gpuHours`` like any other trial's) and every metric of
+        the last epoch it reported, read before the Pushgateway group can go.
+        """
         rows = []
+        # Every metric of each trial's latest epoch push, read before the Jobs go (their
+        # groups are removed once the rows are durable).
+        latest = await self.source.query_trials(self.namespace, self.name, sorted(stops))
         await self.api.delete_jobs(self.namespace, self.name, sorted(stops))
         self._unfolded.update(stops)  # their curves are kept at the next query
         now = time.time()
         metric = sweep.spec.objective_metric
+        gpus = gpus_requested(sweep)
         for trial_id, reason in sorted(stops.items()):
             curve = curves.curve(trial_id) if curves is not None else {}
-            last = curve[max(curve)] if curve else math.nan
+            final: dict[str, float] = {}
+            if trial_id in latest:
+                final.update(latest[trial_id].metrics)
+            if curve:
+                # The curve is what the stopping rule judged: its last value is the
+                # objective the row keeps, whatever a later scrape holds.
+                final[metric] = curve[max(curve)]
             job = jobs.get(trial_id)
             start = job.start if job is not None and job.start else now
             rows.append(trial_row(sweep, TrialEnd(
                 trial=trials[trial_id], exited_ok=True,
-                final={metric: last} if curve else {}, stopped=reason,
+                final=final or None, stopped=reason,
                 started_at=job.started_at if job is not None else "",
                 finished_at=format_timestamp(now),
-                duration_seconds=max(0.0, now - start),
+                duration_seconds=max(0.0, now - start), gpus=gpus,
                 job=naming.job_name(self.name, trial_id))))
         return rows
 
