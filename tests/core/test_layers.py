@@ -71,3 +71,53 @@ def test_the_source_check_sees_relative_and_absolute_imports(tmp_path: Path) -> 
     found = absolute_imports(sample)
     assert {"os.path", "tuningsweep.io.storage", "tuningsweep.core.spec",
             "tuningsweep.executors.local.LocalExecutor"} <= found
+
+
+def third_party_imports(root: Path) -> dict[str, set[str]]:
+    """Top-level modules imported by the files under ``root`` that are neither the
+    standard library's nor the project's, with the files importing each."""
+    found: dict[str, set[str]] = {}
+    own = {"tuningsweep", "tuningsweep_trainer"}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top and top not in sys.stdlib_module_names and top not in own:
+                    found.setdefault(name, set()).add(path.name)
+    return found
+
+
+def declared_distributions() -> set[str]:
+    """The distributions pyproject.toml declares (dependencies and every extra)."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"],
+             *(s for extra in project["optional-dependencies"].values() for s in extra)]
+    return {re.split(r"[ <>=!~;\[]", s, maxsplit=1)[0].lower().replace("_", "-")
+            for s in specs}
+
+
+def test_what_the_package_imports_is_declared_and_public() -> None:
+    from importlib.metadata import packages_distributions
+
+    providers = packages_distributions()
+    declared = declared_distributions()
+    imports = {**third_party_imports(ROOT / "operator"),
+               **third_party_imports(ROOT / "trainer-image")}
+    undeclared = {}
+    for name, files in imports.items():
+        dists = {d.lower().replace("_", "-") for d in providers.get(name.split(".")[0], [])}
+        # tensorflow is declared as tensorflow-cpu (or the CUDA build in the image).
+        if dists and not dists & declared and not (name.startswith("tensorflow")
+                                                   and "tensorflow-cpu" in declared):
+            undeclared[name] = sorted(files)
+    assert undeclared == {}, "imported but not declared in pyproject.toml"
+    # Underscored modules of another package are its internals: they change without notice.
+    private = {n: sorted(f) for n, f in imports.items()
+               if any(part.startswith("_") for part in n.split(".")[1:])}
+    assert private == {}

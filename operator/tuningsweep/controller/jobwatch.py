@@ -38,7 +38,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import urllib3
-from kopf._cogs.structs.references import match_namespace  # kopf's own pattern rules
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -46,6 +45,7 @@ from .. import __version__
 from ..core import naming
 from ..core.jobs import LABEL_SWEEP, JobState, job_state
 from . import metrics
+from .namespaces import matches_any
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ class JobWatch:
         if not self._patterns:
             return True
         namespace = (obj.get("metadata") or {}).get("namespace", "")
-        return any(match_namespace(namespace, pattern) for pattern in self._patterns)
+        return matches_any(namespace, self._patterns)
 
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
         assert self._loop is not None

@@ -33,7 +33,7 @@ from requests import RequestException
 
 from .errors import StorageError
 from .gcs_client import make_client
-from .storage import DEFAULT_RETRY_TIMEOUT_S, clean_prefix, clean_relpath
+from .object_paths import DEFAULT_RETRY_TIMEOUT_S, clean_prefix, clean_relpath
 
 DEFAULT_REQUEST_TIMEOUT_S = 60.0
 _PROBE_NAME = ".tuningsweep-write-check"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from .errors import StorageError
-from .storage import clean_prefix, clean_relpath
+from .object_paths import clean_prefix, clean_relpath
 
 TEMP_SUFFIX = ".tuningsweep-tmp"
 PROBE_NAME = ".tuningsweep-write-check"

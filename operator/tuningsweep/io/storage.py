@@ -32,8 +32,7 @@ import re
 from typing import Protocol
 
 from .errors import StorageError as StorageError  # re-exported: the public name
-
-DEFAULT_RETRY_TIMEOUT_S = 60.0
+from .object_paths import DEFAULT_RETRY_TIMEOUT_S
 
 
 class Store(Protocol):
@@ -97,21 +96,3 @@ def open_store(
             f"unsupported storage location {uri!r}: use a local folder or gs://bucket/prefix"
         )
     return LocalStore(text)
-
-
-def clean_relpath(relpath: str) -> str:
-    """Normalise a relative object path (``/`` separators, no ``.``); refuse ``..``."""
-    parts = [p for p in relpath.replace("\\", "/").split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise StorageError(f"invalid object path {relpath!r}: '..' is not allowed")
-    if not parts:
-        raise StorageError(f"invalid object path {relpath!r}: empty")
-    return "/".join(parts)
-
-
-def clean_prefix(prefix: str) -> str:
-    """Like :func:`clean_relpath` but empty is allowed and a trailing ``/`` is kept."""
-    if not prefix.strip("/"):
-        return ""
-    cleaned = clean_relpath(prefix)
-    return cleaned + "/" if prefix.endswith("/") else cleaned

@@ -17,7 +17,8 @@ from types import TracebackType
 from typing import Self
 
 from .errors import StorageError
-from .storage import Store, clean_relpath
+from .object_paths import clean_relpath
+from .storage import Store
 
 log = logging.getLogger(__name__)
 
