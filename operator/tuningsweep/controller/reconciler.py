@@ -22,7 +22,6 @@ deterministic; 409 is success) and collects each trial exactly once (rows merge 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import time
@@ -40,7 +39,7 @@ from ..core.jobs import JobState, gpus_requested, parse_timestamp
 from ..core.ledger import pending_trials
 from ..core.planner import Plan, count_trials
 from ..core.racing_summary import racing_status
-from ..core.spec import Sweep, parse_spec
+from ..core.spec import Sweep, parse_spec, with_live_fields
 from ..core.status import FAILED, SUCCEEDED
 from ..io.storage import StorageError
 from .collection import Collector, job_failure
@@ -78,6 +77,7 @@ class _Running:
     plan: Plan | None = None
     total: int | None = None
     checked_generation: int | None = None  # the spec generation last checked for edits
+    live: Sweep | None = None  # the live spec of that generation (None: invalid)
 
 
 def _api_message(exc: ApiException) -> str:
@@ -226,28 +226,20 @@ class SweepReconciler:
 
     def _live_sweep(self, state: _Running, body: dict[str, Any]) -> Sweep:
         """The pinned sweep with the mutable fields taken from the live object."""
-        original = state.opened.sweep
-        live_spec = body.get("spec") or {}
-        spec = dataclasses.replace(
-            original.spec,
-            parallelism=int(live_spec.get("parallelism", original.spec.parallelism)),
-            suspend=bool(live_spec.get("suspend", False)),
-            max_failed_trials=int(live_spec.get("maxFailedTrials",
-                                                original.spec.max_failed_trials)),
-        )
-        # Only a spec edit bumps the generation; validating on every step would redo the
-        # same work each time a Job finishes.
+        # Only a spec edit bumps the generation: the live spec is parsed once per edit,
+        # not on every step (each time a Job finishes).
         generation = _generation(body)
         if generation is None or generation != state.checked_generation:
             state.checked_generation = generation
             try:
-                changed = changed_fields(original, parse_spec(live_spec, self.name,
-                                                              self.namespace))
+                state.live = parse_spec(body.get("spec") or {}, self.name, self.namespace)
             except InvalidSpec:
-                changed = []  # an invalid edit changes nothing; the CRD should have refused it
-            if changed:
-                self.status.refuse_spec_change(changed)
-        return dataclasses.replace(original, spec=spec)
+                state.live = None  # an invalid edit changes nothing; the CRD should refuse it
+            if state.live is not None:
+                changed = changed_fields(state.opened.sweep, state.live)
+                if changed:
+                    self.status.refuse_spec_change(changed)
+        return with_live_fields(state.opened.sweep, state.live)
 
     async def _decide(self, state: _Running, sweep: Sweep, jobs: list[JobState],
                       curves: EpochCurves | None = None) -> Decision:

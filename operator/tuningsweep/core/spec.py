@@ -10,6 +10,7 @@ same field paths and fixes.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -56,7 +57,14 @@ __all__ = [
     "build_spec",
     "parse_spec",
     "parse_sweep",
+    "with_live_fields",
 ]
+
+#: The spec fields that may change while a sweep runs (api.MUTABLE_SPEC_FIELDS), by the
+#: :class:`Spec` attribute each sets. Everything else is pinned when the sweep starts.
+_MUTABLE_ATTRIBUTES = {"parallelism": "parallelism", "suspend": "suspend",
+                       "maxFailedTrials": "max_failed_trials"}
+assert tuple(_MUTABLE_ATTRIBUTES) == api.MUTABLE_SPEC_FIELDS
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -225,3 +233,14 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
     )
 
 
+def with_live_fields(pinned: Sweep, live: Sweep | None) -> Sweep:
+    """The sweep as started, with the fields that may change taken from its live spec.
+
+    ``live`` is the current spec, parsed (and so defaulted) like the first; None keeps
+    the pinned values (the live spec did not validate: the API server should have
+    refused it, and a sweep is never steered by a spec it cannot read).
+    """
+    if live is None:
+        return pinned
+    changes = {attr: getattr(live.spec, attr) for attr in _MUTABLE_ATTRIBUTES.values()}
+    return dataclasses.replace(pinned, spec=dataclasses.replace(pinned.spec, **changes))
