@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.contract.cluster import FakeCluster, reconcile, reconciler
+from tests.contract.cluster import UID, FakeCluster, reconcile, reconciler
 from tests.local.conftest import FAKE_TRAINER
 from tuningsweep.core.results import ResultRow, parse_csv
 from tuningsweep.core.spec import parse_sweep
@@ -94,9 +94,9 @@ def run_local(doc: dict[str, Any], folder: Path, kill_after: int | None = None) 
 def run_cluster(doc: dict[str, Any], folder: Path, kill_after: int | None = None) -> tuple[
         list[ResultRow], str]:
     """Run the sweep with the operator's reconciler; a kill drops it without closing."""
-    cluster = FakeCluster(folder / "node")
+    cluster = FakeCluster(folder / "node", uid=UID)
     cluster.folder.mkdir()
-    body = {"metadata": {"name": NAME, "namespace": NAMESPACE, "uid": "uid-contract",
+    body = {"metadata": {"name": NAME, "namespace": NAMESPACE, "uid": UID,
                          "generation": 1, "creationTimestamp": f"{TODAY}T08:00:00Z"},
             "spec": doc["spec"], "status": {}}
 

@@ -1,7 +1,8 @@
 """The reconcile step against in-memory fakes of its ports: milliseconds per scenario.
 
 No process, API server or Prometheus: the test plays the cluster (it sets each Job's
-state) and Prometheus (a dict of reported metrics). tests/operator runs the same
+state) and Prometheus (a dict of reported metrics), through the fakes of
+:mod:`tests.controller.fakes`. tests/operator runs the same
 reconciler against the API emulator and real services end to end.
 """
 
@@ -9,81 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from tests.controller.fakes import UID, FakeGroups, FakeJobs, FakeMetrics
 from tuningsweep.controller.ports import TrialMetrics
 from tuningsweep.controller.reconciler import SweepReconciler
 from tuningsweep.controller.settings import OperatorSettings
-from tuningsweep.core.jobs import LABEL_TRIAL, JobState
-from tuningsweep.core.naming import job_name
+from tuningsweep.core.jobs import JobState
 from tuningsweep.core.results import parse_csv
 from tuningsweep.io.storage import open_store
-
-UID = "uid-1"
-
-
-class Api:
-    def __init__(self) -> None:
-        self.created: list[str] = []
-        self.deleted: list[str] = []
-        self.delete_calls = 0
-        self.status: dict[str, Any] = {}
-        self.refuse: ApiException | None = None
-
-    async def create_job(self, namespace: str, body: dict[str, Any]) -> bool:
-        if self.refuse is not None:
-            raise self.refuse
-        trial = body["metadata"]["labels"][LABEL_TRIAL]
-        if trial in self.created:
-            return False
-        self.created.append(trial)
-        return True
-
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        self.status.update(status)
-
-    async def delete_jobs(self, namespace: str, sweep: str, trials: Sequence[str]) -> None:
-        self.delete_calls += 1
-        self.deleted.extend(job_name(sweep, t) for t in trials)
-
-    async def failure_message(self, namespace: str, job: str) -> str:
-        return f"RuntimeError: out of memory in {job}"
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.reported: dict[str, TrialMetrics] = {}
-
-    async def query_trials(self, namespace: str, sweep: str,
-                           trials: list[str]) -> dict[str, TrialMetrics]:
-        return {t: self.reported[t] for t in trials if t in self.reported}
-
-    async def query_curves(self, namespace: str, sweep: str, trials: list[str], metric: str,
-                           since: float, until: float) -> dict[str, dict[int, float]]:
-        return {}
-
-
-class Groups:
-    def __init__(self) -> None:
-        self.groups: set[str] = set()
-
-    async def delete_groups(self, namespace: str, sweep: str, trials: Iterable[str]) -> None:
-        self.groups.difference_update(trials)
-
-    async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
-        return sorted(self.groups)
 
 
 class World:
     """The fakes and the sweep's body; ``step`` runs one reconcile."""
 
     def __init__(self, folder: Path, **spec: Any) -> None:
-        self.api, self.metrics, self.groups = Api(), Metrics(), Groups()
+        self.api, self.metrics, self.groups = FakeJobs(), FakeMetrics(), FakeGroups()
         self.events: list[tuple[str, str, str]] = []
         self.jobs: dict[str, JobState] = {}
         self.settings = OperatorSettings(status_interval=0.0, collect_timeout=0.2,
