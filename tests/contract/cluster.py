@@ -24,7 +24,7 @@ from tuningsweep.controller.ports import TrialMetrics
 from tuningsweep.controller.reconciler import SweepReconciler
 from tuningsweep.controller.settings import OperatorSettings
 from tuningsweep.core.contract import ENV_METRICS_FILE, ENV_PUSHGATEWAY, parse_metrics_log
-from tuningsweep.core.jobs import LABEL_TRIAL, JobState
+from tuningsweep.core.jobs import EXIT_BAD_INPUT, LABEL_TRIAL, REASON_POD_FAILURE_POLICY, JobState
 from tuningsweep.io.storage import open_store
 
 UID = "uid-contract"
@@ -86,6 +86,12 @@ class FakeCluster:
             self.finished += 1
             if process.returncode == 0:
                 self.jobs[trial] = job._replace(phase="succeeded", end=time.time())
+            elif process.returncode == EXIT_BAD_INPUT:
+                # The Job's podFailurePolicy: exit code 2 fails the Job at once.
+                self.jobs[trial] = job._replace(
+                    phase="failed", end=time.time(), reason=REASON_POD_FAILURE_POLICY,
+                    message=f"Container trainer for pod {trial} failed "
+                            "with exit code 2 matching FailJob rule at index 0")
             else:
                 self.jobs[trial] = job._replace(
                     phase="failed", end=time.time(), reason="BackoffLimitExceeded",
