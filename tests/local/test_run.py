@@ -191,6 +191,32 @@ def test_failed_trials_recorded_then_budget_stops_the_run(tmp_path: Path, fake_c
     assert len(rows) == 12 and all(r["status"] == "succeeded" for r in rows.values())
 
 
+def test_a_trial_failing_on_bad_input_stops_the_run_at_once(
+    tmp_path: Path, fake_command: str,
+) -> None:
+    manifest = write_grid(tmp_path, max_failed=5)
+    results = tmp_path / "out"
+    args = ["run", str(manifest), "--results", str(results), "--today", ANCHOR,
+            "--trainer-command", fake_command, "--parallel", "1", "-q"]
+    done = run_cli(args, {"FAKE_BAD_INPUT_CONFIGS": "c0001"})
+    # Exit status 2 is bad input: no retry fixes it, so maxFailedTrials (5) is not waited for.
+    assert done.returncode == 2
+    assert ("error: sweep team/grid stopped: trial c0001-w0 failed on bad input (the "
+            "trainer's exit status 2, which no retry fixes): trainer exit status 2: "
+            "BadInputError: no data for the window of c0001-w0\n") in done.stderr
+    assert "--retry-failed" in done.stderr
+    rows = {r["trial"]: r for r in rows_of(results)}
+    assert sorted(rows) == ["c0000-w0", "c0000-w1", "c0001-w0"]
+    assert rows["c0001-w0"]["error"].startswith("bad input: trainer exit status 2: ")
+    # Resumed without a fix and without --retry-failed: it stops again, as it should.
+    again = run_cli(args)
+    assert again.returncode == 2 and "failed on bad input" in again.stderr
+    # Fixed, the failure is retried and the sweep completes.
+    fixed = run_cli([*args, "--retry-failed"])
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(rows_of(results)) == 12
+
+
 def test_failures_within_budget_complete_the_sweep_and_exit_1(
     tmp_path: Path, fake_command: str,
 ) -> None:
