@@ -395,3 +395,35 @@ def test_suspended_sweep_starts_nothing_and_says_so(tmp_path: Path, fake_command
     assert done.returncode == EXIT_SUSPENDED == 4, done.stderr
     assert "suspended: sweep team/grid has spec.suspend: true, so no trial started" in done.stderr
     assert list(started.iterdir()) == []
+
+
+RACING = """\
+apiVersion: tuningsweep.io/v1alpha1
+kind: TuningSweep
+metadata: {name: race, namespace: team}
+spec:
+  architecture: mlp
+  windows: {rolling: {count: 3, months: 1}}
+  search: {algorithm: grid, seed: 3, racing: {}}
+  parameters:
+    learning_rate: {values: [0.001, 0.01, 0.1, 0.3]}
+    hidden_units: {values: [16, 64]}
+"""
+
+
+def test_the_end_of_a_racing_run_says_what_racing_saved(
+    tmp_path: Path, fake_command: str,
+) -> None:
+    manifest = tmp_path / "race.yaml"
+    manifest.write_text(RACING)
+    done = run_cli(["run", str(manifest), "--results", str(tmp_path / "o"), "--today", ANCHOR,
+                    "--trainer-command", fake_command], {"FAKE_SLEEP": "0"})
+    assert done.returncode == 0, done.stderr
+    rows = rows_of(tmp_path / "o", "race")
+    eliminated = [r for r in csv.DictReader(io.StringIO(
+        (tmp_path / "o" / "team" / "race" / "summary.csv").read_text()))
+        if r["status"] == "eliminated"]
+    # 8 configurations x 3 windows without racing; the clearly-behind stopped early.
+    assert eliminated and len(rows) < 24
+    assert (f"racing: {len(rows)} of 24 trials trained, {24 - len(rows)} skipped "
+            f"({len(eliminated)} of 8 configurations eliminated)") in done.stdout
