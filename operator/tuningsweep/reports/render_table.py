@@ -54,7 +54,8 @@ def _delta(c: ConfigSummary) -> str:
     return f"{fmt_signed(comp.mean_difference)}{interval}"
 
 
-def _leaderboard(summary: Summary, top: int, with_params: bool) -> Table:
+def _leaderboard(summary: Summary, top: int, with_params: bool,
+                 failed: frozenset[tuple[str, str]] = frozenset()) -> Table:
     table = Table(
         title=f"Leaderboard: {summary.metric} ({summary.goal}) per window, #rank in that window",
         caption=_caption(summary),
@@ -78,7 +79,7 @@ def _leaderboard(summary: Summary, top: int, with_params: bool) -> Table:
         table.add_column("parameters", overflow="fold", min_width=16)
     for position, c in enumerate(summary.configs[:top], start=1):
         style = "bold" if c.config == summary.best else ("dim" if not c.complete else None)
-        cells = _leaderboard_row(summary, c, position)
+        cells = _leaderboard_row(summary, c, position, failed)
         if with_params:
             cells.append(_params_text(summary, c))
         table.add_row(*cells, style=style)
@@ -100,7 +101,10 @@ def _parameter_table(summary: Summary, top: int) -> Table:
     return table
 
 
-def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int) -> list[str]:
+def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
+                     failed: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+    """One configuration's cells; ``failed``: its (config, window) trials that failed
+    (a window it never ran, racing's or one not run yet, is MISSING, not ``failed``)."""
     marks = " ★" if c.config == summary.best else ""
     marks += " all" if c.wins_all_windows else ""
     if c.eliminated_at is not None:
@@ -112,7 +116,7 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int) -> list[
         if w in c.per_window:
             cells.append(f"{fmt_value(c.per_window[w], 4)} #{fmt_rank(c.ranks.get(w))}")
         else:
-            cells.append("failed" if c.n_failed and w in c.missing_windows else MISSING)
+            cells.append("failed" if (c.config, w) in failed else MISSING)
     std = f"±{fmt_value(c.std, 2)}" if c.std is not None else ""
     cells.append(f"{fmt_value(c.mean, 4)}{std}")
     cells.append(f"{c.windows_won}/{len(summary.windows)}")
@@ -236,7 +240,8 @@ def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color
     if summary.configs:
         # Parameters beside the numbers when the terminal is wide enough, else below them.
         wide = console.width >= _WIDE_CONSOLE
-        console.print(_leaderboard(summary, top, with_params=wide))
+        failed = frozenset((f.config, f.window) for f in report.failures)
+        console.print(_leaderboard(summary, top, with_params=wide, failed=failed))
         if not wide and summary.param_names:
             console.print(_parameter_table(summary, top))
         hidden = len(summary.configs) - top
