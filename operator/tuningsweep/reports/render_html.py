@@ -37,11 +37,14 @@ h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32
 table.leaderboard { border-collapse: collapse; font-size: 13px; white-space: nowrap; }
 table.leaderboard th, table.leaderboard td { padding: 4px 8px; border-bottom: 1px solid #eee;
      text-align: right; }
-table.leaderboard th { background: #f5f5f5; position: sticky; top: 0; }
+table.leaderboard th { background: #f5f5f5; position: sticky; top: 0; white-space: normal;
+     vertical-align: bottom; }
 table.leaderboard td.name, table.leaderboard th.name { text-align: left; }
+table.leaderboard td.name { white-space: normal; min-width: 90px; }
+table.leaderboard td small.ci { display: block; }
 tr.best td { font-weight: 600; } tr.incomplete td { color: #888; }
 .tag { font-size: 11px; padding: 1px 5px; border-radius: 8px; background: #eee; color: #555;
-       font-weight: normal; margin-left: 4px; }
+       font-weight: normal; margin-left: 4px; white-space: nowrap; }
 .tag.best { background: #d62728; color: #fff; } .tag.all { background: #31a354; color: #fff; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 svg.plot { background: #fff; border: 1px solid #eee; border-radius: 4px; font-family: inherit; }
@@ -57,9 +60,11 @@ def _leaderboard(summary: Summary, top: int) -> str:
     head = ["#", "config", *summary.param_names, *windows, "mean ± std", "won",
             "Δ vs best [95% CI]", "p vs best (corrected)"]
     name_cols = {1}
+    # Headers wrap (a parameter's name after its underscores) and the interval goes under
+    # its difference: every column, p-values included, fits 1,280 px (issue 22).
     header = "".join(
-        f'<th class="name">{esc(h)}</th>' if i in name_cols else f"<th>{esc(h)}</th>"
-        for i, h in enumerate(head)
+        f'<th class="name">{_breakable(h)}</th>' if i in name_cols else
+        f"<th>{_breakable(h)}</th>" for i, h in enumerate(head)
     )
     field = {w: sum(1 for c in summary.configs if w in c.per_window) for w in windows}
     body = [_leaderboard_row(summary, c, i, field) for i, c in enumerate(summary.configs[:top], 1)]
@@ -68,6 +73,11 @@ def _leaderboard(summary: Summary, top: int) -> str:
             "hold all of them.</p>" if more > 0 else "")
     return (f'<div class="scroll"><table class="leaderboard" id="leaderboard-table">'
             f"<thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{tail}")
+
+
+def _breakable(text: str) -> str:
+    """``text`` escaped, with a line-break opportunity after each underscore."""
+    return "_<wbr>".join(esc(part) for part in text.split("_"))
 
 
 def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
@@ -109,7 +119,8 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
     else:
         interval = " <small>(1 window: no interval)</small>"
         if comp.ci_low is not None and comp.ci_high is not None:
-            interval = f" [{fmt_signed(comp.ci_low)}, {fmt_signed(comp.ci_high)}]"
+            interval = (f' <small class="ci">[{fmt_signed(comp.ci_low)}, '
+                        f"{fmt_signed(comp.ci_high)}]</small>")
         against = f" <small>vs {esc(comp.reference)}</small>" if c.config == summary.best else ""
         cells.append(f"<td>{fmt_signed(comp.mean_difference)}{interval}{against}</td>")
         title = (f"unadjusted p={fmt_p(comp.p_unadjusted)}, sign test p={fmt_p(comp.sign_test_p)}, "
