@@ -3,12 +3,17 @@ a baseline look like in each rendering."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import re
+
+import pytest
 
 from tuningsweep.core.curves import normalize_history
 from tuningsweep.reports.model import Report, build_report
 from tuningsweep.reports.render_html import render_html
+from tuningsweep.reports.render_json import render_json
 from tuningsweep.reports.render_table import render_table
 
 from .synthetic import FAIL, history, rows_from_table
@@ -38,3 +43,48 @@ def test_learning_curves_of_one_epoch_get_one_integer_tick() -> None:
     assert plot is not None
     ticks = re.findall(r'<g id="xtick_\d+">.*?<text[^>]*>([^<]*)</text>', plot.group(0), re.S)
     assert ticks and set(ticks) == {"1"}, ticks  # one panel per window, each tick "1"
+
+
+def _with_baseline(table: dict[str, list[float]], baselines: list[float]) -> Report:
+    rows = rows_from_table(table)
+    rows = [dataclasses.replace(r, metrics={**r.metrics,
+                                            "baseline_val_mse": baselines[int(r.window[1:])]})
+            for r in rows]
+    return build_report(rows, "val_mse", "minimize")
+
+
+def test_every_rendering_shows_the_distance_from_the_baseline() -> None:
+    # The baseline grows with each window's difficulty; c01 halves it, c02 is 10% worse.
+    report = _with_baseline({"c01": [1.0, 1.5, 2.0], "c02": [2.2, 3.3, 4.4]},
+                            [2.0, 3.0, 4.0])
+    text = _table(report)
+    assert "vs baseline" in text
+    assert re.search(r"c01 .*\+50% 3/3", text) and re.search(r"c02 .*-10% 0/3", text)
+    sentence = ("c01 is 50% better than the naive baseline (baseline_val_mse, reported by "
+                "the trainer: for the reference trainer, predicting the training mean) on "
+                "average, and better in all 3 windows; 1 of 2 configurations beat it in "
+                "every window.")
+    assert sentence in " ".join(text.split())
+    data = json.loads(render_json(report))
+    assert data["baseline"] == {
+        "metric": "baseline_val_mse", "per_window": {"w0": 2.0, "w1": 3.0, "w2": 4.0},
+        "configs": {"c01": {"improvement": 0.5, "beaten": 3, "windows": 3},
+                    "c02": {"improvement": pytest.approx(-0.1), "beaten": 0, "windows": 3}}}
+    assert sentence in data["verdict"]
+    page = render_html(report)
+    assert "vs baseline (+ better)</th>" in page
+    assert "<td>+50% 3/3</td>" in page and '<td class="worse">-10% 0/3</td>' in page
+    # Without a baseline nothing changes: no column, no key.
+    plain = build_report(rows_from_table({"c01": [1.0, 1.5]}), "val_mse", "minimize")
+    assert "baseline" not in json.loads(render_json(plain)) and "baseline" not in _table(plain)
+
+
+def test_a_best_no_better_than_doing_nothing_is_a_warning() -> None:
+    report = _with_baseline({"c01": [2.1, 2.9, 4.2], "c02": [2.5, 3.5, 4.5]},
+                            [2.0, 3.0, 4.0])
+    assert report.summary.best == "c01"
+    lines = json.loads(render_json(report))["verdict"]
+    assert any(line.startswith("Warning: the best, c01, is no better than the naive "
+                               "baseline (baseline_val_mse") and
+               "better in 1 of 3 windows; 0 of 2 configurations beat it" in line
+               for line in lines), lines

@@ -10,7 +10,9 @@ reading the statistics.
 
 from __future__ import annotations
 
+from tuningsweep.core.baseline import BaselineComparison
 from tuningsweep.core.summary import ConfigSummary, Summary
+from tuningsweep.reports.baseline_text import HEADER, fmt_improvement
 from tuningsweep.reports.curve_plot import learning_curve_plot
 from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_rank, fmt_signed, fmt_value
 from tuningsweep.reports.model import Report
@@ -42,7 +44,7 @@ table.leaderboard th { background: #f5f5f5; position: sticky; top: 0; white-spac
 table.leaderboard td.name, table.leaderboard th.name { text-align: left; }
 table.leaderboard td.name { white-space: normal; min-width: 90px; }
 table.leaderboard td small.ci { display: block; }
-tr.best td { font-weight: 600; } tr.incomplete td { color: #888; }
+tr.best td { font-weight: 600; } table.leaderboard td.worse { color: #b2182b; } tr.incomplete td { color: #888; }
 .tag { font-size: 11px; padding: 1px 5px; border-radius: 8px; background: #eee; color: #555;
        font-weight: normal; margin-left: 4px; white-space: nowrap; }
 .tag.best { background: #d62728; color: #fff; } .tag.all { background: #31a354; color: #fff; }
@@ -55,10 +57,13 @@ td.error { text-align: left; white-space: pre-wrap; font-family: monospace; font
 """
 
 
-def _leaderboard(summary: Summary, top: int) -> str:
+def _leaderboard(summary: Summary, top: int,
+                 baseline: BaselineComparison | None = None) -> str:
     windows = summary.windows
     head = ["#", "config", *summary.param_names, *windows, "mean ± std", "won",
             "Δ vs best [95% CI]", "p vs best (corrected)"]
+    if baseline is not None:
+        head.append(f"{HEADER} (+ better)")
     name_cols = {1}
     # Headers wrap (a parameter's name after its underscores) and the interval goes under
     # its difference: every column, p-values included, fits 1,280 px (issue 22).
@@ -67,7 +72,8 @@ def _leaderboard(summary: Summary, top: int) -> str:
         f"<th>{_breakable(h)}</th>" for i, h in enumerate(head)
     )
     field = {w: sum(1 for c in summary.configs if w in c.per_window) for w in windows}
-    body = [_leaderboard_row(summary, c, i, field) for i, c in enumerate(summary.configs[:top], 1)]
+    body = [_leaderboard_row(summary, c, i, field, baseline)
+            for i, c in enumerate(summary.configs[:top], 1)]
     more = len(summary.configs) - top
     tail = (f'<p class="note">… {more} more configurations; the JSON report and summary.csv '
             "hold all of them.</p>" if more > 0 else "")
@@ -81,7 +87,7 @@ def _breakable(text: str) -> str:
 
 
 def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
-                     field: dict[str, int]) -> str:
+                     field: dict[str, int], baseline: BaselineComparison | None = None) -> str:
     classes = ["best"] if c.config == summary.best else []
     if not c.complete:
         classes.append("incomplete")
@@ -128,6 +134,10 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
                  f"worse / {comp.ties} tied of {comp.n_pairs} windows")
         mark = " <b>*</b>" if comp.significant else ""
         cells.append(f'<td title="{esc(title)}">{fmt_p(comp.p_value)}{mark}</td>')
+    if baseline is not None:
+        versus = baseline.configs.get(c.config)
+        worse = ' class="worse"' if versus is not None and not versus.better else ""
+        cells.append(f"<td{worse}>{esc(fmt_improvement(versus))}</td>")
     return f'<tr class="{" ".join(classes)}">{"".join(cells)}</tr>'
 
 
@@ -175,7 +185,7 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
                     + "</ul></section>")
     failed = {(f.config, f.window): f.error for f in report.failures}
     if s.configs:
-        sections.append(f'<section id="leaderboard"><h2>Leaderboard</h2>{_leaderboard(s, top)}</section>')
+        sections.append(f'<section id="leaderboard"><h2>Leaderboard</h2>{_leaderboard(s, top, report.baseline)}</section>')
         sections.append('<section id="heatmap"><h2>Objective by window</h2>'
                         '<p class="note">Colour is the rank within each window (darker is better); '
                         '* marks incomplete configurations.</p>'

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from tuningsweep.core.summary import Comparison, ConfigSummary, Summary
+from tuningsweep.reports.baseline_text import baseline_sentences
 from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_share, fmt_signed, fmt_value
 from tuningsweep.reports.model import Report, TrialFailure
 
@@ -249,6 +250,7 @@ def verdict(report: Report) -> list[str]:
         return ["No trials have finished yet."]
     return [
         *_winner_sentences(summary, report.failures),
+        *baseline_sentences(summary, report.baseline),
         *_bookkeeping_sentences(summary, report.failures),
         *_trend_sentences(report),
         *_curve_sentences(report),
