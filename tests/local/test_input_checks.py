@@ -1,15 +1,21 @@
 """What ``validate`` and ``run`` catch before training, as the user of issue 22 met it.
 
-A small daily table in the reference trainer's layout (a derived sample of the Seattle
-weather table: numbers, and a ``weather`` column of text), a manifest beside it for the
-reference trainer with its columns in ``spec.trainer.args``. A misspelled hyperparameter,
+The user's table, in the reference trainer's layout: ``data/seattle-weather-2015q1.csv``
+is the first quarter of 2015 of the Seattle weather table (``seattle-weather.csv`` of the
+PyPI package vega_datasets 0.9.0, MIT licensed; one row a day: precipitation, temp_max,
+temp_min, wind and a ``weather`` column of text), written here as one ``date=`` partition
+per day. A manifest beside it runs the reference trainer with its columns in
+``spec.trainer.args``. A misspelled hyperparameter,
 a misspelled column and a text column given to ``--numeric`` are errors (exit 2) before
 any trial starts; days missing inside a window are a warning with their count.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 import os
 import subprocess
 import sys
@@ -35,22 +41,19 @@ spec:
     args: [--target, temp_max, --numeric, "{numeric}", --categorical=weather]
   data: data
 """
-WEATHER = ("drizzle", "rain", "sun", "snow", "fog")
+SAMPLE = Path(__file__).with_name("data") / "seattle-weather-2015q1.csv"
 
 
 def write_weather(folder: Path, skip: frozenset[dt.date] = frozenset()) -> None:
-    """Daily partitions for 2015-01-01..2015-03-31 (90 days), two rows a day."""
-    for i in range(90):
-        day = dt.date(2015, 1, 1) + dt.timedelta(days=i)
+    """One partition per day of the sample (2015-01-01..2015-03-31, 90 days), but ``skip``."""
+    header, *lines = SAMPLE.read_text().splitlines()
+    for line in lines:
+        day = dt.datetime.strptime(line.split(",", 1)[0], "%Y/%m/%d").date()
         if day in skip:
             continue
         part = folder / f"date={day}"
         part.mkdir(parents=True)
-        lines = ["precipitation,temp_max,temp_min,wind,weather"]
-        for j in range(2):
-            lines.append(f"{(i * 7 + j) % 5 * 0.3:.1f},{8 + i % 9 + j},{2 + i % 5},"
-                         f"{3 + (i + j) % 4 * 0.7:.1f},{WEATHER[(i + j) % 5]}")
-        (part / "part-0.csv").write_text("\n".join(lines) + "\n")
+        (part / "part-0.csv").write_text(f"{header}\n{line}\n")
 
 
 def write_manifest(folder: Path, param: str = "learning_rate",
@@ -101,7 +104,7 @@ def test_a_text_column_given_to_numeric_is_an_error_before_training(project: Pat
     assert done.returncode == 2
     assert ("spec.trainer.args: --numeric names column 'weather_x', which "
             f"{project / 'data' / 'date=2015-01-01' / 'part-0.csv'} does not have (its header "
-            "has: precipitation, temp_max, temp_min, wind, weather); check the column's "
+            "has: date, precipitation, temp_max, temp_min, wind, weather); check the column's "
             "name") in done.stderr
     manifest = write_manifest(project, numeric="precipitation,weather,wind")
     for command in (["validate", str(manifest)], run_args(manifest, project)):
@@ -109,7 +112,7 @@ def test_a_text_column_given_to_numeric_is_an_error_before_training(project: Pat
         assert done.returncode == 2, done.stderr
         assert ("sweep.yaml: spec.trainer.args: --numeric names column 'weather', which is not "
                 "numeric in ") in done.stderr
-        assert ": line 2 has 'drizzle'; give it to --categorical instead" in done.stderr
+        assert ": line 2 has 'sun'; give it to --categorical instead" in done.stderr
     assert not (project / "out" / "team" / "weather" / "results.csv").exists()
     assert not (project / "out" / "team" / "weather" / "trials").exists()
 
@@ -137,3 +140,35 @@ def test_days_missing_inside_a_window_are_a_warning_in_validate_and_run(
                "--trainer-command", f"{sys.executable} {FAKE_TRAINER}"], tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert warning in ran.stderr
+
+
+def test_the_real_trainer_on_the_sample_reports_its_baseline_to_the_report(
+        project: Path) -> None:
+    # The day's maximum temperature from its other measurements, with the reference
+    # trainer: the baseline (the training mean's error) is recorded beside the objective
+    # and the report measures each configuration from it.
+    manifest = write_manifest(project, numeric="precipitation,temp_min,wind")
+    text = manifest.read_text().replace("    learning_rate: {values: [0.01]}\n",
+                                        "    learning_rate: {values: [0.01, 0.03]}\n"
+                                        "    hidden_units: {values: [16]}\n"
+                                        "    epochs: {values: [20]}\n")
+    manifest.write_text(text)
+    ran = cli(["run", str(manifest), "--results", str(project / "out"), "--parallel", "2",
+               "-q"], project)
+    assert ran.returncode == 0, ran.stderr
+    folder = project / "out" / "team" / "weather"
+    rows = list(csv.DictReader(io.StringIO((folder / "results.csv").read_text())))
+    assert len(rows) == 2 and all(r["status"] == "succeeded" for r in rows)
+    assert all(float(r["metric.baseline_val_mse"]) > 0 for r in rows)
+    # Both trials saw the same validation rows, hence the same baseline.
+    assert rows[0]["metric.baseline_val_mse"] == rows[1]["metric.baseline_val_mse"]
+    report = cli(["report", str(folder), "--format", "json"], project)
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    assert data["baseline"]["metric"] == "baseline_val_mse"
+    for config in ("c0000", "c0001"):
+        versus = data["baseline"]["configs"][config]
+        value = next(float(r["metric.val_mse"]) for r in rows if r["config"] == config)
+        base = float(rows[0]["metric.baseline_val_mse"])
+        assert versus["improvement"] == pytest.approx((base - value) / base)
+    assert any("the naive baseline (baseline_val_mse" in line for line in data["verdict"])
