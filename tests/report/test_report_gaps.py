@@ -88,3 +88,13 @@ def test_a_best_no_better_than_doing_nothing_is_a_warning() -> None:
                                "baseline (baseline_val_mse") and
                "better in 1 of 3 windows; 0 of 2 configurations beat it" in line
                for line in lines), lines
+
+
+def test_the_verdict_names_each_failure_by_its_whole_first_line() -> None:
+    error = ("bad input: trainer exit status 2: tuningsweep-trainer: error: /home/user/"
+             "projects/weather/data/date=2015-01-01/part-0.csv: line 2, column 'weather' "
+             "(--numeric): 'sun' is not a number (give it to --categorical instead)")
+    rows = [dataclasses.replace(r, error=f"{error} | later output") if r.status == "failed"
+            else r for r in rows_from_table({"c01": [1.0, 1.1], "c02": [1.5, FAIL]})]
+    lines = json.loads(render_json(build_report(rows, "val_mse", "minimize")))["verdict"]
+    assert any(f"c02-w1: {error}." in line for line in lines), lines
