@@ -19,7 +19,9 @@ def fmt_improvement(v: VersusBaseline | None) -> str:
     """``+23% 3/3`` (see the module docstring); a dash without a comparison."""
     if v is None:
         return MISSING
-    return f"{100.0 * v.improvement:+.0f}% {v.beaten}/{v.windows}"
+    pct = 100.0 * v.improvement
+    digits = 1 if abs(pct) < 9.95 else 0  # "-0.3%", never "-0%"
+    return f"{pct:+.{digits}f}% {v.beaten}/{v.windows}"
 
 
 def baseline_sentences(summary: Summary, baseline: BaselineComparison | None) -> list[str]:

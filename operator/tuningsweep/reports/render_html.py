@@ -37,7 +37,7 @@ h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32
 .verdict li { margin: 4px 0; line-height: 1.4; }
 .scroll { overflow-x: auto; }
 table.leaderboard { border-collapse: collapse; font-size: 13px; white-space: nowrap; }
-table.leaderboard th, table.leaderboard td { padding: 4px 8px; border-bottom: 1px solid #eee;
+table.leaderboard th, table.leaderboard td { padding: 4px 6px; border-bottom: 1px solid #eee;
      text-align: right; }
 table.leaderboard th { background: #f5f5f5; position: sticky; top: 0; white-space: normal;
      vertical-align: bottom; }
@@ -116,7 +116,7 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
             f'title="rank {fmt_rank(rank)} of {n}">{fmt_value(c.per_window[w])} '
             f"<small>#{fmt_rank(rank)}</small></td>"
         )
-    std = f" ± {fmt_value(c.std, 2)}" if c.std is not None else ""
+    std = f' <small class="ci">± {fmt_value(c.std, 2)}</small>' if c.std is not None else ""
     cells.append(f"<td>{fmt_value(c.mean)}{std}</td>")
     cells.append(f"<td>{c.windows_won}/{len(summary.windows)}</td>")
     comp = c.comparison
