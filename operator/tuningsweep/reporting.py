@@ -17,6 +17,11 @@ together or alone, chosen by the executor through the environment:
   non-finite values are written as ``null``). The local runner reads the last
   ``final`` record.
 
+A trainer that can compute a naive baseline (the metric of a prediction that learned
+nothing, on the same validation rows: the training mean for a regression, the majority
+class for a classifier) reports it in the final metrics as ``baseline_<metric>``
+(:func:`baseline_metric`); the report measures every configuration from it.
+
 Failure policy. Per-epoch reports are best effort: an unreachable Pushgateway costs a
 few bounded retries with exponential backoff and a warning on stderr, after which
 epoch pushes are tried once each until one succeeds again, so a dead gateway cannot
@@ -43,6 +48,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
+from .core.baseline import baseline_metric as baseline_metric  # re-exported for trainers
 from .core.contract import (
     ENV_METRICS_FILE,
     ENV_NAMESPACE,

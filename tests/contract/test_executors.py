@@ -148,6 +148,7 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "success": ({}, {}),
     "failure-budget": ({"env": {"FAKE_FAIL_CONFIGS": "c0001"}}, {}),
     "nan-objective": ({"env": {"FAKE_NAN_CONFIGS": "c0002"}}, {}),
+    "bad-input": ({"env": {"FAKE_BAD_INPUT_CONFIGS": "c0001"}, "maxFailedTrials": 4}, {}),
     "suspended": ({"suspend": True}, {}),
     "resume-after-kill": ({}, {"kill_after": 3}),
     "auto-stages": ({"search": {"algorithm": "auto", "seed": 5, "maxConfigs": 4},
@@ -206,6 +207,18 @@ def test_the_failure_budget_ends_the_sweep(outcomes: dict[tuple[str, str], Any],
     assert [(r.trial, r.status) for r in rows] == [
         ("c0000-w0", "succeeded"), ("c0000-w1", "succeeded"),
         ("c0001-w0", "failed"), ("c0001-w1", "failed")]
+
+
+@pytest.mark.parametrize("executor", RUNNERS)
+def test_a_trial_failing_on_bad_input_ends_the_sweep_at_once(
+        outcomes: dict[tuple[str, str], Any], executor: str) -> None:
+    rows, phase = outcomes[executor, "bad-input"]
+    assert phase == "Failed"
+    # The first trial that exits 2 ends the sweep, although maxFailedTrials (4) would
+    # allow more failures: every trial reading the same input would fail the same way.
+    assert [(r.trial, r.status) for r in rows] == [
+        ("c0000-w0", "succeeded"), ("c0000-w1", "succeeded"), ("c0001-w0", "failed")]
+    assert rows[-1].error.startswith("bad input: ")
 
 
 @pytest.mark.parametrize("executor", RUNNERS)

@@ -27,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tuningsweep.controller.ports import TrialMetrics
 from tuningsweep.core.contract import ENV_METRICS_FILE, ENV_PUSHGATEWAY, parse_metrics_log
-from tuningsweep.core.jobs import LABEL_TRIAL, JobState
+from tuningsweep.core.jobs import EXIT_BAD_INPUT, LABEL_TRIAL, REASON_POD_FAILURE_POLICY, JobState
 from tuningsweep.core.naming import job_name
 
 UID = "uid-1"
@@ -124,6 +124,12 @@ class ProcessJobs(FakeJobs):
             self.finished += 1
             if process.returncode == 0:
                 self.jobs[trial] = job._replace(phase="succeeded", end=time.time())
+            elif process.returncode == EXIT_BAD_INPUT:
+                # The Job's podFailurePolicy: exit code 2 fails the Job at once.
+                self.jobs[trial] = job._replace(
+                    phase="failed", end=time.time(), reason=REASON_POD_FAILURE_POLICY,
+                    message=f"Container trainer for pod {trial} failed "
+                            "with exit code 2 matching FailJob rule at index 0")
             else:
                 self.jobs[trial] = job._replace(
                     phase="failed", end=time.time(), reason="BackoffLimitExceeded",

@@ -198,6 +198,27 @@ def test_a_window_without_data_fails_the_sweep_before_any_job(
     assert "has no data for window w1 (2026-09-01..2026-09-30)" in failed["message"]
 
 
+def test_a_text_column_given_to_numeric_fails_the_sweep_before_any_job(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every day of both windows has data; the sample's first row has text in 'weather'.
+    # GCS is played by the listing and the first bytes of a file: the checks are real.
+    from tuningsweep.io import data_check, data_sample
+
+    first = dt.date(2026, 9, 1)
+    days = {first + dt.timedelta(d): (f"gs://data/daily/date={first + dt.timedelta(d)}/p.csv",)
+            for d in range(61)}
+    monkeypatch.setattr(data_check, "list_partitions", lambda uri: days)
+    monkeypatch.setattr(data_sample, "_head", lambda location: b"t,weather\n1.5,sun\n")
+    world = World(tmp_path, data="gs://data/daily/",
+                  trainer={"args": ["--target", "t", "--numeric", "weather"]})
+    world.step()
+    assert world.api.created == []
+    failed = next(c for c in world.api.status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "BadColumns"
+    assert ("spec.trainer.args: --numeric names column 'weather', which is not numeric in "
+            "gs://data/daily/date=2026-09-01/p.csv: line 2 has 'sun'") in failed["message"]
+
+
 def test_a_path_is_the_trainers_not_the_operators_and_is_not_checked(tmp_path: Path) -> None:
     world = World(tmp_path, data="/mnt/data/daily")  # a volume in the trainer's pod
     world.step()

@@ -106,3 +106,38 @@ def test_a_trial_end_becomes_the_same_row_whoever_observed_it() -> None:
     crashed = trial_row(s, TrialEnd(trial, False, failure="exit status 1: OOM",
                                     final={"val_mse": 0.1}))
     assert (crashed.status, crashed.error) == ("failed", "exit status 1: OOM")
+
+
+LONG_ERROR = ("trainer exit status 2: tuningsweep-trainer: error: line 2, column 'weather' "
+              "(--numeric): 'drizzle' is not a number (give it to --categorical instead)")
+
+
+def test_a_trial_that_failed_on_bad_input_ends_the_sweep_at_once() -> None:
+    s = sweep()  # maxFailedTrials: 1, so one ordinary failure would not end it
+    windows = resolve_windows(s.spec, ANCHOR)
+    trial = plan_trials(s.spec, windows).trials[0]
+    bad = trial_row(s, TrialEnd(trial, False, failure=LONG_ERROR + " | later output",
+                                bad_input=True))
+    assert bad.error == f"bad input: {LONG_ERROR} | later output"
+    decision = decide(s.spec, windows, [bad], running=["c0000-w1"])
+    assert (decision.phase, decision.reason, decision.start) == ("Failed", "BadInput", ())
+    # The message keeps the error's whole first line (it was cut at "line 2, column '").
+    assert decision.message == (
+        "trial c0000-w0 failed on bad input (the trainer's exit status 2, which no retry "
+        f"fixes): {LONG_ERROR}")
+    # An ordinary failure (exit status 1) still counts against the budget only.
+    plain = trial_row(s, TrialEnd(trial, False, failure=LONG_ERROR))
+    assert decide(s.spec, windows, [plain]).phase == "Running"
+    # The operator sees a Job failed by its pod failure policy before it records it.
+    failing = decide(s.spec, windows, [], failing={"c0000-w1": "bad input: Job failed: x"})
+    assert (failing.phase, failing.reason) == ("Failed", "BadInput")
+
+
+def test_the_failure_budget_message_keeps_each_first_line_whole() -> None:
+    s = sweep()
+    windows = resolve_windows(s.spec, ANCHOR)
+    rows = [dataclasses.replace(row(t, "failed"), error=f"{LONG_ERROR} | more") for t in
+            ("c0000-w0", "c0000-w1")]
+    over = decide(s.spec, windows, rows)
+    assert over.reason == "TooManyFailedTrials"
+    assert over.message.endswith(f"c0000-w0: {LONG_ERROR}; c0000-w1: {LONG_ERROR}")

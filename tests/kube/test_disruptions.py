@@ -119,14 +119,20 @@ def test_bad_input_fails_the_trial_at_once_with_the_reason(
                           env={"FAKE_BAD_INPUT_CONFIGS": "c0000"})
     body["spec"]["trainer"]["backoffLimit"] = 3  # retries that bad input must not use
     kube.client.create(SWEEPS, body)
-    status = wait_phase(kube.client, ns, "badinput", "Succeeded", operator=kube_operator)
-    assert status["trials"]["failed"] == 1 and status["trials"]["succeeded"] == 1
+    # Bad input stops the sweep at once (issue 22): every other trial reads the same input.
+    status = wait_phase(kube.client, ns, "badinput", "Failed", operator=kube_operator)
+    stopped = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert stopped["reason"] == "BadInput"
+    assert stopped["message"].startswith(
+        "trial c0000-w0 failed on bad input (the trainer's exit status 2, which no retry "
+        "fixes): BadInputError: no data for the window of c0000-w0; Job failed: "
+        "PodFailurePolicy: Container trainer for pod")
     job = "badinput-c0000-w0"
     assert pods_created_for(kube.client, ns, job) == 1
     (pod,) = kube.client.items(PODS, ns, label_selector=f"batch.kubernetes.io/job-name={job}")
     assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
     (failed,) = [r for r in results_rows(gcs_client, gcs_bucket, ns, "badinput")
                  if r["status"] == "failed"]
-    assert failed["trial"] == "c0000-w0"
+    assert failed["trial"] == "c0000-w0" and failed["error"].startswith("bad input: ")
     assert "Job failed: PodFailurePolicy: Container trainer for pod" in failed["error"]
     assert "failed with exit code 2 matching FailJob rule at index 0" in failed["error"]

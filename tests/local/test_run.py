@@ -191,6 +191,32 @@ def test_failed_trials_recorded_then_budget_stops_the_run(tmp_path: Path, fake_c
     assert len(rows) == 12 and all(r["status"] == "succeeded" for r in rows.values())
 
 
+def test_a_trial_failing_on_bad_input_stops_the_run_at_once(
+    tmp_path: Path, fake_command: str,
+) -> None:
+    manifest = write_grid(tmp_path, max_failed=5)
+    results = tmp_path / "out"
+    args = ["run", str(manifest), "--results", str(results), "--today", ANCHOR,
+            "--trainer-command", fake_command, "--parallel", "1", "-q"]
+    done = run_cli(args, {"FAKE_BAD_INPUT_CONFIGS": "c0001"})
+    # Exit status 2 is bad input: no retry fixes it, so maxFailedTrials (5) is not waited for.
+    assert done.returncode == 2
+    assert ("error: sweep team/grid stopped: trial c0001-w0 failed on bad input (the "
+            "trainer's exit status 2, which no retry fixes): trainer exit status 2: "
+            "BadInputError: no data for the window of c0001-w0\n") in done.stderr
+    assert "--retry-failed" in done.stderr
+    rows = {r["trial"]: r for r in rows_of(results)}
+    assert sorted(rows) == ["c0000-w0", "c0000-w1", "c0001-w0"]
+    assert rows["c0001-w0"]["error"].startswith("bad input: trainer exit status 2: ")
+    # Resumed without a fix and without --retry-failed: it stops again, as it should.
+    again = run_cli(args)
+    assert again.returncode == 2 and "failed on bad input" in again.stderr
+    # Fixed, the failure is retried and the sweep completes.
+    fixed = run_cli([*args, "--retry-failed"])
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(rows_of(results)) == 12
+
+
 def test_failures_within_budget_complete_the_sweep_and_exit_1(
     tmp_path: Path, fake_command: str,
 ) -> None:
@@ -369,3 +395,35 @@ def test_suspended_sweep_starts_nothing_and_says_so(tmp_path: Path, fake_command
     assert done.returncode == EXIT_SUSPENDED == 4, done.stderr
     assert "suspended: sweep team/grid has spec.suspend: true, so no trial started" in done.stderr
     assert list(started.iterdir()) == []
+
+
+RACING = """\
+apiVersion: tuningsweep.io/v1alpha1
+kind: TuningSweep
+metadata: {name: race, namespace: team}
+spec:
+  architecture: mlp
+  windows: {rolling: {count: 3, months: 1}}
+  search: {algorithm: grid, seed: 3, racing: {}}
+  parameters:
+    learning_rate: {values: [0.001, 0.01, 0.1, 0.3]}
+    hidden_units: {values: [16, 64]}
+"""
+
+
+def test_the_end_of_a_racing_run_says_what_racing_saved(
+    tmp_path: Path, fake_command: str,
+) -> None:
+    manifest = tmp_path / "race.yaml"
+    manifest.write_text(RACING)
+    done = run_cli(["run", str(manifest), "--results", str(tmp_path / "o"), "--today", ANCHOR,
+                    "--trainer-command", fake_command], {"FAKE_SLEEP": "0"})
+    assert done.returncode == 0, done.stderr
+    rows = rows_of(tmp_path / "o", "race")
+    eliminated = [r for r in csv.DictReader(io.StringIO(
+        (tmp_path / "o" / "team" / "race" / "summary.csv").read_text()))
+        if r["status"] == "eliminated"]
+    # 8 configurations x 3 windows without racing; the clearly-behind stopped early.
+    assert eliminated and len(rows) < 24
+    assert (f"racing: {len(rows)} of 24 trials trained, {24 - len(rows)} skipped "
+            f"({len(eliminated)} of 8 configurations eliminated)") in done.stdout

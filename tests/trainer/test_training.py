@@ -25,7 +25,8 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 
 FINAL_METRICS = {"loss", "mse", "val_loss", "val_mse", "training_time_seconds", "epochs_run",
-                 "best_epoch", "samples_per_second", "missing_values"}
+                 "best_epoch", "samples_per_second", "missing_values", "baseline_loss",
+                 "baseline_mse", "baseline_val_loss", "baseline_val_mse"}
 
 
 def _result_line(stdout: str) -> dict[str, float]:

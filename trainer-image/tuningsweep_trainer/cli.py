@@ -210,6 +210,7 @@ def _fmt(value: object) -> str:
 
 
 def _train(trial: config.TrialConfig, env: Mapping[str, str]) -> int:
+    from .baseline import naive_baselines
     from .data_source import load_window
     from .outputs import ModelOutput
     from .preprocess import prepare
@@ -249,6 +250,7 @@ def _train(trial: config.TrialConfig, env: Mapping[str, str]) -> int:
             layout=prepared.layout,
         )
         result.metrics["missing_values"] = float(prepared.report.missing_values)
+        result.metrics.update(naive_baselines(train_part.target, val_part.target))
         document = _result_document(trial, result)
         document["data_report"] = prepared.report.as_dict()
         model_file = output.save(result.model, result.history, document,

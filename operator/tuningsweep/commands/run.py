@@ -47,7 +47,7 @@ from .common import (
     print_warnings,
 )
 from .run_checks import check_reference_params, today_conflict, trainer_command, working_folder
-from .run_outcome import by_design, run_end
+from .run_outcome import by_design, racing_saved, run_end
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -258,8 +258,16 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
     if console is not None:
         for line in by_design(outcome.reason, outcome.message, results.rows):
             console.print(line)
+        if sweep.spec.racing is not None and outcome.phase != SUSPENDED:
+            configs, _ = count_trials(sweep.spec, windows)
+            regular = [w.id for w in windows[:total // max(1, configs)]]
+            eliminated = sum(1 for c in results.summary.configs if c.eliminated_at) \
+                if results.summary is not None else 0
+            saved = racing_saved(total, configs, eliminated, results.rows, regular)
+            if saved:
+                console.print(saved)
     end = run_end(sweep.key, outcome.phase, outcome.stopped_reason, results.rows,
-                  earlier_failures, windows, results.results_uri)
+                  earlier_failures, windows, results.results_uri, outcome.reason)
     for line in end.lines:
         print(line, file=sys.stderr)
     return end.status

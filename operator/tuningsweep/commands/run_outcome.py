@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..core.decisions import REASON_BUDGET
+from ..core.decisions import REASON_BAD_INPUT, REASON_BUDGET
+from ..core.outcomes import first_line
 from ..core.results import ResultRow
 from ..core.spec import DateWindow
 from ..core.status import FAILED, SUSPENDED
-from .common import EXIT_FAILED, EXIT_FAILURE_BUDGET, EXIT_OK, EXIT_SUSPENDED
+from .common import EXIT_FAILED, EXIT_FAILURE_BUDGET, EXIT_OK, EXIT_SUSPENDED, EXIT_USAGE
 
 ALSO_LISTED = 8
 
@@ -35,7 +36,7 @@ class RunEnd:
 
 def run_end(key: str, phase: str, stopped_reason: str | None, rows: Sequence[ResultRow],
             earlier_failures: Mapping[str, str], windows: Sequence[DateWindow],
-            results_uri: str) -> RunEnd:
+            results_uri: str, reason: str = "") -> RunEnd:
     """The ending of one sweep's run.
 
     Args:
@@ -46,6 +47,9 @@ def run_end(key: str, phase: str, stopped_reason: str | None, rows: Sequence[Res
         earlier_failures: trials that had failed before this run, with their errors.
         windows: the pinned windows.
         results_uri: where ``results.csv`` is, for the hint.
+        reason: the decision core's reason for the phase: a trial that failed on bad
+            input (``BadInput``) ends the run with exit status 2, like bad input found
+            before training.
     """
     if phase == SUSPENDED:
         return RunEnd(EXIT_SUSPENDED, (
@@ -55,12 +59,18 @@ def run_end(key: str, phase: str, stopped_reason: str | None, rows: Sequence[Res
     again = _failed_again(failed, earlier_failures, windows)
     hint = (f"hint: each failed trial's error is in the error column of {results_uri}; "
             "fix the cause and run again with --retry-failed")
+    if phase == FAILED and reason == REASON_BAD_INPUT:
+        return RunEnd(EXIT_USAGE, (
+            f"error: sweep {key} stopped: {stopped_reason}",
+            "hint: fix the input (spec.trainer.args, spec.data, spec.parameters) and run "
+            "again with --retry-failed", *again))
     if phase == FAILED or stopped_reason is not None:
         return RunEnd(EXIT_FAILURE_BUDGET, (
             f"error: sweep {key} stopped: {stopped_reason}", hint, *again))
     if not failed:
         return RunEnd(EXIT_OK)
     (first, error), *rest = sorted(failed.items())
+    error = first_line(error)
     also = ""
     if rest:
         names = [t for t, _ in rest[:ALSO_LISTED]]
@@ -96,3 +106,20 @@ def by_design(reason: str, message: str, rows: Sequence[ResultRow]) -> tuple[str
     if reason == REASON_BUDGET:
         lines.append(f"budget: {message}; no further trial was started")
     return tuple(lines)
+
+
+def racing_saved(total: int, configs: int, eliminated: int,
+                 rows: Sequence[ResultRow], regular: Sequence[str]) -> str:
+    """What racing saved, for the end of a racing run ("" without rows).
+
+    ``total`` is every configuration on the regular windows (the progress bar's count,
+    ``count_trials``); trials on racing's extra windows (contenders only) are trained on
+    top of it, so they are named apart.
+    """
+    if not rows:
+        return ""
+    on_regular = sum(1 for r in rows if r.window in regular)
+    extra = len(rows) - on_regular
+    shown = f", {extra} on extra windows" if extra else ""
+    return (f"racing: {len(rows)} of {total} trials trained{shown}, {total - on_regular} "
+            f"skipped ({eliminated} of {configs} configurations eliminated)")

@@ -2,7 +2,11 @@
 
 Besides the manifest itself, a sweep's data folder is checked against its windows
 (:mod:`tuningsweep.io.data_check`): a missing folder or a window without data is an error, a window
-reaching outside the data a warning.
+reaching outside the data or with days missing inside it a warning. With the reference
+trainer (no ``spec.trainer.command``) the checks ``run`` makes before training are made
+here too: the hyperparameters' names and ranges against its table, and the columns named
+in ``spec.trainer.args`` against a sample of the data (present; numbers where
+``--numeric`` says so).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from ..core.windows import resolve_windows
 from ..io.data_check import check_data
 from ..io.manifests import read_sweeps
 from .common import EXIT_OK, EXIT_USAGE, Subparsers, add_today, print_error, print_warnings
+from .run_checks import check_reference_params
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -46,6 +51,8 @@ def validate_command(files: list[str], today: dt.date | None) -> int:
         for sweep in sweeps:
             windows = resolve_windows(sweep.spec, anchor)
             try:
+                if sweep.spec.trainer.command is None:
+                    check_reference_params(sweep)
                 print_warnings(check_data(sweep, windows, remote_required=False, source=path))
             except InvalidSpec as exc:
                 failed = True

@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from ..core import naming
 from ..core.contract import ENV_PUSHGATEWAY, trial_model_uri
 from ..core.jobs import JobState, gpus_requested
-from ..core.outcomes import TrialEnd, trial_row
+from ..core.outcomes import TrialEnd, mark_bad_input, trial_row
 from ..core.planner import Trial
 from ..core.results import ResultRow
 from ..core.spec import Sweep
@@ -45,8 +45,10 @@ class Collected:
 
 
 def job_failure(job: JobState) -> str:
-    """How a failed Job failed, in the words of its condition."""
-    return f"Job failed: {job.reason or 'Failed'}: {job.message}".strip()
+    """How a failed Job failed, in the words of its condition (marked as bad input when
+    the trainer's exit status 2 failed it: the decision core stops the sweep then)."""
+    text = f"Job failed: {job.reason or 'Failed'}: {job.message}".strip()
+    return mark_bad_input(text) if job.bad_input else text
 
 
 class Collector:
@@ -90,12 +92,12 @@ class Collector:
             duration = job.duration_seconds()
             failure = ""
             if job.phase == "failed":
-                failure = job_failure(job)
+                failure = f"Job failed: {job.reason or 'Failed'}: {job.message}".strip()
                 line = await self._trainer_error(job)
                 failure = f"{line}; {failure}" if line else failure
             end = TrialEnd(
                 trial=trials[job.trial], exited_ok=job.phase == "succeeded",
-                failure=failure, final=final, no_final=no_final,
+                failure=failure, final=final, no_final=no_final, bad_input=job.bad_input,
                 started_at=job.started_at, finished_at=job.finished_at,
                 duration_seconds=duration, gpus=gpus,
                 model_uri=trial_model_uri(models_uri, job.trial),

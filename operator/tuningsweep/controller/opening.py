@@ -140,7 +140,8 @@ async def _open_results(body: dict[str, Any], sweep: Sweep, results: ResultsStor
 
 
 def _check_data(sweep: Sweep, windows: tuple[DateWindow, ...], emit: Emit) -> Refused | None:
-    """The windows against the data; Refused when a window has none.
+    """The windows against the data; Refused when a window has none (or, for the
+    reference trainer, a column named in ``spec.trainer.args`` is missing or not numeric).
 
     Only ``gs://`` data: a path is one inside the trainer's container (a mounted volume),
     which the operator's own filesystem says nothing about.
@@ -150,7 +151,10 @@ def _check_data(sweep: Sweep, windows: tuple[DateWindow, ...], emit: Emit) -> Re
     try:
         found = check_data(sweep, windows, remote_required=False)
     except InvalidSpec as exc:
-        return Refused("NoData", "; ".join(e.render() for e in exc.errors))
+        # The reference trainer's named columns are checked against a sample too.
+        columns = any(e.path == "spec.trainer.args" for e in exc.errors)
+        return Refused("BadColumns" if columns else "NoData",
+                       "; ".join(e.render() for e in exc.errors))
     except StorageError as exc:
         log.warning("%s: data not checked against the windows: %s", sweep.key, exc)
         return None

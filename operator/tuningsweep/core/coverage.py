@@ -11,8 +11,12 @@ the data covers and :func:`coverage_problems` turns that into messages:
   ends after its last) is a **warning**: its trials train on fewer days than the
   window's, which is legitimate (a month of data still arriving) but should be seen.
 
-Days missing *inside* the data's range (weekends, outages) are not flagged: many tables
-have them, and they are the same for every configuration on the window.
+* days missing **inside** a window (within the data's dates: an outage, a lost export)
+  are a **warning** with their count: the window trains on fewer days than it says, and
+  its validation split (the last rows) starts later than the calendar suggests (issue
+  22: 25 of 92 days missing went unnoticed, and a validation period started 12 days
+  late). A table of weekdays only is a pattern, not a gap: when every missing day is a
+  Saturday or Sunday and the window has no weekend data at all, nothing is said.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class WindowCoverage:
         days: days of the window with data.
         rows: rows in those days; None when not cheaply known.
         first, last: the data's first and last day overall (None: no data at all).
+        gaps: days of the window inside the data's dates without data, in order
+            (none for a table of weekdays only: see the module docstring).
     """
 
     window: DateWindow
@@ -41,6 +47,7 @@ class WindowCoverage:
     rows: int | None
     first: dt.date | None
     last: dt.date | None
+    gaps: tuple[dt.date, ...] = ()
 
     @property
     def calendar_days(self) -> int:
@@ -69,7 +76,15 @@ def window_coverage(windows: Sequence[DateWindow],
     for w in windows:
         inside = [rows for day, rows in rows_by_day.items() if w.start <= day <= w.end]
         known = None if any(r is None for r in inside) else sum(r or 0 for r in inside)
-        out.append(WindowCoverage(w, len(inside), known, first, last))
+        gaps: tuple[dt.date, ...] = ()
+        if first is not None and last is not None:
+            lo, hi = max(w.start, first), min(w.end, last)
+            gaps = tuple(d for d in (lo + dt.timedelta(i) for i in range((hi - lo).days + 1))
+                         if d not in rows_by_day)
+            weekend_data = any(d.weekday() >= 5 for d in rows_by_day if w.start <= d <= w.end)
+            if not weekend_data and all(d.weekday() >= 5 for d in gaps):
+                gaps = ()  # a table of weekdays only
+        out.append(WindowCoverage(w, len(inside), known, first, last, gaps))
     return out
 
 
@@ -102,7 +117,25 @@ def coverage_problems(coverage: Sequence[WindowCoverage], field: str, where: str
             warnings.append(
                 f"{field}: {label} is only partly covered by {where}{span}: its trials "
                 f"train on {c.days} of its {c.calendar_days} days")
+        if c.gaps and not c.empty:
+            warnings.append(
+                f"{field}: {label}: {len(c.gaps)} of {c.calendar_days} days missing in "
+                f"{where} ({_days(c.gaps)}): its trials train on {c.days} days, and its "
+                "validation split (the last rows) starts later than the calendar suggests")
     return errors, warnings
+
+
+def _days(gaps: Sequence[dt.date], shown: int = 3) -> str:
+    """The first few missing days, as ranges of consecutive days."""
+    runs: list[list[dt.date]] = []
+    for d in gaps:
+        if runs and (d - runs[-1][-1]).days == 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    text = [f"{r[0]}" if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs[:shown]]
+    more = f" and {len(runs) - shown} more gaps" if len(runs) > shown else ""
+    return "missing: " + ", ".join(text) + more
 
 
 def _span(coverage: Sequence[WindowCoverage]) -> str:

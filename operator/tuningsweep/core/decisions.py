@@ -21,7 +21,10 @@ Inputs are what both executors know:
   meanwhile).
 
 Racing (in the plan), early stopping (``curves``) and the budget (``usage``) are
-decided here too, not in the executors.
+decided here too, not in the executors, and so is the end of a sweep whose trial failed
+on bad input (the trainer's exit status 2, marked in its error by
+:func:`tuningsweep.core.outcomes.trial_row`): it stops at once, whatever
+``spec.maxFailedTrials`` allows, since no retry can fix it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 
 from .early_stopping import EpochCurves
 from .ledger import done_ids, failures, pending_trials, used_seconds
+from .outcomes import BAD_INPUT_PREFIX, first_line, is_bad_input
 from .planner import Plan, Trial, plan_trials
 from .results import ResultRow
 from .spec import Budget, DateWindow, Spec
@@ -42,9 +46,9 @@ REASON_COMPLETE = "AllTrialsDone"
 REASON_FAILED_TRIALS = "TooManyFailedTrials"
 REASON_SUSPENDED = "Suspended"
 REASON_BUDGET = "BudgetSpent"
+REASON_BAD_INPUT = "BadInput"
 
 FAILURES_LISTED = 5
-FAILURE_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -79,10 +83,30 @@ class Decision:
 
 
 def failure_budget_message(failed: Mapping[str, str], limit: int) -> str:
-    """The reason text when more than ``limit`` trials failed, naming the first few."""
-    listed = "; ".join(f"{trial}: {error[:FAILURE_CHARS]}"
+    """The reason text when more than ``limit`` trials failed, naming the first few.
+
+    Each error keeps its whole first line (a cut one used to end at "line 2, column '",
+    just before the column a user had to fix); the lines after it are in results.csv.
+    """
+    listed = "; ".join(f"{trial}: {first_line(error)}"
                        for trial, error in sorted(failed.items())[:FAILURES_LISTED])
     return f"{len(failed)} trials failed, more than spec.maxFailedTrials ({limit}): {listed}"
+
+
+def bad_input_message(failed: Mapping[str, str]) -> str:
+    """The reason text when trials failed on bad input ("" when none did).
+
+    The trainer's exit status 2 says its input is wrong (a column, a parameter, the
+    data): every other trial reading the same input would fail the same way, so the
+    sweep stops at the first such failure instead of after ``spec.maxFailedTrials``.
+    """
+    bad = sorted((t, e) for t, e in failed.items() if is_bad_input(e))
+    if not bad:
+        return ""
+    trial, error = bad[0]
+    others = f" ({len(bad)} trials failed so)" if len(bad) > 1 else ""
+    return (f"trial {trial} failed on bad input (the trainer's exit status 2, which no "
+            f"retry fixes){others}: {first_line(error.removeprefix(BAD_INPUT_PREFIX))}")
 
 
 def failed_trials(rows: Iterable[ResultRow], failing: Mapping[str, str]) -> dict[str, str]:
@@ -154,6 +178,10 @@ def decide(
     gpu_hours = (finished_gpu + used.gpu_seconds) / 3600.0
     trial_hours = (finished_trial + used.trial_seconds) / 3600.0
     failed = failed_trials(rows, failing or {})
+    bad_input = bad_input_message(failed)
+    if bad_input:
+        return Decision(plan, (), FAILED, REASON_BAD_INPUT, bad_input, failed,
+                        gpu_hours=gpu_hours, trial_hours=trial_hours)
     if len(failed) > spec.max_failed_trials:
         return Decision(plan, (), FAILED, REASON_FAILED_TRIALS,
                         failure_budget_message(failed, spec.max_failed_trials), failed,

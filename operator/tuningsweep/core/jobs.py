@@ -45,6 +45,9 @@ ANNOTATION_WINDOW = "tuningsweep.io/window"
 LABEL_QUEUE = "kueue.x-k8s.io/queue-name"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "tuningsweep"}
 EXIT_BAD_INPUT = 2  # the trainer contract: retrying cannot help
+#: The Failed condition's reason when a pod failure policy rule failed the Job: ours has
+#: one FailJob rule, the trainer's exit code 2 (bad input).
+REASON_POD_FAILURE_POLICY = "PodFailurePolicy"
 CONTAINER = "trainer"
 
 # Evicted and preempted pods are retried without counting; bad input fails the Job at once.
@@ -191,6 +194,11 @@ class JobState(NamedTuple):
     def finished(self) -> bool:
         """Complete or Failed, as the Job controller reports it."""
         return self.phase != "active"
+
+    @property
+    def bad_input(self) -> bool:
+        """Failed by the pod failure policy: the trainer exited 2 (bad input)."""
+        return self.phase == "failed" and self.reason == REASON_POD_FAILURE_POLICY
 
     @property
     def running(self) -> bool:

@@ -22,6 +22,31 @@ from .spec import Sweep
 #: trainer's output, where the error is, is kept).
 ERROR_CHARS = 1500
 
+#: How a failed trial's error starts when the trainer said its input is wrong (exit
+#: status 2, the trainer contract): no retry can fix it, so the decision core stops the
+#: sweep at once (:func:`tuningsweep.core.decisions.decide`). Kept in the error text, so
+#: a resumed run reads it back from results.csv without a column of its own.
+BAD_INPUT_PREFIX = "bad input: "
+
+#: What joins the lines of a trainer's output in an error text (results.csv keeps one
+#: line per trial); the first line is the error's own message.
+LINE_JOIN = " | "
+
+
+def mark_bad_input(error: str) -> str:
+    """``error`` marked as a bad-input failure (once)."""
+    return error if error.startswith(BAD_INPUT_PREFIX) else BAD_INPUT_PREFIX + error
+
+
+def is_bad_input(error: str) -> bool:
+    """Whether a failed trial's error says its input is wrong (see BAD_INPUT_PREFIX)."""
+    return error.startswith(BAD_INPUT_PREFIX)
+
+
+def first_line(error: str) -> str:
+    """The first line of an error text: what a summary shows of it, never cut inside."""
+    return error.split("\n", 1)[0].split(LINE_JOIN, 1)[0].strip()
+
 
 @dataclass(frozen=True)
 class TrialEnd:
@@ -42,6 +67,8 @@ class TrialEnd:
         job: the Job's name, or ``local``.
         stopped: why early stopping ended the trial ("" when it ran to its end); its
             ``final`` metrics are then the last epoch's.
+        bad_input: the trainer exited with status 2, bad input (the Job's pod failure
+            policy failed it): the error is marked so (:data:`BAD_INPUT_PREFIX`).
     """
 
     trial: Trial
@@ -56,6 +83,7 @@ class TrialEnd:
     model_uri: str = ""
     job: str = ""
     stopped: str = ""
+    bad_input: bool = False
 
 
 def failure_text(end: TrialEnd, objective: str) -> str:
@@ -84,6 +112,8 @@ def trial_row(sweep: Sweep, end: TrialEnd) -> ResultRow:
     else:
         error = failure_text(end, spec.objective_metric)[-ERROR_CHARS:]
         status = "failed" if error else "succeeded"
+        if error and end.bad_input and not end.exited_ok:
+            error = mark_bad_input(error[-(ERROR_CHARS - len(BAD_INPUT_PREFIX)):])
     return ResultRow(
         sweep=sweep.name, trial=trial.id, config=trial.config, window=trial.window.id,
         window_start=trial.window.start.isoformat(), window_end=trial.window.end.isoformat(),

@@ -12,6 +12,7 @@ fixed; that ordering follows how the original tuning script was used in practice
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -161,7 +162,10 @@ def check_params(architecture: str, params: dict[str, object]) -> list[str]:
         spec = table.get(name)
         if spec is None:
             known = ", ".join(sorted(table))
-            problems.append(f"unknown hyperparameter {name!r} for {architecture!r}; known: {known}")
+            close = difflib.get_close_matches(name, table, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"unknown hyperparameter {name!r} for {architecture!r}{hint}; "
+                            f"known: {known}")
             continue
         why = spec.check(value)
         if why is not None:

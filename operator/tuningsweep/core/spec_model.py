@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .baseline import BASELINE_PREFIX
+
 ParamValue = float | int | str
 
 
@@ -139,8 +141,11 @@ class Spec:
 
     @property
     def recorded_metrics(self) -> tuple[str, ...]:
-        """The objective followed by the other metrics, without duplicates."""
-        seen = dict.fromkeys((self.objective_metric, *self.metrics))
+        """The objective followed by the other metrics, then the objective's naive
+        baseline (``baseline_<objective>``, when the trainer reports one: the report shows
+        each configuration's distance from it), without duplicates."""
+        seen = dict.fromkeys((self.objective_metric, *self.metrics,
+                              BASELINE_PREFIX + self.objective_metric))
         return tuple(seen)
 
 

@@ -46,6 +46,7 @@ from ..core.contract import (
 )
 from ..core.decisions import Usage, decide
 from ..core.early_stopping import EpochCurves
+from ..core.jobs import EXIT_BAD_INPUT
 from ..core.ledger import Ledger
 from ..core.outcomes import TrialEnd, trial_row
 from ..core.planner import Plan, Trial
@@ -204,6 +205,7 @@ class LocalExecutor:
             duration_seconds=time.monotonic() - run.started,
             gpus=1.0 if run.gpu is not None else 0.0,
             model_uri=self.model_uri(run.trial.id), job="local",
+            bad_input=code == EXIT_BAD_INPUT,
         )
         return trial_row(self.sweep, end)
 

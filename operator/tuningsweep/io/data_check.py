@@ -8,6 +8,13 @@ warning. ``synthetic://`` data has no folder and is not checked, nor is the data
 your own unless it is a folder of ``date=`` partitions (such a trainer may read a file
 or a table name from ``spec.data``).
 
+For the reference trainer, the columns ``spec.trainer.args`` names (``--target``,
+``--numeric``...) are checked against a sample of the data too
+(:mod:`tuningsweep.io.data_sample`, judged by :mod:`tuningsweep.core.column_sample`):
+a column missing from the sample's header, or text in a column read as numbers, is an
+error, which every trial would otherwise meet in turn. A sample that cannot be read is a
+warning (the trainer still checks every row).
+
 ``validate`` and ``plan`` may run where ``gs://`` is out of reach (no credentials on a
 laptop, a CI job without network, a bucket only the cluster's service account may read):
 there a bucket that cannot be listed is a warning saying the data was not checked. ``run``
@@ -20,9 +27,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..core.column_sample import column_flags, sample_problems
 from ..core.coverage import WindowCoverage, coverage_problems, window_coverage
 from ..core.errors import InvalidSpec, SpecError
 from ..core.spec import DateWindow, Sweep
+from .data_sample import read_sample, sample_files
 from .errors import StorageError
 from .partitions import DataFolderMissing, is_data_folder, list_partitions, rows_per_day
 
@@ -54,7 +63,8 @@ def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None 
             checked only when it is a folder of ``date=`` partitions.
 
     Raises:
-        InvalidSpec: the folder is missing or a window has no data.
+        InvalidSpec: the folder is missing, a window has no data, or (reference trainer)
+            a column named in ``spec.trainer.args`` is missing or not numeric.
     """
     uri = data or sweep.spec.data
     name = "--data" if data else "spec.data"
@@ -84,9 +94,32 @@ def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None 
                                     max(w.end for w in windows)))
     coverage = window_coverage(windows, counted)
     errors, warnings = coverage_problems(coverage, name, uri, _optional_windows(sweep, windows))
+    if layout_required and sweep.spec.trainer.command is None:
+        errors += _column_problems(sweep, days, windows, warnings)
     if errors:
         raise InvalidSpec(errors, source)
     return DataCheck(coverage, warnings)
+
+
+def _column_problems(sweep: Sweep, days: dict[dt.date, tuple[str, ...]],
+                     windows: Sequence[DateWindow], warnings: list[str]) -> list[SpecError]:
+    """The reference trainer's named columns against a sample (see the module docstring)."""
+    columns = column_flags(sweep.spec.trainer.args)
+    if not columns:
+        return []
+    errors: list[SpecError] = []
+    for location in sample_files(days, windows):
+        try:
+            sample = read_sample(location)
+        except StorageError as exc:
+            warnings.append(f"spec.trainer.args: the columns were not checked: {exc}")
+            return []
+        if sample is not None:
+            found = sample_problems(columns, sample)
+            errors += [e for e in found if e not in errors]
+        if errors:
+            break  # one file's problems are enough to act on
+    return errors
 
 
 def _missing_fix(uri: str, override: str | None) -> str:

@@ -45,6 +45,17 @@ def _curve_panel(ax: Axes, points: Sequence[tuple[int, float, float, float]], me
                     color="#31a354")
     ax.xaxis.set_major_locator(MaxNLocator(8, integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(5))
+    if len(set(epochs)) == 1:
+        # One epoch: a line of one point is invisible, and MaxNLocator falls back to
+        # fractional epochs (0.945..1.05) when no two integers are in view.
+        only = epochs[0]
+        ax.plot(epochs, [p[1] for p in points], "o", color=DARK, markersize=4,
+                gid=f"{prefix}-median-point")
+        ax.errorbar(epochs, [p[1] for p in points],
+                    yerr=[[p[1] - p[2] for p in points], [p[3] - p[1] for p in points]],
+                    fmt="none", ecolor="#9ecae1", elinewidth=6, alpha=0.8)
+        ax.set_xlim(only - 1, only + 1)
+        ax.set_xticks([only])
     ax.set_xlabel("epoch")
     ax.set_title(title, fontsize=9)
 

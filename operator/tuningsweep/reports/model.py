@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from tuningsweep.core.baseline import BaselineComparison, compare_with_baseline
 from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, windowed_learning_curves
 from tuningsweep.core.results import ResultRow
 from tuningsweep.core.summary import Goal, Summary, summarize
@@ -40,6 +41,8 @@ class Report:
     failures: tuple[TrialFailure, ...] = ()
     #: The window of each trial in ``best_histories`` (its curve goes in that window's panel).
     best_windows: Mapping[str, str] = field(default_factory=dict)
+    #: Each configuration against the trainer's naive baseline (None: none reported).
+    baseline: BaselineComparison | None = None
 
 
 def trial_failures(rows: Sequence[ResultRow]) -> tuple[TrialFailure, ...]:
@@ -88,4 +91,5 @@ def build_report(
             best_histories = {t: h for t, h in histories.items() if t in best_trials}
     windows_of = {r.trial: r.window for r in rows if r.trial in best_histories}
     return Report(source, summary, trends, curves, best_histories, tuple(notes),
-                  trial_failures(rows), windows_of)
+                  trial_failures(rows), windows_of,
+                  compare_with_baseline(rows, summary.metric, goal))

@@ -10,7 +10,9 @@ reading the statistics.
 
 from __future__ import annotations
 
+from tuningsweep.core.baseline import BaselineComparison
 from tuningsweep.core.summary import ConfigSummary, Summary
+from tuningsweep.reports.baseline_text import HEADER, fmt_improvement
 from tuningsweep.reports.curve_plot import learning_curve_plot
 from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_rank, fmt_signed, fmt_value
 from tuningsweep.reports.model import Report
@@ -35,13 +37,16 @@ h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32
 .verdict li { margin: 4px 0; line-height: 1.4; }
 .scroll { overflow-x: auto; }
 table.leaderboard { border-collapse: collapse; font-size: 13px; white-space: nowrap; }
-table.leaderboard th, table.leaderboard td { padding: 4px 8px; border-bottom: 1px solid #eee;
+table.leaderboard th, table.leaderboard td { padding: 4px 6px; border-bottom: 1px solid #eee;
      text-align: right; }
-table.leaderboard th { background: #f5f5f5; position: sticky; top: 0; }
+table.leaderboard th { background: #f5f5f5; position: sticky; top: 0; white-space: normal;
+     vertical-align: bottom; }
 table.leaderboard td.name, table.leaderboard th.name { text-align: left; }
-tr.best td { font-weight: 600; } tr.incomplete td { color: #888; }
+table.leaderboard td.name { white-space: normal; min-width: 90px; }
+table.leaderboard td small.ci { display: block; }
+tr.best td { font-weight: 600; } table.leaderboard td.worse { color: #b2182b; } tr.incomplete td { color: #888; }
 .tag { font-size: 11px; padding: 1px 5px; border-radius: 8px; background: #eee; color: #555;
-       font-weight: normal; margin-left: 4px; }
+       font-weight: normal; margin-left: 4px; white-space: nowrap; }
 .tag.best { background: #d62728; color: #fff; } .tag.all { background: #31a354; color: #fff; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 svg.plot { background: #fff; border: 1px solid #eee; border-radius: 4px; font-family: inherit; }
@@ -52,17 +57,23 @@ td.error { text-align: left; white-space: pre-wrap; font-family: monospace; font
 """
 
 
-def _leaderboard(summary: Summary, top: int) -> str:
+def _leaderboard(summary: Summary, top: int,
+                 baseline: BaselineComparison | None = None) -> str:
     windows = summary.windows
     head = ["#", "config", *summary.param_names, *windows, "mean ± std", "won",
             "Δ vs best [95% CI]", "p vs best (corrected)"]
+    if baseline is not None:
+        head.append(f"{HEADER} (+ better)")
     name_cols = {1}
+    # Headers wrap (a parameter's name after its underscores) and the interval goes under
+    # its difference: every column, p-values included, fits 1,280 px (issue 22).
     header = "".join(
-        f'<th class="name">{esc(h)}</th>' if i in name_cols else f"<th>{esc(h)}</th>"
-        for i, h in enumerate(head)
+        f'<th class="name">{_breakable(h)}</th>' if i in name_cols else
+        f"<th>{_breakable(h)}</th>" for i, h in enumerate(head)
     )
     field = {w: sum(1 for c in summary.configs if w in c.per_window) for w in windows}
-    body = [_leaderboard_row(summary, c, i, field) for i, c in enumerate(summary.configs[:top], 1)]
+    body = [_leaderboard_row(summary, c, i, field, baseline)
+            for i, c in enumerate(summary.configs[:top], 1)]
     more = len(summary.configs) - top
     tail = (f'<p class="note">… {more} more configurations; the JSON report and summary.csv '
             "hold all of them.</p>" if more > 0 else "")
@@ -70,8 +81,13 @@ def _leaderboard(summary: Summary, top: int) -> str:
             f"<thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{tail}")
 
 
+def _breakable(text: str) -> str:
+    """``text`` escaped, with a line-break opportunity after each underscore."""
+    return "_<wbr>".join(esc(part) for part in text.split("_"))
+
+
 def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
-                     field: dict[str, int]) -> str:
+                     field: dict[str, int], baseline: BaselineComparison | None = None) -> str:
     classes = ["best"] if c.config == summary.best else []
     if not c.complete:
         classes.append("incomplete")
@@ -100,7 +116,7 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
             f'title="rank {fmt_rank(rank)} of {n}">{fmt_value(c.per_window[w])} '
             f"<small>#{fmt_rank(rank)}</small></td>"
         )
-    std = f" ± {fmt_value(c.std, 2)}" if c.std is not None else ""
+    std = f' <small class="ci">± {fmt_value(c.std, 2)}</small>' if c.std is not None else ""
     cells.append(f"<td>{fmt_value(c.mean)}{std}</td>")
     cells.append(f"<td>{c.windows_won}/{len(summary.windows)}</td>")
     comp = c.comparison
@@ -109,7 +125,8 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
     else:
         interval = " <small>(1 window: no interval)</small>"
         if comp.ci_low is not None and comp.ci_high is not None:
-            interval = f" [{fmt_signed(comp.ci_low)}, {fmt_signed(comp.ci_high)}]"
+            interval = (f' <small class="ci">[{fmt_signed(comp.ci_low)}, '
+                        f"{fmt_signed(comp.ci_high)}]</small>")
         against = f" <small>vs {esc(comp.reference)}</small>" if c.config == summary.best else ""
         cells.append(f"<td>{fmt_signed(comp.mean_difference)}{interval}{against}</td>")
         title = (f"unadjusted p={fmt_p(comp.p_unadjusted)}, sign test p={fmt_p(comp.sign_test_p)}, "
@@ -117,6 +134,10 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
                  f"worse / {comp.ties} tied of {comp.n_pairs} windows")
         mark = " <b>*</b>" if comp.significant else ""
         cells.append(f'<td title="{esc(title)}">{fmt_p(comp.p_value)}{mark}</td>')
+    if baseline is not None:
+        versus = baseline.configs.get(c.config)
+        worse = ' class="worse"' if versus is not None and not versus.better else ""
+        cells.append(f"<td{worse}>{esc(fmt_improvement(versus))}</td>")
     return f'<tr class="{" ".join(classes)}">{"".join(cells)}</tr>'
 
 
@@ -164,7 +185,7 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
                     + "</ul></section>")
     failed = {(f.config, f.window): f.error for f in report.failures}
     if s.configs:
-        sections.append(f'<section id="leaderboard"><h2>Leaderboard</h2>{_leaderboard(s, top)}</section>')
+        sections.append(f'<section id="leaderboard"><h2>Leaderboard</h2>{_leaderboard(s, top, report.baseline)}</section>')
         sections.append('<section id="heatmap"><h2>Objective by window</h2>'
                         '<p class="note">Colour is the rank within each window (darker is better); '
                         '* marks incomplete configurations.</p>'

@@ -27,6 +27,12 @@ Also extras: ``failures`` lists every failed trial (``trial``, ``config``, ``win
 ``error``); ``curves`` has, with several windows, ``relative`` (``ratio`` or
 ``difference``: its ``epochs`` are relative to each window's level) and ``windows``
 (each window's own curve, level and convergence epoch).
+
+When the trainer reported a naive baseline (``baseline_<metric>``, see
+:mod:`tuningsweep.core.baseline`), top-level ``baseline`` has its ``metric``, its
+``per_window`` value and, per configuration in ``configs``, the mean relative
+``improvement`` over it (0.23: 23% better; negative: worse than doing nothing), the
+windows in which it was ``beaten`` and the ``windows`` compared. Absent otherwise.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import json
 import math
 from typing import Any
 
+from tuningsweep.core.baseline import BaselineComparison
 from tuningsweep.core.curves import LearningCurves
 from tuningsweep.core.summary import (
     Comparison,
@@ -163,8 +170,22 @@ def _trends(trends: Trends) -> dict[str, list[dict[str, Any]]]:
     return {p.name: [_level(lv) for lv in p.levels] for p in sorted(trends.parameters, key=lambda p: p.name)}
 
 
+def _baseline(baseline: BaselineComparison) -> dict[str, Any]:
+    return {"metric": baseline.metric,
+            "per_window": {w: _num(v) for w, v in baseline.per_window.items()},
+            "configs": {c: {"improvement": _num(v.improvement), "beaten": v.beaten,
+                            "windows": v.windows} for c, v in baseline.configs.items()}}
+
+
 def report_dict(report: Report) -> dict[str, Any]:
     """The report as a JSON-ready dict (see the module docstring for the schema)."""
+    out = _report_dict(report)
+    if report.baseline is not None:
+        out["baseline"] = _baseline(report.baseline)
+    return out
+
+
+def _report_dict(report: Report) -> dict[str, Any]:
     s = report.summary
     return {
         "objective": {"metric": s.metric, "goal": s.goal},

@@ -14,9 +14,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from tuningsweep.core.baseline import BaselineComparison
 from tuningsweep.core.curves import LearningCurves
 from tuningsweep.core.summary import ConfigSummary, Summary
 from tuningsweep.core.trends import Interaction, ParameterTrend
+from tuningsweep.reports.baseline_text import HEADER, fmt_improvement
 from tuningsweep.reports.formatting import (
     MISSING,
     fmt_p,
@@ -34,9 +36,12 @@ _CURVE_ROWS = 12
 _WIDE_CONSOLE = 140
 
 
-def _caption(summary: Summary) -> str:
+def _caption(summary: Summary, baseline: BaselineComparison | None = None) -> str:
     text = ("Δ vs best: paired mean difference to the best over common windows, with its "
             "95% t-interval (the best: to its closest contender)")
+    if baseline is not None:
+        text += (f"; {HEADER}: mean relative improvement over the trainer's naive "
+                 f"baseline ({baseline.metric}; + is better), windows where it is better")
     if summary.test is not None:
         text += (f"; p: corrected for {summary.test.n_hypotheses} pairs of configurations, "
                  "* = significantly worse at 5%")
@@ -54,10 +59,12 @@ def _delta(c: ConfigSummary) -> str:
     return f"{fmt_signed(comp.mean_difference)}{interval}"
 
 
-def _leaderboard(summary: Summary, top: int, with_params: bool) -> Table:
+def _leaderboard(summary: Summary, top: int, with_params: bool,
+                 failed: frozenset[tuple[str, str]] = frozenset(),
+                 baseline: BaselineComparison | None = None) -> Table:
     table = Table(
         title=f"Leaderboard: {summary.metric} ({summary.goal}) per window, #rank in that window",
-        caption=_caption(summary),
+        caption=_caption(summary, baseline),
         box=box.SIMPLE_HEAD,
         title_justify="left",
         caption_justify="left",
@@ -74,11 +81,15 @@ def _leaderboard(summary: Summary, top: int, with_params: bool) -> Table:
     # The interval may wrap under its difference when the terminal is narrow.
     table.add_column("Δ vs best [95%]", justify="right", min_width=9)
     table.add_column("p", justify="right", no_wrap=True)
+    if baseline is not None:
+        table.add_column(HEADER, justify="right", no_wrap=True)
     if with_params:
         table.add_column("parameters", overflow="fold", min_width=16)
     for position, c in enumerate(summary.configs[:top], start=1):
         style = "bold" if c.config == summary.best else ("dim" if not c.complete else None)
-        cells = _leaderboard_row(summary, c, position)
+        cells = _leaderboard_row(summary, c, position, failed)
+        if baseline is not None:
+            cells.append(fmt_improvement(baseline.configs.get(c.config)))
         if with_params:
             cells.append(_params_text(summary, c))
         table.add_row(*cells, style=style)
@@ -100,7 +111,10 @@ def _parameter_table(summary: Summary, top: int) -> Table:
     return table
 
 
-def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int) -> list[str]:
+def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int,
+                     failed: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+    """One configuration's cells; ``failed``: its (config, window) trials that failed
+    (a window it never ran, racing's or one not run yet, is MISSING, not ``failed``)."""
     marks = " ★" if c.config == summary.best else ""
     marks += " all" if c.wins_all_windows else ""
     if c.eliminated_at is not None:
@@ -112,7 +126,7 @@ def _leaderboard_row(summary: Summary, c: ConfigSummary, position: int) -> list[
         if w in c.per_window:
             cells.append(f"{fmt_value(c.per_window[w], 4)} #{fmt_rank(c.ranks.get(w))}")
         else:
-            cells.append("failed" if c.n_failed and w in c.missing_windows else MISSING)
+            cells.append("failed" if (c.config, w) in failed else MISSING)
     std = f"±{fmt_value(c.std, 2)}" if c.std is not None else ""
     cells.append(f"{fmt_value(c.mean, 4)}{std}")
     cells.append(f"{c.windows_won}/{len(summary.windows)}")
@@ -236,7 +250,9 @@ def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color
     if summary.configs:
         # Parameters beside the numbers when the terminal is wide enough, else below them.
         wide = console.width >= _WIDE_CONSOLE
-        console.print(_leaderboard(summary, top, with_params=wide))
+        failed = frozenset((f.config, f.window) for f in report.failures)
+        console.print(_leaderboard(summary, top, with_params=wide, failed=failed,
+                                   baseline=report.baseline))
         if not wide and summary.param_names:
             console.print(_parameter_table(summary, top))
         hidden = len(summary.configs) - top

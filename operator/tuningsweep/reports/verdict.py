@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import math
 
+from tuningsweep.core.outcomes import first_line
 from tuningsweep.core.summary import Comparison, ConfigSummary, Summary
+from tuningsweep.reports.baseline_text import baseline_sentences
 from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_share, fmt_signed, fmt_value
 from tuningsweep.reports.model import Report, TrialFailure
 
 #: Failed trials named in a verdict sentence (every one is in the failures table).
 FAILURES_SHOWN = 3
-#: A failure's error is cut to this length in a sentence (whole in the table and JSON).
-ERROR_CHARS = 200
+#: A failure's error is its first line in a sentence (whole in the table and JSON), cut
+#: only past this length: a message cut in its middle hid the column to fix (issue 22).
+ERROR_CHARS = 400
 
 
 def _plural(n: int, word: str) -> str:
@@ -48,7 +51,8 @@ def _failure_text(failures: tuple[TrialFailure, ...], shown: int = FAILURES_SHOW
 
 
 def _cut(error: str) -> str:
-    return error if len(error) <= ERROR_CHARS else error[:ERROR_CHARS - 1] + "…"
+    line = first_line(error) or error
+    return line if len(line) <= ERROR_CHARS else line[:ERROR_CHARS - 1] + "…"
 
 
 def _most_windows_sentence(summary: Summary, best: ConfigSummary) -> list[str]:
@@ -249,6 +253,7 @@ def verdict(report: Report) -> list[str]:
         return ["No trials have finished yet."]
     return [
         *_winner_sentences(summary, report.failures),
+        *baseline_sentences(summary, report.baseline),
         *_bookkeeping_sentences(summary, report.failures),
         *_trend_sentences(report),
         *_curve_sentences(report),
