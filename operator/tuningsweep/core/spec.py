@@ -29,6 +29,7 @@ from .spec_model import (
     Spec,
     Sweep,
     Trainer,
+    WarmStart,
 )
 from .spec_sections import (
     Err,
@@ -37,6 +38,7 @@ from .spec_sections import (
     early_stopping_section,
     parameters_section,
     racing_section,
+    warm_start_section,
     windows_section,
 )
 
@@ -53,6 +55,7 @@ __all__ = [
     "Spec",
     "Sweep",
     "Trainer",
+    "WarmStart",
     "build_spec",
     "parse_spec",
     "parse_sweep",
@@ -172,6 +175,8 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
             "set maxConfigs: 2 or more")
 
     racing = racing_section(search.get("racing"), raw["mode"], rolling, ranges, err)
+    schedule = raw.get("schedule")
+    warm_start = warm_start_section(search.get("warmStart"), schedule, err)
     check_fast_without_fast_mode(raw, err)
 
     objective = raw["objective"]
@@ -222,6 +227,8 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
         early_stopping=early_stopping_section(search.get("earlyStopping")),
         budget=budget_section(raw.get("budget")),
         batch_size=search["batchSize"],
+        schedule=schedule,
+        warm_start=warm_start,
     )
 
 
