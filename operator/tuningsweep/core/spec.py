@@ -103,6 +103,11 @@ def parse_sweep(doc: Any, source: str = "", line_of: LineOf | None = None) -> Sw
         del errors[structural:]
         if not errors:
             raise
+    if spec is not None and spec.schedule is not None and len(name) > 52:
+        # A recurring sweep's runs are sweeps named <name>-<run date> (11 more characters).
+        errors.append(SpecError("metadata.name", f"{name!r} is too long for a recurring sweep",
+                                "use at most 52 characters: each run is named "
+                                "<name>-YYYY-MM-DD", locate("metadata.name")))
     if errors or spec is None:
         raise InvalidSpec(errors, source)
     return Sweep(name=name, namespace=namespace, spec=spec, raw_spec=raw_spec)

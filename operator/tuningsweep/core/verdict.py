@@ -23,15 +23,15 @@ this still claims a change the truth did not make is measured against a known tr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .comparisons import p_values_against
 from .results import ParamValue
 from .reuse import params_key
-from .significance import paired_t_intervals, t_two_sided_p
+from .significance import paired_t_intervals
 from .summary_model import ConfigSummary, Summary
 
 ALPHA = 0.05
@@ -117,28 +117,39 @@ def judge(summary: Summary, champion: Mapping[str, ParamValue] | None,
     assert held is not None
     if held.config == best.config:
         return replace(base, kind=KEEP, text=f"keep the champion: it won again ({best.config})")
-    shared = sorted(set(best.per_window) & set(held.per_window))
+    return _compare(base, summary, best, held, champion, alpha)
+
+
+def _compare(base: Verdict, summary: Summary, best: ConfigSummary, held: ConfigSummary,
+             champion: Mapping[str, ParamValue], alpha: float) -> Verdict:
+    """Test the winner against the champion on the run's windows.
+
+    Every configuration is tested against the champion with the leaderboard's test (the
+    paired mean difference over the moderated noise of the whole run, see
+    core/comparisons.py), and the winner's p-value is multiplied by the number of those
+    comparisons (Bonferroni): the champion was chosen before this run, but the winner
+    is the luckiest of the ``k - 1`` others, so any of them could have been tested.
+    """
+    windows = list(summary.windows)
+    configs = [c for c in summary.configs if c.per_window]
+    matrix = np.array([[c.per_window.get(w, np.nan) for w in windows] for c in configs],
+                      dtype=np.float64)
+    rows = {c.config: i for i, c in enumerate(configs)}
+    shared = [w for w in windows if w in best.per_window and w in held.per_window]
     diffs = np.array([[best.per_window[w] - held.per_window[w] for w in shared]])
-    difference = float(diffs.mean()) if shared else None
-    p_value: float | None = None
-    ci: tuple[float, float] | None = None
-    if len(shared) >= 2:
-        low, high = paired_t_intervals(diffs)
-        ci = (float(low[0]), float(high[0]))
-        sd = float(np.std(diffs, ddof=1))
-        if sd > 0:
-            t = np.array([float(diffs.mean()) / (sd / math.sqrt(len(shared)))])
-            p_value = float(t_two_sided_p(t, len(shared) - 1)[0])
-        else:
-            p_value = 0.0 if difference else 1.0
-    better = difference is not None and (
-        difference < 0 if summary.goal == "minimize" else difference > 0)
+    difference = float(diffs.mean())
+    low, high = paired_t_intervals(diffs)
+    ci = None if np.isnan(low[0]) else (float(low[0]), float(high[0]))
+    raw = p_values_against(matrix, rows[held.config])[rows[best.config]]
+    tested = len(configs) - 1
+    p_value = None if np.isnan(raw) else min(1.0, float(raw) * tested)
+    better = difference < 0 if summary.goal == "minimize" else difference > 0
     significant = better and p_value is not None and p_value < alpha
-    numbers = (f"{difference:+.4g}" if difference is not None else "n/a") + (
-        f" (95% CI [{ci[0]:.4g}, {ci[1]:.4g}], p = {p_value:.3g})"
-        if ci is not None and p_value is not None else f" on {len(shared)} window(s)")
-    base = replace(base, difference=difference, ci=ci, p_value=p_value, windows=len(shared),
-                   significant=significant)
+    numbers = f"{difference:+.4g}" + (f" (95% CI [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else " (")
+    numbers += (f"{', ' if ci else ''}p = {p_value:.3g})" if p_value is not None
+                else f"{', ' if ci else ''}no test on {len(shared)} window(s))")
+    base = replace(base, difference=difference, ci=ci, p_value=p_value,
+                   windows=len(shared), significant=significant)
     if significant:
         return replace(base, kind=NEW, changed=True,
                        text=f"new winner: {best.config} beats the champion {held.config} "
