@@ -78,8 +78,10 @@ class ProgressEvents(Events):
             metric = self.results.sweep.spec.objective_metric
             value = row.metrics.get(metric)
             shown = f"{metric}={value:.6g}" if value is not None else row.error
-            print(f"[{self.done}/{self.total}] {row.trial} {row.status} {shown} "
-                  f"({row.duration_seconds:.1f}s)", flush=True)
+            how = (f"reused from run {row.reused_from}" if row.reused_from
+                   else f"{row.duration_seconds:.1f}s")
+            print(f"[{self.done}/{self.total}] {row.trial} {row.status} {shown} ({how})",
+                  flush=True)
 
     def planned(self, plan: Plan) -> None:
         if plan.stage > 0:

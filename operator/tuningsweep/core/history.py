@@ -17,12 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .results import ParamValue
+from .reuse import ReuseCounts
 from .verdict import Verdict
 
 COLUMNS = (
     "run", "windows", "best", "best_params", "objective", "verdict", "changed",
     "significant", "p_value", "difference", "ci_low", "ci_high", "champion_params",
-    "trained", "reused", "gpu_seconds_saved", "verdict_text",
+    "trained", "reused", "gpu_seconds_saved", "trial_seconds_saved", "verdict_text",
 )
 
 
@@ -45,6 +46,7 @@ class HistoryRow:
     trained: int = 0
     reused: int = 0
     gpu_seconds_saved: float = 0.0
+    trial_seconds_saved: float = 0.0
     verdict_text: str = ""
 
     def to_json(self) -> dict[str, object]:
@@ -58,19 +60,21 @@ class HistoryRow:
                 "ci": list(self.ci) if self.ci is not None else None,
                 "champion_params": (dict(self.champion_params)
                                     if self.champion_params is not None else None),
-                "gpu_seconds_saved": self.gpu_seconds_saved}
+                "gpu_seconds_saved": self.gpu_seconds_saved,
+                "trial_seconds_saved": self.trial_seconds_saved}
 
 
-def history_row(run: str, windows: Sequence[str], verdict: Verdict, trained: int,
-                reused: int, gpu_seconds_saved: float) -> HistoryRow:
+def history_row(run: str, windows: Sequence[str], verdict: Verdict,
+                counts: ReuseCounts) -> HistoryRow:
     """The history row of a finished run."""
     return HistoryRow(
         run=run, windows=tuple(windows), best=verdict.best, best_params=verdict.best_params,
         objective=verdict.objective, verdict=verdict.kind, changed=verdict.changed,
         significant=verdict.significant, p_value=verdict.p_value,
         difference=verdict.difference, ci=verdict.ci, champion_params=verdict.champion,
-        trained=trained, reused=reused, gpu_seconds_saved=gpu_seconds_saved,
-        verdict_text=verdict.text)
+        trained=counts.trained, reused=counts.reused,
+        gpu_seconds_saved=counts.gpu_seconds_saved,
+        trial_seconds_saved=counts.trial_seconds_saved, verdict_text=verdict.text)
 
 
 def _number(value: float | None) -> str:
@@ -95,7 +99,8 @@ def render_history(rows: Iterable[HistoryRow]) -> str:
             _number(r.ci[1] if r.ci else None),
             json.dumps(dict(r.champion_params), sort_keys=True)
             if r.champion_params is not None else "",
-            r.trained, r.reused, _number(r.gpu_seconds_saved), r.verdict_text])
+            r.trained, r.reused, _number(r.gpu_seconds_saved),
+            _number(r.trial_seconds_saved), r.verdict_text])
     return out.getvalue()
 
 
@@ -123,6 +128,7 @@ def parse_history(text: str) -> list[HistoryRow]:
                 champion_params=json.loads(champion) if champion else None,
                 trained=int(cells["trained"] or 0), reused=int(cells["reused"] or 0),
                 gpu_seconds_saved=_float(cells["gpu_seconds_saved"]) or 0.0,
+                trial_seconds_saved=_float(cells.get("trial_seconds_saved") or "") or 0.0,
                 verdict_text=cells.get("verdict_text", "")))
         except (KeyError, ValueError, TypeError) as exc:
             raise ValueError(f"history.csv line {line}: {exc}") from exc

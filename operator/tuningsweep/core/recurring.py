@@ -126,6 +126,5 @@ def finish_run(start: RunStart, rows: Sequence[ResultRow], windows: Sequence[Dat
 
     summary = summarize_sweep(start.sweep, rows, windows=windows)
     verdict = judge(summary, start.champion)
-    trained, reused, saved = reuse_counts(rows)
     return history_row(start.run, [f"{w.start}..{w.end}" for w in windows], verdict,
-                       trained, reused, saved)
+                       reuse_counts(rows))

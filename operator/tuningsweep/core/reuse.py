@@ -150,14 +150,25 @@ class ReuseIndex:
             params=dict(params), reused_from=run)
 
 
-def reuse_counts(rows: Iterable[ResultRow]) -> tuple[int, int, float]:
-    """(trained, reused, GPU-seconds saved) of a run's rows."""
+@dataclass(frozen=True)
+class ReuseCounts:
+    """What reuse did in a run: trials trained and reused, and the time it saved."""
+
+    trained: int
+    reused: int
+    gpu_seconds_saved: float  # the reused trials' GPU time when they were trained
+    trial_seconds_saved: float  # their wall time (CPU-only trainers have no GPU time)
+
+
+def reuse_counts(rows: Iterable[ResultRow]) -> ReuseCounts:
+    """What reuse did in a run's rows."""
     trained = reused = 0
-    saved = 0.0
+    gpu = wall = 0.0
     for row in rows:
         if row.reused_from:
             reused += 1
-            saved += row.gpu_seconds
+            gpu += row.gpu_seconds
+            wall += row.duration_seconds
         else:
             trained += 1
-    return trained, reused, saved
+    return ReuseCounts(trained, reused, gpu, wall)
