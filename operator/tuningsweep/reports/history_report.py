@@ -95,16 +95,16 @@ def render_history_json(rows: Sequence[HistoryRow]) -> str:
 def _objective_chart(rows: Sequence[HistoryRow]) -> str:
     from .charts import BEST, MAIN, Mark, chart_svg, figure
 
-    points = [(i, r) for i, r in enumerate(rows) if r.objective is not None]
+    points = [(i, r, r.objective) for i, r in enumerate(rows) if r.objective is not None]
     with figure(max(4.0, 0.7 * len(rows) + 1.5), 2.8) as fig:
         ax = fig.add_subplot()
-        ax.plot([i for i, _ in points], [r.objective for _, r in points], color=MAIN,
+        ax.plot([i for i, _, _ in points], [v for _, _, v in points], color=MAIN,
                 marker="o", gid="winner-line")
         marks = {"winner-line": Mark("winner-line", "the winner's objective")}
-        for i, r in points:
+        for i, r, value in points:
             if r.changed:
                 gid = f"change-{r.run}"
-                ax.plot([i], [r.objective], marker="o", markersize=9, color=BEST,
+                ax.plot([i], [value], marker="o", markersize=9, color=BEST,
                         linestyle="none", gid=gid)
                 marks[gid] = Mark("change", f"{r.run}: {r.verdict_text}")
         ax.set_xticks(range(len(rows)), [r.run for r in rows], rotation=30, ha="right")
