@@ -100,7 +100,7 @@ def choose_seeds(champion: Mapping[str, ParamValue] | None,
     seeds: list[dict[str, ParamValue]] = []
     seen: set[str] = set()
     candidates: Iterable[Mapping[str, ParamValue] | None] = itertools.chain(
-        [champion], previous_ranking[:keep], earlier_champions)
+        [champion], previous_ranking, earlier_champions)
     for candidate in candidates:
         if len(seeds) >= keep:
             break
