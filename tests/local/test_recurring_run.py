@@ -152,7 +152,7 @@ def test_killed_mid_run_then_rerun_loses_and_duplicates_nothing(
     csv_path = results / "team" / "rec" / "runs" / "2026-08-01" / "results.csv"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if csv_path.exists() and 13 <= len(parse_csv(csv_path.read_text())):
+        if csv_path.exists() and len(parse_csv(csv_path.read_text())) >= 13:
             break  # the 12 reused rows and at least one trained one
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
