@@ -111,11 +111,11 @@ class Truth:
         months = RUNS + 4
         for arm in range(s.arms):
             level = s.spread * arm
-            for m in range(-3, months):
+            for m in range(-8, months):
                 level += rng.gauss(0.0, s.drift)
                 jump = s.jump if arm == s.jump_arm and m >= s.jump_month else 0.0
                 self._levels[arm, m] = level - jump
-        for m in range(-3, months):
+        for m in range(-8, months):
             self._shifts[m] = rng.gauss(0.0, s.shift)
 
     def mean(self, arm: int, window: DateWindow) -> float:
