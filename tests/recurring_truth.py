@@ -67,7 +67,7 @@ class Scenario:
     def label(self) -> str:
         race = f", racing {self.racing}" if self.racing else ""
         return (f"{self.arms} arms {self.spread:g} apart, noise {self.noise:g}, drift "
-                f"{self.drift:g}/month{race}")
+                f"{self.drift:g}/month, jump {self.jump:g}{race}")
 
 
 def manifest(scenario: Scenario, recurring: bool) -> str:
@@ -165,9 +165,14 @@ class RunScore:
     reused: int
     winner: int | None
     truth_best: int
-    change_claimed: bool
+    change_claimed: bool  # the run says the winner changed (for (b): new or left)
     champion_before: int | None = None  # the champion the run was judged against
     verdict: str = ""
+
+    @property
+    def significant_claim(self) -> bool:
+        """A claim that the winner is better than the champion (for (a): any change)."""
+        return self.change_claimed and self.verdict != "left"
 
 
 def run_new_sweeps(scenario: Scenario, seed: int) -> list[RunScore]:
@@ -230,8 +235,10 @@ class Figures:
     trained_first: float
     trained_later: float  # mean trials trained per run from the second run on
     picks_best: float  # share of runs whose winner is the truth's best
-    false_changes: float  # share of runs claiming a change while the champion is best
-    runs_champion_best: int  # the runs that share is of
+    false_changes: float  # share of runs claiming a significant change while the
+    # champion is the truth's best
+    false_left: float  # share of those runs saying the champion left the race
+    runs_champion_best: int  # the runs those shares are of
     delays: dict[int, int]  # runs from the truth's change to its report: replicates
     missed_change: int  # replicates that never reported it
 
@@ -246,21 +253,22 @@ class Figures:
 def score(runs_per_replicate: Sequence[Sequence[RunScore]], jump_arm: int) -> Figures:
     """Aggregate the runs of every replicate.
 
-    A change claim is false when the champion it replaces is the truth's best for the
-    run's windows. The real change happens at the first run whose truth's best is the
+    A significant change claimed while the champion it replaces is the truth's best for
+    the run's windows is false (a champion that left the race is counted apart). The real change happens at the first run whose truth's best is the
     arm that jumped; it is reported at the first run from then on claiming a change to
     that arm.
     """
     later = [r.trained for runs in runs_per_replicate for r in runs[1:]]
     first = [runs[0].trained for runs in runs_per_replicate]
     picks = [r.winner == r.truth_best for runs in runs_per_replicate for r in runs]
-    false_claims = champion_best = missed = 0
+    false_claims = false_left = champion_best = missed = 0
     delays: dict[int, int] = {}
     for runs in runs_per_replicate:
         for r in runs[1:]:
             if r.champion_before == r.truth_best:
                 champion_best += 1
-                false_claims += r.change_claimed
+                false_claims += r.significant_claim
+                false_left += r.change_claimed and not r.significant_claim
         change_at = next((k for k, r in enumerate(runs) if r.truth_best == jump_arm), None)
         if change_at is None or change_at == 0:
             continue
@@ -274,6 +282,7 @@ def score(runs_per_replicate: Sequence[Sequence[RunScore]], jump_arm: int) -> Fi
         trained_first=statistics.fmean(first), trained_later=statistics.fmean(later),
         picks_best=statistics.fmean(picks),
         false_changes=false_claims / max(champion_best, 1),
+        false_left=false_left / max(champion_best, 1),
         runs_champion_best=champion_best, delays=dict(sorted(delays.items())),
         missed_change=missed)
 
