@@ -19,7 +19,7 @@ Eight monthly runs are driven through the real core, two ways:
   champion left the race*).
 
 Scored per run: trials trained; whether the winner is the truth's best for the run's
-windows (the arm with the best true mean over them); a false change (a change claimed
+(regular) windows (the arm with the best true mean over them); a false change (a change claimed
 while the truth's best is the same as for the previous run); and, for the real change,
 after how many runs it was reported.
 """
@@ -47,6 +47,9 @@ from tuningsweep.core.windows import resolve_windows
 FIRST_RUN = dt.date(2026, 1, 1)
 RUNS = 8
 METRIC = "val_mse"
+#: The windows of every run (rolling count); racing's extra, older windows go to
+#: contenders only, so the truth's best is judged on these.
+REGULAR = 3
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ def run_new_sweeps(scenario: Scenario, seed: int) -> list[RunScore]:
         summary = summarize_sweep(sweep, rows, windows=windows)
         best = summary.config(summary.best).params["arm"] if summary.best else None
         winner = int(best) if best is not None else None
-        out.append(RunScore(run, len(rows), 0, winner, truth.best(windows),
+        out.append(RunScore(run, len(rows), 0, winner, truth.best(windows[:REGULAR]),
                             previous is not None and winner != previous, previous))
         previous = winner
     return out
@@ -218,7 +221,8 @@ def run_recurring(scenario: Scenario, seed: int) -> list[RunScore]:
         earlier.append(EarlierRun(start.context, tuple(rows)))
         winner = int(row.best_params["arm"]) if row.best is not None else None
         champion = (int(start.champion["arm"]) if start.champion is not None else None)
-        out.append(RunScore(run, row.trained, row.reused, winner, truth.best(windows),
+        best = truth.best(windows[:REGULAR])
+        out.append(RunScore(run, row.trained, row.reused, winner, best,
                             row.verdict in ("new", "left"), champion, row.verdict))
     return out
 

@@ -226,16 +226,16 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
                       layout_required=reference)
     if console is not None:
         print_warnings(data)
-    if results.rows:
-        results.add([])  # refresh summary.csv and the in-memory summary
     start = None
     if picked is not None:
         start = begin(picked, results.store, windows, [*command, *sweep.spec.trainer.args],
-                      args.data or sweep.spec.data, reuse=not args.no_reuse)
+                      args.data or sweep.spec.data, reuse=not args.no_reuse, fresh=args.fresh)
         sweep = results.sweep = start.sweep  # its seeds pinned: the plan they replay
         if console is not None:
             for line in describe_start(picked, start):
                 console.print(f"{sweep.key}: {line}")
+    if results.rows:
+        results.add([])  # refresh summary.csv and the in-memory summary
     gpus = detect_gpus()
     parallel = args.parallel or max(1, len(gpus) or _cores())
     tf_threads = None if gpus else max(1, _cores() // parallel)

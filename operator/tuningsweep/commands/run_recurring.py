@@ -132,7 +132,7 @@ def _earlier_run(store: Store, top: str, run: str) -> EarlierRun | None:
 
 
 def begin(picked: RecurringRun, store: Store, windows: tuple[DateWindow, ...],
-          runner: list[str], data: str, reuse: bool) -> RunStart:
+          runner: list[str], data: str, reuse: bool, fresh: bool = False) -> RunStart:
     """What the run starts from, pinned in its folder on its first start.
 
     Args:
@@ -140,7 +140,12 @@ def begin(picked: RecurringRun, store: Store, windows: tuple[DateWindow, ...],
         runner: the command line each trial runs (the trainer's identity).
         data: the data URI the trials read (``--data`` or ``spec.data``).
         reuse: False for ``--no-reuse``.
+        fresh: ``--fresh``: choose the seeds and record the trainer and data anew.
     """
+    if fresh:  # emptied files read as absent (as ResultsStore.discard does)
+        for name in (WARM_START_JSON, REUSE_JSON):
+            if store.exists(layout.join(picked.folder, name)):
+                store.write_text(layout.join(picked.folder, name), "")
     history = read_history(store, picked.top)
     earlier = [e for e in (_earlier_run(store, picked.top, h.run)
                            for h in history if h.run < picked.run) if e is not None]
