@@ -186,3 +186,16 @@ def test_changed_data_is_trained_again(tmp_path: Path, fake_command: str) -> Non
     assert main([*args, "--today", "2026-08-01"]) == 0
     reused = {r["window_start"] for r in rows_of(results, "2026-08-01") if r["reused_from"]}
     assert reused == {"2026-06-01"}
+
+
+def test_plan_previews_the_run_of_the_latest_slot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = tmp_path / "mid.yaml"
+    manifest.write_text(RECURRING.format(warm="{}").replace("'0 6 1 * *'", "'0 6 15 * *'"))
+    # 10 July is before July's slot: the run is 2026-06-15, whose last complete month is May
+    assert main(["plan", str(manifest), "--today", "2026-07-10", "--format", "json"]) == 0
+    windows = json.loads(capsys.readouterr().out)["windows"]
+    assert [w["start"] for w in windows] == ["2026-05-01", "2026-04-01", "2026-03-01"]
+    assert main(["plan", str(manifest), "--today", "2026-07-15", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["windows"][0]["start"] == "2026-06-01"
