@@ -15,10 +15,13 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .results import ParamValue
 from .reuse import ReuseCounts
-from .verdict import Verdict
+
+if TYPE_CHECKING:  # the verdict's statistics load numpy: only once a run is over
+    from .verdict import Verdict
 
 COLUMNS = (
     "run", "windows", "best", "best_params", "objective", "verdict", "changed",

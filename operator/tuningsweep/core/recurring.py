@@ -28,7 +28,6 @@ from .planner import Trial
 from .results import ParamValue, ResultRow
 from .reuse import ReuseContext, ReuseIndex, reuse_counts
 from .spec import DateWindow, Sweep
-from .verdict import judge
 from .warm_start import carry_over, choose_seeds, prior_rows, ranked_configs
 
 RUNS_FOLDER = "runs"
@@ -122,7 +121,9 @@ def start_run(sweep: Sweep, run: str, windows: Sequence[DateWindow],
 def finish_run(start: RunStart, rows: Sequence[ResultRow], windows: Sequence[DateWindow]
                ) -> HistoryRow:
     """The history row of a run that is over: its winner and the verdict."""
-    from .racing_summary import summarize_sweep  # numpy: loaded once the run is over
+    # The statistics (numpy) load once the run is over, not before its first trial.
+    from .racing_summary import summarize_sweep
+    from .verdict import judge
 
     summary = summarize_sweep(start.sweep, rows, windows=windows)
     verdict = judge(summary, start.champion)
