@@ -18,6 +18,7 @@ BENCHMARKS = [
     "operator_bench.py",
     "operator_step_scaling.py",
     "early_stopping_scaling.py",
+    "recurring_bench.py",
     "operator_scaling.py",
     "cluster_bench.py",
 ]

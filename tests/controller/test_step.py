@@ -223,3 +223,13 @@ def test_a_path_is_the_trainers_not_the_operators_and_is_not_checked(tmp_path: P
     world = World(tmp_path, data="/mnt/data/daily")  # a volume in the trainer's pod
     world.step()
     assert world.api.created == ["c0000-w0", "c0000-w1"]
+
+
+def test_a_recurring_sweep_is_refused_with_a_condition_not_run_once(tmp_path: Path) -> None:
+    world = World(tmp_path, schedule="0 6 1 * *")
+    result = world.step()
+    assert world.api.created == [] and result.done
+    assert world.api.status["phase"] == "Failed"
+    failed = next(c for c in world.api.status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "RecurringNotSupported"
+    assert "spec.schedule" in failed["message"] and "tuningsweep run" in failed["message"]

@@ -47,7 +47,12 @@ def plan_command(path: str, today: dt.date | None, fmt: str) -> int:
         raise InvalidSpec([SpecError("", f"holds {len(sweeps)} sweeps; plan shows one",
                                      "split the file, one sweep per file")], path)
     sweep = sweeps[0]
-    windows = resolve_windows(sweep.spec, today or dt.date.today())
+    anchor = today or dt.date.today()
+    if sweep.spec.schedule is not None:  # a recurring sweep: the run of that day's slot
+        from .run_recurring import pick_run
+
+        anchor = pick_run(sweep, today).anchor
+    windows = resolve_windows(sweep.spec, anchor)
     data = check_data(sweep, windows, rows=fmt != "csv", remote_required=False, source=path)
     print_warnings(data)
     coverage = {c.window.id: c for c in data.coverage}

@@ -29,10 +29,12 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from ..core import layout
 from ..core.contract import sweep_models_uri
 from ..core.planner import count_trials
+from ..core.recurring import HISTORY_CSV
 from ..core.spec import Sweep
-from ..core.status import SUSPENDED
+from ..core.status import SUSPENDED, TERMINAL
 from ..core.windows import resolve_windows
 from ..executors.local import Events, LocalExecutor, LocalSettings, default_workdir
 from ..io.data_check import check_data
@@ -48,6 +50,7 @@ from .common import (
 )
 from .run_checks import check_reference_params, today_conflict, trainer_command, working_folder
 from .run_outcome import by_design, racing_saved, run_end
+from .run_recurring import RecurringRun, begin, describe_end, describe_start, finish, pick_run
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -78,6 +81,8 @@ def add_parser(sub: Subparsers) -> None:
                         "reference TensorFlow trainer)")
     p.add_argument("--fresh", action="store_true", help="discard earlier results and start over")
     p.add_argument("--retry-failed", action="store_true", help="run failed trials again")
+    p.add_argument("--no-reuse", action="store_true",
+                   help="recurring sweeps: train every trial, reusing none of earlier runs'")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_handle)
 
@@ -154,6 +159,8 @@ def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console | None) 
     command, reference, cwd = trainer_command(sweep, args.trainer_command, folder)
     if reference:
         check_reference_params(sweep)
+    # A recurring sweep runs its latest slot at or before --today, as a sweep of its own.
+    picked = pick_run(sweep, args.today) if sweep.spec.schedule is not None else None
     location = args.results or sweep.spec.results or DEFAULT_RESULTS
     is_local = not location.startswith("gs://")
     if is_local:
@@ -165,12 +172,15 @@ def _run_sweep(sweep: Sweep, args: argparse.Namespace, console: Console | None) 
         # Storage messages already say what to do (create the bucket, log in, ...).
         raise ResultsLocationError("--results" if args.results else "spec.output.results",
                                    str(exc)) from None
-    results = ResultsStore(store, sweep, min_interval=0.0 if is_local else 2.0)
+    results = ResultsStore(store, picked.sweep if picked else sweep,
+                           min_interval=0.0 if is_local else 2.0,
+                           folder=picked.folder if picked else None)
     models_uri = _models_uri(sweep, args, results)
     try:
         with working_folder(cwd):
-            return _run_with_store(sweep, args, console, command, results, is_local,
-                                   location, models_uri, reference)
+            return _run_with_store(picked.sweep if picked else sweep, args, console, command,
+                                   results, is_local, location, models_uri, reference,
+                                   picked)
     finally:
         results.close()
 
@@ -183,8 +193,8 @@ def _models_uri(sweep: Sweep, args: argparse.Namespace, results: ResultsStore) -
     bucket (and fail there after every trial's training).
     """
     prefix = args.models or (sweep.spec.models if args.results is None else None)
-    if prefix is None:
-        return sweep_models_uri(sweep, results.store.uri, None)
+    if prefix is None:  # inside the results folder (a recurring sweep's: the run's)
+        return layout.join(results.store.uri, results.folder, layout.MODELS_FOLDER)
     if not prefix.startswith("gs://"):
         prefix = str(Path(prefix).expanduser().resolve())
     try:
@@ -197,7 +207,8 @@ def _models_uri(sweep: Sweep, args: argparse.Namespace, results: ResultsStore) -
 
 def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | None,
                     command: list[str], results: ResultsStore, is_local: bool,
-                    location: str, models_uri: str, reference: bool) -> int:
+                    location: str, models_uri: str, reference: bool,
+                    picked: RecurringRun | None = None) -> int:
     if args.fresh:
         results.discard()
     else:
@@ -206,14 +217,23 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
         results.check_same_sweep(ignore=("output", "trainer"))
         results.load()
     earlier_failures = {r.trial: r.error for r in results.rows if r.status == "failed"}
-    resolved = resolve_windows(sweep.spec, args.today or today())
+    anchor = picked.anchor if picked else args.today or today()
+    resolved = resolve_windows(sweep.spec, anchor)
     windows = results.pin_windows(resolved)
-    if args.today is not None and windows != resolved:
+    if args.today is not None and picked is None and windows != resolved:
         raise today_conflict(args.today, resolved, windows, results.store.uri_for(results.folder))
     data = check_data(sweep, windows, data=args.data, source=args.file,
                       layout_required=reference)
     if console is not None:
         print_warnings(data)
+    start = None
+    if picked is not None:
+        start = begin(picked, results.store, windows, [*command, *sweep.spec.trainer.args],
+                      args.data or sweep.spec.data, reuse=not args.no_reuse, fresh=args.fresh)
+        sweep = results.sweep = start.sweep  # its seeds pinned: the plan they replay
+        if console is not None:
+            for line in describe_start(picked, start):
+                console.print(f"{sweep.key}: {line}")
     if results.rows:
         results.add([])  # refresh summary.csv and the in-memory summary
     gpus = detect_gpus()
@@ -223,7 +243,8 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
     settings = LocalSettings(
         parallel=parallel, command=command, models_uri=models_uri,
         workdir=default_workdir(is_local, folder), tf_threads=tf_threads,
-        gpus=gpus[:parallel], data=args.data, retry_failed=args.retry_failed)
+        gpus=gpus[:parallel], data=args.data, retry_failed=args.retry_failed,
+        reuse=start.reuse if start is not None and start.index is not None else None)
     _, total = count_trials(sweep.spec, windows)
     done = sum(1 for r in results.rows if r.status == "succeeded" or not args.retry_failed)
     events = Events()
@@ -266,6 +287,14 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
             saved = racing_saved(total, configs, eliminated, results.rows, regular)
             if saved:
                 console.print(saved)
+    if picked is not None and start is not None and outcome.phase in TERMINAL:
+        row = finish(picked, results.store, start, list(results.rows), windows)
+        if console is not None:
+            for line in describe_end(row):
+                console.print(line)
+            history = results.store.uri_for(layout.join(picked.top, HISTORY_CSV))
+            console.print(f"history: {history} (tuningsweep report "
+                          f"{results.store.uri_for(picked.top)})")
     end = run_end(sweep.key, outcome.phase, outcome.stopped_reason, results.rows,
                   earlier_failures, windows, results.results_uri, outcome.reason)
     for line in end.lines:

@@ -47,6 +47,7 @@ class ProgressEvents(Events):
         self.total = total
         self.done = done
         self.failed = sum(1 for r in results.rows if r.status == "failed")
+        self.reused = sum(1 for r in results.rows if r.reused_from)  # a recurring sweep's
         self.live = console.is_terminal
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -55,8 +56,12 @@ class ProgressEvents(Events):
             TextColumn("best {task.fields[best]}"), TimeRemainingColumn(),
             console=console, disable=not self.live,
         )
-        self.task = self.progress.add_task(results.sweep.name, total=total, completed=done,
+        self.task = self.progress.add_task(self._description(), total=total, completed=done,
                                            running=0, failed=self.failed, best=self._best())
+
+    def _description(self) -> str:
+        name = self.results.sweep.name
+        return f"{name} ({self.reused} reused)" if self.reused else name
 
     def _best(self) -> str:
         summary = self.results.summary
@@ -72,14 +77,18 @@ class ProgressEvents(Events):
         self.done += 1
         if row.status == "failed":
             self.failed += 1
+        self.reused += bool(row.reused_from)
         self.progress.update(self.task, completed=self.done, running=running,
-                             failed=self.failed, best=self._best())
+                             failed=self.failed, best=self._best(),
+                             description=self._description())
         if not self.live:
             metric = self.results.sweep.spec.objective_metric
             value = row.metrics.get(metric)
             shown = f"{metric}={value:.6g}" if value is not None else row.error
-            print(f"[{self.done}/{self.total}] {row.trial} {row.status} {shown} "
-                  f"({row.duration_seconds:.1f}s)", flush=True)
+            how = (f"reused from run {row.reused_from}" if row.reused_from
+                   else f"{row.duration_seconds:.1f}s")
+            print(f"[{self.done}/{self.total}] {row.trial} {row.status} {shown} ({how})",
+                  flush=True)
 
     def planned(self, plan: Plan) -> None:
         if plan.stage > 0:

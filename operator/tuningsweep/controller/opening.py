@@ -3,6 +3,8 @@
 Runs once per sweep per operator start, before any Job is created:
 
 * an invalid spec is the user's to fix: phase Failed, reason ``InvalidSpec``, no retries;
+  so is a recurring sweep (``spec.schedule``, reason ``RecurringNotSupported``): its runs
+  are made by ``tuningsweep run``, not by the operator yet;
 * the results folder is opened and checked writable; rows already there are read back,
   so a restarted operator collects nothing twice;
 * a folder left by an earlier object of the same name (deleted and applied again, as
@@ -84,6 +86,15 @@ async def open_sweep(body: dict[str, Any], name: str, namespace: str, uid: str,
         sweep = parse_spec(body.get("spec") or {}, name, namespace)
     except InvalidSpec as exc:
         return Refused("InvalidSpec", "; ".join(e.render() for e in exc.errors))
+    if sweep.spec.schedule is not None:
+        # Recurring runs are created by `tuningsweep run` (a CronJob can run it); the
+        # operator does not schedule them yet, and must not run the sweep once as if
+        # the schedule were not there.
+        error = SpecError("spec.schedule", "recurring sweeps are not run by the operator "
+                          "in this version", "run `tuningsweep run FILE` on its schedule "
+                          "(e.g. from a CronJob), or remove spec.schedule to run the sweep "
+                          "once")
+        return Refused("RecurringNotSupported", error.render())
     results_prefix = sweep.spec.results or results_default
     if not results_prefix:
         error = SpecError("spec.output.results", "is required on a cluster",

@@ -80,6 +80,10 @@ class _Running:
     live: Sweep | None = None  # the live spec of that generation (None: invalid)
 
 
+#: Refusals the spec's author must fix (the spec cannot change): no retry.
+FINAL_REFUSALS = ("InvalidSpec", "RecurringNotSupported")
+
+
 def _api_message(exc: ApiException) -> str:
     """The message of a Kubernetes Status error body, else the exception text."""
     try:
@@ -142,7 +146,7 @@ class SweepReconciler:
                 self.status.phase = SUCCEEDED  # as reported before this operator started
                 return StepResult(done=True)
             if status.get("phase") == FAILED and any(
-                    c.get("reason") == "InvalidSpec" for c in status.get("conditions") or []):
+                    c.get("reason") in FINAL_REFUSALS for c in status.get("conditions") or []):
                 self.status.phase = FAILED
                 return StepResult(done=True)  # already reported; the spec cannot change
         try:
@@ -195,7 +199,7 @@ class SweepReconciler:
                                   self.settings.results_default, self.emit)
         if isinstance(opened, Refused):
             await self.status.fail(opened.reason, opened.message, _generation(body))
-            return StepResult(done=opened.reason == "InvalidSpec", wait=60.0)
+            return StepResult(done=opened.reason in FINAL_REFUSALS, wait=60.0)
         results = opened.results
         cleanup = TrialCleanup(self.api, self.metrics_source, self.namespace, self.name,
                                parse_timestamp((body.get("metadata") or {}).get(

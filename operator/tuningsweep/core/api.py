@@ -144,6 +144,12 @@ SPEC = Field(
             rules=(Rule("has(self.rolling) != has(self.ranges)",
                         "give exactly one of rolling or ranges"),),
         ),
+        "schedule": Field(
+            "string", "makes the sweep recurring: a cron expression (5 fields, UTC, at most "
+            "once a day, e.g. '0 6 1 * *'); each slot is a run named by its date, with its "
+            "windows resolved against that date (runs locally with `tuningsweep run`)",
+            immutable=True, pattern=r"^\s*\S+(\s+\S+){4}\s*$",
+        ),
         "search": Field(
             "object", "how configurations are chosen",
             default={"algorithm": "grid", "seed": 0}, immutable=True,
@@ -174,6 +180,18 @@ SPEC = Field(
                                                           "must be between 0 and 1: use e.g. "
                                                           "0.34 (a third of the configurations "
                                                           "go on after each window)"),)),
+                    },
+                ),
+                "warmStart": Field(
+                    "object", "recurring sweeps: the previous runs' best configurations "
+                    "(the last champion first) enter this run's plan first, and tpe learns "
+                    "from the previous runs' results ({} turns it on)",
+                    properties={
+                        "keep": Field("integer", "previous runs' best configurations carried "
+                                      "over", default=5, minimum=0),
+                        "reuse": Field("boolean", "copy a trial already trained in an earlier "
+                                       "run (same window dates, data, trainer, parameters) "
+                                       "instead of training it again", default=True),
                     },
                 ),
                 "earlyStopping": Field(

@@ -38,7 +38,7 @@ class Ledger(Sequence[ResultRow]):
         self._ids: list[str] = []  # sorted
         self.failed: dict[str, str] = {}  # failed trial -> its error
         self._statuses: Counter[str] = Counter()
-        self.gpu_seconds = 0.0  # over every row, kept for budgets
+        self.gpu_seconds = 0.0  # over every trained row (not reused ones), for budgets
         self.duration_seconds = 0.0
         self._trials: tuple[Trial, ...] | None = None  # the plan the cursor points into
         self._cursor = 0
@@ -55,12 +55,14 @@ class Ledger(Sequence[ResultRow]):
                 self._ids.append(row.trial)
         else:
             self._statuses[earlier.status] -= 1
-            self.gpu_seconds -= earlier.gpu_seconds
-            self.duration_seconds -= earlier.duration_seconds
+            if not earlier.reused_from:
+                self.gpu_seconds -= earlier.gpu_seconds
+                self.duration_seconds -= earlier.duration_seconds
         self._by_trial[row.trial] = row
         self._statuses[row.status] += 1
-        self.gpu_seconds += row.gpu_seconds
-        self.duration_seconds += row.duration_seconds
+        if not row.reused_from:  # a reused trial cost this run nothing
+            self.gpu_seconds += row.gpu_seconds
+            self.duration_seconds += row.duration_seconds
         if row.status == "failed":
             self.failed[row.trial] = row.error
         else:
@@ -136,7 +138,8 @@ def used_seconds(rows: Sequence[ResultRow]) -> tuple[float, float]:
     """GPU seconds and trial seconds over the rows (kept as totals by a Ledger)."""
     if isinstance(rows, Ledger):
         return rows.gpu_seconds, rows.duration_seconds
-    return sum(r.gpu_seconds for r in rows), sum(r.duration_seconds for r in rows)
+    trained = [r for r in rows if not r.reused_from]  # reused: cost this run nothing
+    return sum(r.gpu_seconds for r in trained), sum(r.duration_seconds for r in trained)
 
 
 def pending_trials(plan: Plan, rows: Sequence[ResultRow], done: Collection[str]) -> PendingTrials:

@@ -27,6 +27,7 @@ from .results import ResultRow
 from .search import auto_stages, grid_configs, random_configs, stage_configs
 from .search_tpe import cached_batch, recorded_batch
 from .spec import DateWindow, ParamValue, Spec
+from .warm_start import dated, with_seeds
 
 
 class Trial(NamedTuple):
@@ -115,12 +116,17 @@ def plan_trials(
 ) -> Plan:
     """Return the trials of ``spec`` over ``windows`` given the results so far."""
     rows = list(results) if spec.racing is not None or spec.algorithm == "auto" else []
+    # A recurring sweep's warm start: its seeds come first, within maxConfigs.
+    seeds = spec.seeds
     if spec.algorithm == "grid":
-        configs = list(grid_configs(spec.parameters, spec.seed, spec.max_configs))
+        configs = list(with_seeds(seeds, grid_configs(
+            spec.parameters, spec.seed, None if seeds else spec.max_configs),
+            spec.max_configs))
         return _plan_stage(spec, configs, windows, rows, 0, 0).plan(True)
     if spec.algorithm == "random":
         limit = spec.max_configs or 1
-        configs = list(random_configs(spec.parameters, spec.seed, limit))
+        configs = list(with_seeds(seeds, random_configs(
+            spec.parameters, spec.seed, limit + len(seeds)), limit))
         return _plan_stage(spec, configs, windows, rows, 0, 0).plan(True)
     if spec.algorithm == "tpe":
         return _plan_tpe(spec, windows, list(results))
@@ -150,14 +156,29 @@ def _plan_tpe(spec: Spec, windows: Sequence[DateWindow], rows: list[ResultRow]) 
     # results on the race's first window (every configuration runs it; contenders' later
     # windows come after); without, all their results (they are complete by then).
     learn = rows if first_window is None else [r for r in rows if r.window == first_window]
+    # A recurring sweep's run learns from the previous runs' results too: windows are
+    # then named by their dates so the same months line up across runs.
+    prior_configs: list[tuple[str, Mapping[str, ParamValue]]] = []
+    if spec.prior:
+        prior = [r for r in spec.prior if isinstance(r, ResultRow)]
+        prior_configs = list({r.config: r.params for r in prior}.items())
+        learn = [*prior, *dated(learn)]
     params_of = {r.config: r.params for r in rows}
-    configs: list[Mapping[str, ParamValue]] = []
+    configs: list[Mapping[str, ParamValue]] = list(spec.seeds[:total])
     batch = 0
+    if configs and len(configs) < total:
+        # The seeds run first: the sampler is asked once it has their results.
+        seeded = _plan_stage(spec, configs, windows, rows, 0, 0)
+        if not _settled(seeded, rows, first_window):
+            return seeded.plan(False)
     while True:
         count = min(size, total - len(configs))
+        if count <= 0:
+            return _plan_stage(spec, configs, windows, rows, 0, 0).plan(True)
         recorded = recorded_batch(spec, len(configs), count, params_of)
         if recorded is None:  # not all run yet: ask (once per process, then cached)
-            earlier = [(naming.config_id(i), p) for i, p in enumerate(configs)]
+            earlier = [*prior_configs,
+                       *((naming.config_id(i), p) for i, p in enumerate(configs))]
             recorded = cached_batch(spec, batch, earlier, learn, count)
         configs.extend(recorded)
         stage = _plan_stage(spec, configs, windows, rows, 0, 0)
@@ -217,7 +238,11 @@ def _plan_auto(spec: Spec, windows: Sequence[DateWindow], results: list[ResultRo
     fixed: Mapping[str, ParamValue] = {}
     first = 0
     for stage in stages:
-        configs = list(stage_configs(stage, spec.seed, fixed))
+        configs: list[Mapping[str, ParamValue]] = list(stage_configs(stage, spec.seed, fixed))
+        if stage.index == 0 and spec.seeds:
+            # Warm start: the seeds join the first stage (on top of its own points), so
+            # a previous champion can win it and fix its learning-rate group.
+            configs = list(with_seeds(spec.seeds, configs, None))
         planned = _plan_stage(spec, configs, windows, results, first, stage.index)
         trials.extend(planned.trials)
         eliminated.update(planned.eliminated)

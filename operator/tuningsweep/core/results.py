@@ -26,7 +26,7 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "sweep", "trial", "config", "window", "window_start", "window_end", "status",
     "started_at", "finished_at", "duration_seconds", "gpu_seconds",
 )
-TRAILING_COLUMNS: tuple[str, ...] = ("model_uri", "job", "error")
+TRAILING_COLUMNS: tuple[str, ...] = ("model_uri", "job", "error", "reused_from")
 PARAM_PREFIX = "param."
 METRIC_PREFIX = "metric."
 
@@ -51,6 +51,9 @@ class ResultRow:
     model_uri: str = ""
     job: str = ""
     error: str = ""
+    # A recurring sweep's run: the earlier run that trained this trial (core/reuse.py);
+    # empty for a trial this run trained.
+    reused_from: str = ""
 
 
 def result_columns(param_names: Iterable[str], metric_names: Iterable[str]) -> list[str]:
@@ -107,7 +110,7 @@ def _row_cells(r: ResultRow, param_names: Sequence[str],
         _format_number(r.gpu_seconds),
         *(format_value(r.params[p]) if p in r.params else "" for p in param_names),
         *(_format_number(r.metrics[m]) if m in r.metrics else "" for m in metric_names),
-        r.model_uri, r.job, _text(r.error),
+        r.model_uri, r.job, _text(r.error), r.reused_from,
     ]
 
 
@@ -226,6 +229,7 @@ def parse_csv(text: str) -> list[ResultRow]:
                 duration_seconds=_float_or_zero(get("duration_seconds")),
                 gpu_seconds=_float_or_zero(get("gpu_seconds")),
                 model_uri=get("model_uri"), job=get("job"), error=get("error"),
+                reused_from=get("reused_from"),
             ))
         except (ValueError, TypeError) as exc:
             raise ResultsFormatError(f"results CSV line {line_no}: {exc}") from exc

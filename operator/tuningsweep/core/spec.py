@@ -30,6 +30,7 @@ from .spec_model import (
     Spec,
     Sweep,
     Trainer,
+    WarmStart,
 )
 from .spec_sections import (
     Err,
@@ -38,6 +39,7 @@ from .spec_sections import (
     early_stopping_section,
     parameters_section,
     racing_section,
+    warm_start_section,
     windows_section,
 )
 
@@ -54,6 +56,7 @@ __all__ = [
     "Spec",
     "Sweep",
     "Trainer",
+    "WarmStart",
     "build_spec",
     "parse_spec",
     "parse_sweep",
@@ -108,6 +111,11 @@ def parse_sweep(doc: Any, source: str = "", line_of: LineOf | None = None) -> Sw
         del errors[structural:]
         if not errors:
             raise
+    if spec is not None and spec.schedule is not None and len(name) > 52:
+        # A recurring sweep's runs are sweeps named <name>-<run date> (11 more characters).
+        errors.append(SpecError("metadata.name", f"{name!r} is too long for a recurring sweep",
+                                "use at most 52 characters: each run is named "
+                                "<name>-YYYY-MM-DD", locate("metadata.name")))
     if errors or spec is None:
         raise InvalidSpec(errors, source)
     return Sweep(name=name, namespace=namespace, spec=spec, raw_spec=raw_spec)
@@ -180,6 +188,8 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
             "set maxConfigs: 2 or more")
 
     racing = racing_section(search.get("racing"), raw["mode"], rolling, ranges, err)
+    schedule = raw.get("schedule")
+    warm_start = warm_start_section(search.get("warmStart"), schedule, err)
     check_fast_without_fast_mode(raw, err)
 
     objective = raw["objective"]
@@ -230,6 +240,8 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
         early_stopping=early_stopping_section(search.get("earlyStopping")),
         budget=budget_section(raw.get("budget")),
         batch_size=search["batchSize"],
+        schedule=schedule,
+        warm_start=warm_start,
     )
 
 

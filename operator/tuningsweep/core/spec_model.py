@@ -77,6 +77,19 @@ class EarlyStopping:
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """``search.warmStart`` of a recurring sweep (see core/recurring.py).
+
+    Attributes:
+        keep: previous runs' best configurations carried into a run's plan.
+        reuse: copy trials an earlier run trained on the same window, data and trainer.
+    """
+
+    keep: int = 5
+    reuse: bool = True
+
+
+@dataclass(frozen=True)
 class Budget:
     """``budget``: no new trial once the trials have used this much (None: no limit)."""
 
@@ -133,6 +146,14 @@ class Spec:
     early_stopping: EarlyStopping | None = None
     budget: Budget | None = None
     batch_size: int = 4
+    schedule: str | None = None  # a cron expression: the sweep is recurring
+    warm_start: WarmStart | None = None
+    # What a recurring sweep's run carries over from the runs before it, pinned when the
+    # run starts (not manifest fields): configurations entering the plan first, and the
+    # earlier results tpe learns from besides the run's own (window ids replaced by
+    # their dates, config ids by ``<run>/<config>``, so they never clash with the run's).
+    seeds: tuple[Mapping[str, ParamValue], ...] = ()
+    prior: tuple[Any, ...] = ()  # ResultRow (core/results.py), kept untyped here
 
     @property
     def max_epochs(self) -> int | None:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import api, presets
-from .spec_model import Budget, EarlyStopping, Parameter, Racing, Rolling
+from .schedule import ScheduleError, parse_schedule
+from .spec_model import Budget, EarlyStopping, Parameter, Racing, Rolling, WarmStart
 
 Err = Callable[..., None]
 
@@ -21,6 +22,31 @@ def early_stopping_section(raw: dict[str, Any] | None) -> EarlyStopping | None:
         return None
     return EarlyStopping(rule=raw["rule"], grace_epochs=raw["graceEpochs"],
                          min_trials=raw["minTrials"], reduction_factor=raw["reductionFactor"])
+
+
+def warm_start_section(raw: dict[str, Any] | None, schedule: str | None,
+                       err: Err) -> WarmStart | None:
+    """``spec.schedule`` checked, and ``search.warmStart`` with its defaults.
+
+    A recurring sweep reuses earlier trials unless ``warmStart.reuse`` is false, with or
+    without ``warmStart`` (reuse changes what is trained, never what is measured);
+    carrying configurations over is what ``warmStart`` itself turns on.
+    """
+    if schedule is not None:
+        try:
+            parse_schedule(schedule)
+        except ScheduleError as exc:
+            err("schedule", f"{schedule!r} {exc}",
+                "use a 5-field cron expression in UTC, e.g. '0 6 1 * *' (06:00 on the "
+                "first of every month)")
+    if raw is None:
+        return None
+    if schedule is None:
+        err("search.warmStart", "carries configurations over from earlier runs, and this "
+            "sweep has no runs: it is not recurring",
+            "add spec.schedule (e.g. '0 6 1 * *'), or remove search.warmStart")
+        return None
+    return WarmStart(keep=raw["keep"], reuse=raw["reuse"])
 
 
 def budget_section(raw: dict[str, Any] | None) -> Budget | None:

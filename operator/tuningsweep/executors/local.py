@@ -33,7 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +79,9 @@ class LocalSettings:
     gpus: Sequence[str] = ()
     data: str | None = None
     retry_failed: bool = False
+    # A recurring sweep's run: a trial's row copied from an earlier run, or None to
+    # train it (core/recurring.py).
+    reuse: Callable[[Trial], ResultRow | None] | None = None
 
 
 @dataclass
@@ -170,10 +173,17 @@ class LocalExecutor:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         return env
 
-    def _start(self, trial: Trial) -> None:
+    def _start(self, trial: Trial) -> bool:
+        """Start the trial's process; False when an earlier run's row was reused instead."""
         retried = self._retry.pop(trial.id, None)
         if retried is not None:
             self._counted.add(retried)  # its earlier failure counts until its new row
+        reused = self.settings.reuse(trial) if self.settings.reuse is not None else None
+        if reused is not None:
+            self._counted.add(reused)
+            self.results.add([reused])
+            self.events.finished(reused, len(self._running))
+            return False
         folder = self.settings.workdir / trial.id
         folder.mkdir(parents=True, exist_ok=True)
         metrics_file = folder / METRICS_FILE
@@ -191,6 +201,7 @@ class LocalExecutor:
                                            metrics_file, log_file, gpu)
         self._exits.watch(trial.id, process)
         self.events.started(trial, len(self._running))
+        return True
 
     def _row(self, run: _Running, log: MetricsLog) -> ResultRow:
         code = run.process.returncode
@@ -327,8 +338,7 @@ class LocalExecutor:
                     break
                 for stopped, reason in (decision.stop or {}).items():
                     self.events.finished(self._stop(stopped, reason), len(self._running))
-                for trial in decision.start:
-                    self._start(trial)
+                started = [self._start(trial) for trial in decision.start]
                 if preload is None:
                     # The summary's statistics (numpy: about 0.1 s to import) are needed
                     # once the first trial finishes; loading them while this thread waits
@@ -338,6 +348,8 @@ class LocalExecutor:
                         daemon=True, name="preload-statistics")
                     preload.start()
                 self._record(finished)
+                if not all(started):
+                    continue  # reused trials left their slots free: decide again at once
                 if not self._running:
                     if decision.stop:
                         continue  # slots were freed after the decision: decide again

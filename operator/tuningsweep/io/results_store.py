@@ -108,15 +108,17 @@ class ResultsStore:
     Args:
         store: the results location (local folder or GCS prefix).
         sweep: the sweep whose folder this is.
+        folder: the folder, when it is not the sweep's own (a recurring sweep's run).
         min_interval: seconds between rewrites of one object (0 locally, 2 on GCS).
     """
 
     def __init__(self, store: Store, sweep: Sweep, min_interval: float,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, folder: str | None = None) -> None:
         self.store = store
         self.sweep = sweep
         self.owner = owner
-        self.folder = layout.sweep_folder(sweep.namespace, sweep.name)
+        # A recurring sweep's run lives in its sweep's runs/<run>/ (core/recurring.py).
+        self.folder = folder or layout.sweep_folder(sweep.namespace, sweep.name)
         self._ledger = Ledger()
         self._sorted: list[ResultRow] | None = []
         self.windows: tuple[DateWindow, ...] = ()

@@ -81,7 +81,8 @@ def report_command(
     """Make the report of a sweep's results and print it or write it to ``out``.
 
     Args:
-        results: a ``results.csv`` or results folder, local or ``gs://``.
+        results: a ``results.csv`` or results folder, local or ``gs://``; a recurring
+            sweep's folder (with ``history.csv``) gives the history of its runs.
         fmt: ``table``, ``json`` or ``html``.
         out: file to write; stdout when None or ``-``.
         metric, goal: the objective, overriding the sweep's spec and the default.
@@ -101,6 +102,11 @@ def report_command(
         return _error(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if top is not None and top < 1:
         return _error("--top must be at least 1")
+    from tuningsweep.reports.history_report import history_folder
+
+    folder = history_folder(results)
+    if folder is not None:  # a recurring sweep's folder: the history of its runs
+        return _write_history(folder, fmt, out)
     try:
         report = _compute(results, metric, goal, curves,
                           DEFAULT_MAX_HISTORIES if max_curves is None else max_curves)
@@ -138,6 +144,39 @@ def _write(report: Report, fmt: str, out: str | None, top: int | None) -> int:
             sys.stdout.write(text)
         else:
             assert out is not None
+            with open(out, "w", encoding="utf-8") as handle:
+                handle.write(text)
+    except OSError as err:
+        print(f"error: cannot write {out}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _write_history(folder: str, fmt: str, out: str | None) -> int:
+    from tuningsweep.reports.history_report import (
+        load_history,
+        render_history_html,
+        render_history_json,
+        render_history_table,
+    )
+    from tuningsweep.reports.sources import ReportInputError
+
+    try:
+        rows = load_history(folder)
+    except ReportInputError as err:
+        return _error(str(err))
+    try:
+        if fmt == "table":
+            if out is None or out == "-":
+                render_history_table(rows, sys.stdout)
+            else:
+                with open(out, "w", encoding="utf-8") as handle:
+                    render_history_table(rows, handle, color=False)
+            return EXIT_OK
+        text = render_history_json(rows) if fmt == "json" else render_history_html(rows, folder)
+        if out is None or out == "-":
+            sys.stdout.write(text)
+        else:
             with open(out, "w", encoding="utf-8") as handle:
                 handle.write(text)
     except OSError as err:
