@@ -116,3 +116,17 @@ def test_a_diverged_configuration_is_never_the_best() -> None:
     rows = [ResultRow("s", f"c000{i}-w0", f"c000{i}", "w0", "", "", "succeeded",
                       {"lr": i}, {"val_mse": v}) for i, v in enumerate([float("nan"), 0.2, 0.1])]
     assert best_config_params(rows, "val_mse", "minimize") == {"lr": 2}
+
+
+def test_every_algorithm_and_stopping_rule_the_api_accepts_has_its_class() -> None:
+    from tuningsweep.core import api
+    from tuningsweep.core.early_stopping import RULES
+    from tuningsweep.core.planner import ALGORITHMS
+
+    search = api.SPEC.properties["search"]
+    assert search.properties is not None
+    algorithm = search.properties["algorithm"]
+    stopping = search.properties["earlyStopping"].properties
+    assert stopping is not None
+    assert set(ALGORITHMS) == set(algorithm.enum or ())
+    assert set(RULES) == set(stopping["rule"].enum or ())

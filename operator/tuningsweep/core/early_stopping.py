@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import bisect
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import ClassVar
 
 from .spec import EarlyStopping
 
@@ -102,7 +104,7 @@ class EpochCurves:
     """
 
     def __init__(self, maximize: bool = False, dense_epochs: int = DENSE_EPOCHS) -> None:
-        self._sign = -1.0 if maximize else 1.0
+        self.sign = -1.0 if maximize else 1.0  # oriented values: sign * value, lower is better
         self._dense_epochs = dense_epochs
         self._finished: set[str] = set()
         self._levels: dict[str, dict[int, list[float]]] = {}  # window -> epoch -> sorted
@@ -132,7 +134,7 @@ class EpochCurves:
             return
         self._finished.add(trial)
         self._running.pop(trial, None)
-        oriented = {e: self._sign * v for e, v in curve.items()}
+        oriented = {e: self.sign * v for e, v in curve.items()}
         if max(oriented, default=0) > self._dense_epochs:
             self._sparse.setdefault(window, {})[trial] = oriented
             return
@@ -142,16 +144,17 @@ class EpochCurves:
 
     def set_running(self, curves: Mapping[str, tuple[str, Mapping[int, float]]]) -> None:
         """The running trials' windows and curves so far (replacing the last ones)."""
-        self._running = {t: (w, {e: self._sign * v for e, v in c.items()})
+        self._running = {t: (w, {e: self.sign * v for e, v in c.items()})
                          for t, (w, c) in curves.items() if t not in self._finished}
 
     def curve(self, trial: str) -> Mapping[int, float]:
         """A running trial's curve as last set (in the objective's own direction)."""
         _, oriented = self._running.get(trial, ("", {}))
-        return {e: self._sign * v for e, v in oriented.items()}
+        return {e: self.sign * v for e, v in oriented.items()}
 
-    def _peers(self, trial: str, window: str, epoch: int) -> tuple[list[float], list[float]]:
-        """Best-so-far values at ``epoch`` of the window's other trials that reached it:
+    def peers(self, trial: str, window: str, epoch: int) -> tuple[list[float], list[float]]:
+        """Best-so-far values at ``epoch`` of the window's other trials that reached it
+        (oriented: lower is better):
         the finished ones (a kept sorted list: do not change it) and the rest (running
         trials, and finished ones kept sparse), sorted."""
         walked = [*((t, c) for t, (w, c) in self._running.items() if w == window),
@@ -160,49 +163,15 @@ class EpochCurves:
                       for v in (best_so_far(c, epoch),) if v is not None)
         return self._levels.get(window, {}).get(epoch, []), rest
 
-    def _stop_median(self, rule: EarlyStopping, trial: str, window: str,
-                     curve: Mapping[int, float]) -> str | None:
-        epoch = max(curve, default=0)
-        if epoch < rule.grace_epochs:
-            return None
-        mine = best_so_far(curve, epoch)
-        finished, live = self._peers(trial, window, epoch)
-        count = len(finished) + len(live)
-        if mine is None or count < rule.min_trials:
-            return None
-        median = _median(finished, live)
-        if mine > median:
-            return (f"stopped at epoch {epoch}: best {self._sign * mine:.6g} is worse than "
-                    f"the median {self._sign * median:.6g} of {count} trials of its window "
-                    "at that epoch")
-        return None
-
-    def _stop_asha(self, rule: EarlyStopping, trial: str, window: str,
-                   curve: Mapping[int, float]) -> str | None:
-        epoch = max(curve, default=0)
-        for rung in reversed(_rungs(rule, epoch)):
-            mine = best_so_far(curve, rung)
-            finished, live = self._peers(trial, window, rung)
-            count = len(finished) + len(live)
-            if mine is None or count < rule.min_trials:
-                continue
-            better = bisect.bisect_left(finished, mine) + sum(1 for v in live if v < mine)
-            keep = max(1, (count + 1) // rule.reduction_factor)
-            if better >= keep:
-                return (f"stopped at rung epoch {rung}: {better} of {count} trials of its "
-                        f"window were better there, and only the best {keep} go on")
-            return None  # judged at its highest rung: it goes on
-        return None
-
     def stops(self, rule: EarlyStopping, running: Iterable[str]) -> dict[str, str]:
         """The trials among ``running`` to stop now, with the reason for each."""
-        judge = self._stop_median if rule.rule == "median" else self._stop_asha
+        judge = RULES[rule.rule].judge
         stops: dict[str, str] = {}
         for trial in sorted(running):
             if trial not in self._running:
                 continue
             window, curve = self._running[trial]
-            reason = judge(rule, trial, window, curve)
+            reason = judge(self, rule, trial, window, curve)
             if reason is not None:
                 stops[trial] = reason
         return stops
@@ -221,3 +190,69 @@ def trials_to_stop(rule: EarlyStopping, running: Curves,
     windows = {t: w for w, curves in by_window.items() for t in curves} | dict(window_of)
     every = {t: c for curves in by_window.values() for t, c in curves.items()} | dict(running)
     return EpochCurves.of(every, windows, running).stops(rule, running)
+
+
+class StoppingRule(ABC):
+    """How a running trial is judged against the trials of its window: one subclass per
+    ``search.earlyStopping.rule``."""
+
+    #: The ``rule`` value that selects it.
+    name: ClassVar[str]
+
+    @abstractmethod
+    def judge(self, curves: EpochCurves, rule: EarlyStopping, trial: str, window: str,
+              curve: Mapping[int, float]) -> str | None:
+        """Why ``trial`` (its oriented ``curve`` so far) stops now; None: it goes on."""
+
+
+class MedianRule(StoppingRule):
+    """Stop a trial whose best so far is worse than the median of its window's trials at
+    the same epoch (after ``graceEpochs``, with at least ``minTrials`` to compare)."""
+
+    name = "median"
+
+    def judge(self, curves: EpochCurves, rule: EarlyStopping, trial: str, window: str,
+              curve: Mapping[int, float]) -> str | None:
+        epoch = max(curve, default=0)
+        if epoch < rule.grace_epochs:
+            return None
+        mine = best_so_far(curve, epoch)
+        finished, live = curves.peers(trial, window, epoch)
+        count = len(finished) + len(live)
+        if mine is None or count < rule.min_trials:
+            return None
+        median = _median(finished, live)
+        if mine > median:
+            sign = curves.sign
+            return (f"stopped at epoch {epoch}: best {sign * mine:.6g} is worse than "
+                    f"the median {sign * median:.6g} of {count} trials of its window "
+                    "at that epoch")
+        return None
+
+
+class AshaRule(StoppingRule):
+    """Successive halving: at each rung epoch only the best 1/``reductionFactor`` of the
+    window's trials that reached it go on (asynchronous: judged as trials arrive)."""
+
+    name = "asha"
+
+    def judge(self, curves: EpochCurves, rule: EarlyStopping, trial: str, window: str,
+              curve: Mapping[int, float]) -> str | None:
+        epoch = max(curve, default=0)
+        for rung in reversed(_rungs(rule, epoch)):
+            mine = best_so_far(curve, rung)
+            finished, live = curves.peers(trial, window, rung)
+            count = len(finished) + len(live)
+            if mine is None or count < rule.min_trials:
+                continue
+            better = bisect.bisect_left(finished, mine) + sum(1 for v in live if v < mine)
+            keep = max(1, (count + 1) // rule.reduction_factor)
+            if better >= keep:
+                return (f"stopped at rung epoch {rung}: {better} of {count} trials of its "
+                        f"window were better there, and only the best {keep} go on")
+            return None  # judged at its highest rung: it goes on
+        return None
+
+
+#: The stopping rules by ``search.earlyStopping.rule``.
+RULES: Mapping[str, StoppingRule] = {r.name: r for r in (MedianRule(), AshaRule())}

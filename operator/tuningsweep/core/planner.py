@@ -17,9 +17,10 @@ from __future__ import annotations
 import functools
 import math
 import statistics
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from . import naming, presets
 from .racing import Elimination, race_order, regular_count, run_race
@@ -115,22 +116,7 @@ def plan_trials(
     spec: Spec, windows: Sequence[DateWindow], results: Iterable[ResultRow] = ()
 ) -> Plan:
     """Return the trials of ``spec`` over ``windows`` given the results so far."""
-    rows = list(results) if spec.racing is not None or spec.algorithm == "auto" else []
-    # A recurring sweep's warm start: its seeds come first, within maxConfigs.
-    seeds = spec.seeds
-    if spec.algorithm == "grid":
-        configs = list(with_seeds(seeds, grid_configs(
-            spec.parameters, spec.seed, None if seeds else spec.max_configs),
-            spec.max_configs))
-        return _plan_stage(spec, configs, windows, rows, 0, 0).plan(True)
-    if spec.algorithm == "random":
-        limit = spec.max_configs or 1
-        configs = list(with_seeds(seeds, random_configs(
-            spec.parameters, spec.seed, limit + len(seeds)), limit))
-        return _plan_stage(spec, configs, windows, rows, 0, 0).plan(True)
-    if spec.algorithm == "tpe":
-        return _plan_tpe(spec, windows, list(results))
-    return _plan_auto(spec, windows, rows)
+    return algorithm_of(spec).plan(spec, windows, list(results))
 
 
 def _settled(stage: _Stage, rows: Sequence[ResultRow], first_window: str | None) -> bool:
@@ -267,13 +253,7 @@ def count_trials(spec: Spec, windows: Sequence[DateWindow]) -> tuple[int, int]:
     With racing the total depends on the results; this counts every configuration on
     the regular windows (racing runs fewer, its contenders' extra windows aside).
     """
-    if spec.algorithm == "auto":
-        configs = sum(s.configs for s in auto_stages(
-            spec.architecture, spec.parameters, spec.max_configs or 2))
-    elif spec.algorithm == "tpe":
-        configs = spec.max_configs or 1
-    else:
-        configs = plan_trials(spec, windows).configs
+    configs = algorithm_of(spec).total_configs(spec, windows)
     per_config = len(windows)
     if spec.racing is not None:
         per_config = regular_count(spec.racing, windows,
@@ -284,11 +264,9 @@ def count_trials(spec: Spec, windows: Sequence[DateWindow]) -> tuple[int, int]:
 def adaptive_note(spec: Spec, windows: Sequence[DateWindow]) -> str:
     """How the plan grows with the results ("" when it is fixed from the start)."""
     notes = []
-    if spec.algorithm == "auto":
-        notes.append("auto mode: the second stage follows the first stage's results")
-    if spec.algorithm == "tpe":
-        notes.append(f"tpe: {spec.max_configs} configurations, asked {spec.batch_size} at a "
-                     "time from the results so far")
+    note = algorithm_of(spec).note(spec)
+    if note:
+        notes.append(note)
     if spec.racing is not None:
         regular = regular_count(spec.racing, windows,
                                 spec.rolling.count if spec.rolling is not None else None)
@@ -300,3 +278,106 @@ def adaptive_note(spec: Spec, windows: Sequence[DateWindow]) -> str:
             + (f"; after {regular} windows, contenders get up to {len(extra)} more "
                f"({', '.join(extra)})" if extra else ""))
     return "; ".join(notes)
+
+
+class SearchAlgorithm(ABC):
+    """How a sweep's configurations are chosen: one subclass per ``search.algorithm``.
+
+    Every algorithm hands its configurations to the same stage machinery (windows,
+    racing, plan order), so what differs is only where configurations come from and
+    whether the results so far shape them.
+    """
+
+    #: The ``search.algorithm`` value that selects it.
+    name: ClassVar[str]
+
+    @abstractmethod
+    def plan(self, spec: Spec, windows: Sequence[DateWindow],
+             rows: list[ResultRow]) -> Plan:
+        """The trials known so far, given every row so far."""
+
+    def total_configs(self, spec: Spec, windows: Sequence[DateWindow]) -> int:
+        """How many configurations the sweep will try in all."""
+        return self.plan(spec, windows, []).configs
+
+    def note(self, spec: Spec) -> str:
+        """How the plan grows with the results ("" when the configurations are fixed)."""
+        return ""
+
+    @staticmethod
+    def _race_rows(spec: Spec, rows: list[ResultRow]) -> list[ResultRow]:
+        # Only racing looks at the results of a fixed set of configurations.
+        return rows if spec.racing is not None else []
+
+
+class GridSearch(SearchAlgorithm):
+    """Every combination of the value lists, in a seeded order, up to ``maxConfigs``."""
+
+    name = "grid"
+
+    def plan(self, spec: Spec, windows: Sequence[DateWindow],
+             rows: list[ResultRow]) -> Plan:
+        # A recurring sweep's warm start: its seeds come first, within maxConfigs.
+        seeds = spec.seeds
+        configs = list(with_seeds(seeds, grid_configs(
+            spec.parameters, spec.seed, None if seeds else spec.max_configs),
+            spec.max_configs))
+        return _plan_stage(spec, configs, windows, self._race_rows(spec, rows), 0, 0).plan(True)
+
+
+class RandomSearch(SearchAlgorithm):
+    """``maxConfigs`` seeded draws from the parameters' values and ranges."""
+
+    name = "random"
+
+    def plan(self, spec: Spec, windows: Sequence[DateWindow],
+             rows: list[ResultRow]) -> Plan:
+        seeds = spec.seeds
+        limit = spec.max_configs or 1
+        configs = list(with_seeds(seeds, random_configs(
+            spec.parameters, spec.seed, limit + len(seeds)), limit))
+        return _plan_stage(spec, configs, windows, self._race_rows(spec, rows), 0, 0).plan(True)
+
+
+class TpeSearch(SearchAlgorithm):
+    """Batches from Optuna's TPE sampler, each learning from the results before it."""
+
+    name = "tpe"
+
+    def plan(self, spec: Spec, windows: Sequence[DateWindow],
+             rows: list[ResultRow]) -> Plan:
+        return _plan_tpe(spec, windows, rows)
+
+    def total_configs(self, spec: Spec, windows: Sequence[DateWindow]) -> int:
+        return spec.max_configs or 1
+
+    def note(self, spec: Spec) -> str:
+        return (f"tpe: {spec.max_configs} configurations, asked {spec.batch_size} at a "
+                "time from the results so far")
+
+
+class AutoSearch(SearchAlgorithm):
+    """The architecture's built-in ranges in stages, the learning-rate group first."""
+
+    name = "auto"
+
+    def plan(self, spec: Spec, windows: Sequence[DateWindow],
+             rows: list[ResultRow]) -> Plan:
+        return _plan_auto(spec, windows, rows)
+
+    def total_configs(self, spec: Spec, windows: Sequence[DateWindow]) -> int:
+        return sum(s.configs for s in auto_stages(
+            spec.architecture, spec.parameters, spec.max_configs or 2))
+
+    def note(self, spec: Spec) -> str:
+        return "auto mode: the second stage follows the first stage's results"
+
+
+#: The search algorithms by ``search.algorithm``.
+ALGORITHMS: Mapping[str, SearchAlgorithm] = {
+    a.name: a for a in (GridSearch(), RandomSearch(), TpeSearch(), AutoSearch())}
+
+
+def algorithm_of(spec: Spec) -> SearchAlgorithm:
+    """The search algorithm ``spec`` names."""
+    return ALGORITHMS[spec.algorithm]
