@@ -427,3 +427,40 @@ def test_the_end_of_a_racing_run_says_what_racing_saved(
     assert eliminated and len(rows) < 24
     assert (f"racing: {len(rows)} of 24 trials trained, {24 - len(rows)} skipped "
             f"({len(eliminated)} of 8 configurations eliminated)") in done.stdout
+
+
+def test_the_report_reads_racings_eliminations_from_the_run_it_reports(
+    tmp_path: Path, fake_command: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from tuningsweep.reports import sources
+
+    manifest = tmp_path / "race.yaml"
+    manifest.write_text(RACING)
+    done = run_cli(["run", str(manifest), "--results", str(tmp_path / "o"), "--today", ANCHOR,
+                    "--trainer-command", fake_command], {"FAKE_SLEEP": "0"})
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "o" / "team" / "race"
+    recorded = {r["config"]: (r["eliminated_at"], r["elimination_reason"])
+                for r in csv.DictReader(io.StringIO((folder / "summary.csv").read_text()))
+                if r["status"] == "eliminated"}
+    assert recorded
+
+    def report() -> dict[str, tuple[str, str]]:
+        assert main(["report", str(folder), "--format", "json"]) == 0
+        configs = json.loads(capsys.readouterr().out)["configs"]
+        return {c["config"]: (c["eliminated_at"], c["elimination_reason"]) for c in configs
+                if c["status"] == "eliminated"}
+
+    # The race as the runner ran it, from summary.csv: the planner is not replayed.
+    def no_replay(*args: object) -> None:
+        raise AssertionError("the report replayed the planner")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sources, "eliminations", no_replay)
+        assert report() == recorded
+    # Results without a summary (an older runner's) have the race replayed from the rows.
+    (folder / "summary.csv").unlink()
+    assert report() == recorded

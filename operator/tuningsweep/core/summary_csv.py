@@ -128,3 +128,18 @@ def summary_csv(summary: Summary) -> str:
             c.elimination_reason or "",
         ])
     return buffer.getvalue()
+
+
+def recorded_eliminations(text: str) -> dict[str, tuple[str, str]] | None:
+    """Racing's eliminations as a ``summary.csv`` records them, ``{config: (window,
+    reason)}``; None when the text has no such columns (written before they existed).
+
+    The runner writes the summary with the plan it ran, so this is the race as it was
+    run (the seeds of a recurring sweep's run and the TPE batches included), with no
+    need to replay the planner.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "eliminated_at" not in reader.fieldnames:
+        return None
+    return {row["config"]: (row["eliminated_at"], row.get("elimination_reason") or "")
+            for row in reader if row.get("eliminated_at")}

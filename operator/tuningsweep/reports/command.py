@@ -48,7 +48,7 @@ def _compute(results: str, metric: str | None, goal: str | None, curves: bool,
     chosen_metric, chosen_goal = resolve_objective(available, metric, goal, spec_metric, spec_goal)
     notes = list(source.notes)
     windows = list(source.windows)
-    eliminated = racing_eliminations(source.spec, rows)
+    eliminated = racing_eliminations(source.spec, rows, source.summary_text)
     if eliminated is not None:
         windows = []  # with racing, complete means "the race finished with it"
     summary = summarize(rows, chosen_metric, chosen_goal, windows or None, eliminated)

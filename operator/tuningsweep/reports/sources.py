@@ -34,6 +34,7 @@ from tuningsweep.core.errors import InvalidSpec
 from tuningsweep.core.racing_summary import eliminations
 from tuningsweep.core.results import ResultRow
 from tuningsweep.core.spec import parse_sweep
+from tuningsweep.core.summary_csv import recorded_eliminations
 from tuningsweep.io.storage import StorageError, Store, open_store
 
 #: Spec files looked for next to ``results.csv``, in order: the runner's, then a user's.
@@ -58,6 +59,7 @@ class ResultsSource:
     spec_uri: str | None
     windows: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    summary_text: str | None = None  # summary.csv beside the results, when there is one
 
 
 def _split(location: str) -> tuple[str, str]:
@@ -131,8 +133,13 @@ def load_results(location: str) -> ResultsSource:
             spec, spec_uri = loaded, store.uri_for(candidate)
             break
     windows = _pinned_windows(store) or spec_windows(spec)
+    try:
+        summary_text = store.read_text(layout.SUMMARY_CSV)
+    except (StorageError, OSError, UnicodeDecodeError):
+        summary_text = None  # the eliminations are then replayed from the rows
     return ResultsSource(
-        store.uri_for(name), store.uri, text, spec, spec_uri, tuple(windows), tuple(notes)
+        store.uri_for(name), store.uri, text, spec, spec_uri, tuple(windows), tuple(notes),
+        summary_text,
     )
 
 
@@ -259,15 +266,20 @@ def load_histories(rows: Sequence[ResultRow], results_folder: str) -> LoadedHist
     return LoadedHistories(histories, missing, unreadable)
 
 
-def racing_eliminations(manifest: Mapping[str, Any] | None,
-                        rows: Sequence[ResultRow]) -> dict[str, tuple[str, str]] | None:
-    """Racing's eliminations replayed from the rows; None when the sweep did not race.
+def racing_eliminations(manifest: Mapping[str, Any] | None, rows: Sequence[ResultRow],
+                        summary_text: str | None = None) -> dict[str, tuple[str, str]] | None:
+    """Racing's eliminations; None when the sweep did not race.
 
-    The recorded manifest says whether the sweep raced; the planner, replayed on the
-    rows, says who was eliminated after which window and why (the runner's own record).
+    The recorded manifest says whether the sweep raced; ``summary.csv``, written by the
+    runner with the plan it ran, says who was eliminated after which window and why.
+    Only results without one (or written before it had those columns) have the race
+    replayed by the planner from the rows.
     """
     if not isinstance(manifest, Mapping) or _get(manifest, "spec", "search", "racing") is None:
         return None
+    recorded = recorded_eliminations(summary_text) if summary_text else None
+    if recorded is not None:
+        return recorded
     try:
         sweep = parse_sweep(dict(manifest))
     except InvalidSpec:
