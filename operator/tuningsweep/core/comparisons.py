@@ -215,10 +215,13 @@ def compare_with_best(
             raw, adjusted, half = _tested(scaled_means, rows, best, n_pairs, noise,
                                           n_hypotheses, alpha)
             if log_scale:
-                # The ratio interval, at the best's level on these windows.
-                level = float(np.mean(kept[best, columns]))
-                sim_low = level * np.expm1(scaled_means - half)
-                sim_high = level * np.expm1(scaled_means + half)
+                # The ratio interval of the lower-is-better values, at the best's level
+                # on these windows, back in the objective's units.
+                sign = 1.0 if goal == "minimize" else -1.0
+                level = float(np.mean(kept_oriented[best, columns]))
+                ends = (sign * level * np.expm1(sign * scaled_means - half),
+                        sign * level * np.expm1(sign * scaled_means + half))
+                sim_low, sim_high = np.minimum(*ends), np.maximum(*ends)
             else:
                 sim_low, sim_high = means - half, means + half
         wins = np.sum(worse_by < 0, axis=1)

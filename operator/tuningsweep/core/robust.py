@@ -19,12 +19,14 @@ breaks it in two common ways, and this module finds both before any test is made
 * **Effects that scale with the window** (the hardest window's errors 2-3x the easiest's,
   and the gaps between configurations with them): an error metric (MSE, log-loss,
   latency) is often multiplicative, ``value = level x window factor x noise``, which is
-  additive on the log scale. For a minimised objective whose values are all positive,
-  the scale is chosen by the Box-Cox profile log-likelihood of the additive fit at
+  additive on the log scale. When the lower-is-better values (the objective, negated
+  when maximised) are all positive, as errors, losses and costs are, the scale is chosen by the Box-Cox profile log-likelihood of the additive fit at
   ``lambda = 1`` (the metric's units) and ``lambda = 0`` (its logarithm), on the cells
   neither scale flags: the log scale when it is better by at least
-  :data:`LOG_SCALE_MARGIN` (a likelihood ratio of e^2, about 7). Maximised objectives
-  (accuracy) and anything with a value <= 0 stay in their units.
+  :data:`LOG_SCALE_MARGIN` (a likelihood ratio of e^2, about 7). A maximised accuracy
+  (negative once negated) and anything with a value <= 0 stay in their units. Deciding
+  on the lower-is-better values keeps the verdict the same when a user maximises the
+  negated metric instead.
 
 And it says when the model's assumptions visibly fail on the scale chosen
 (:func:`model_warnings`): Tukey's one-degree-of-freedom test for non-additivity (the
@@ -136,7 +138,10 @@ def studentized_residuals(values: FloatArray) -> tuple[FloatArray, int] | None:
     rss = float(np.sum(fit.residual**2))
     with np.errstate(divide="ignore", invalid="ignore"):
         room = 1.0 - h
-        testable = present & (room > 1e-9)
+        # A configuration's only window, or a window's only configuration, is fitted
+        # exactly (h = 1): nothing can be said about it; rounding must not make it extreme.
+        alone = (present.sum(axis=1) < 2)[:, None] | (present.sum(axis=0) < 2)[None, :]
+        testable = present & ~alone & (room > 1e-6)
         deleted = (rss - fit.residual**2 / room) / (fit.df - 1)
         t = np.where(testable & (deleted > _TINY),
                      fit.residual / np.sqrt(np.maximum(deleted, _TINY) * room), np.nan)
@@ -182,9 +187,10 @@ def choose_scale(matrix: FloatArray, goal: str,
     """The comparison scale and why (see the module docstring): ``linear`` or ``log``."""
     present = ~np.isnan(matrix)
     if goal != "minimize":
-        return "linear", "maximised objective: compared in its own units"
+        matrix = -matrix  # the lower-is-better values: positive for a negated error
     if np.any(matrix[present] <= 0):
-        return "linear", "some values are not positive: compared in the metric's units"
+        return "linear", ("some lower-is-better values are not positive: compared in the "
+                          "metric's units")
     keep = present if excluded is None else present & ~excluded
     linear = additive_fit(np.where(keep, matrix, np.nan))
     logged = additive_fit(np.where(keep, np.log(np.where(keep, matrix, 1.0)), np.nan))
@@ -220,24 +226,30 @@ def prepare(matrix: FloatArray, goal: str, windows: Sequence[str] | None = None,
     names = list(windows) if windows is not None else [f"w{j}" for j in range(matrix.shape[1])]
     if not robust:
         return Prepared("linear", "the metric's units", matrix, matrix, (), ())
+    sign = 1.0 if goal == "minimize" else -1.0
     on_linear = flag_outliers(matrix)
-    positive = bool(np.all(matrix[~np.isnan(matrix)] > 0))
-    on_log = flag_outliers(np.log(matrix)) if goal == "minimize" and positive else []
+    positive = bool(np.all(sign * matrix[~np.isnan(matrix)] > 0))
+    # On the log scale, sign * log(lower-is-better value): differences keep the
+    # direction of the objective's own.
+    logged = None
+    if positive:
+        with np.errstate(invalid="ignore"):
+            logged = sign * np.log(np.where(np.isnan(matrix), np.nan, sign * matrix))
+    on_log = flag_outliers(logged) if logged is not None else []
     excluded = np.zeros(matrix.shape, dtype=bool)
     for i, j, _, _ in (*on_linear, *on_log):
         excluded[i, j] = True
     scale, reason = choose_scale(matrix, goal, excluded)
-    scaled = np.log(matrix) if scale == "log" else matrix.copy()
+    scaled = logged if scale == "log" and logged is not None else matrix.copy()
     cells = on_log if scale == "log" else on_linear
     kept_scaled = _blank(scaled, cells)
     fit = additive_fit(kept_scaled)
     outliers = []
     for i, j, t, p in cells:
         expected = float(fit.levels[i] + fit.shifts[j])
-        if math.isnan(expected):
-            expected = math.nan
-        outliers.append(Outlier(i, j, float(matrix[i, j]),
-                                math.exp(expected) if scale == "log" else expected, t, p))
+        if scale == "log":
+            expected = sign * math.exp(sign * expected)
+        outliers.append(Outlier(i, j, float(matrix[i, j]), expected, t, p))
     return Prepared(scale, reason, _blank(matrix, cells), kept_scaled, tuple(outliers),
                     model_warnings(kept_scaled, names, scale))
 

@@ -49,7 +49,7 @@ def _oriented_goodness(value: float, low: float, high: float, goal: Goal) -> flo
 
 
 def trend_plot(trend: ParameterTrend, metric: str) -> str:
-    """Mean ± std of the objective per value of one parameter, with counts."""
+    """Median of the objective per value of one parameter (bars: mean ± std), with counts."""
     levels = trend.levels
     element = f"trend-{slug(trend.name)}"
     labels = [fmt_param(lv.value) for lv in levels]
@@ -59,7 +59,7 @@ def trend_plot(trend: ParameterTrend, metric: str) -> str:
         ax = fig.add_subplot()
         xs = list(range(len(levels)))
         if len(levels) > 1:
-            ax.plot(xs, [lv.mean for lv in levels], color="#6baed6", linewidth=1.2, zorder=1)
+            ax.plot(xs, [lv.centre for lv in levels], color="#6baed6", linewidth=1.2, zorder=1)
         for x, lv in zip(xs, levels, strict=True):
             best = lv.value == trend.best_value
             gid = f"{element}-point-{x}"
@@ -67,8 +67,9 @@ def trend_plot(trend: ParameterTrend, metric: str) -> str:
             if lv.std is not None:
                 ax.errorbar([x], [lv.mean], yerr=[lv.std], fmt="none", ecolor=color,
                             capsize=3, zorder=2)
-            ax.plot([x], [lv.mean], "o", color=color, markersize=6, gid=gid, zorder=3)
-            tip = f"{trend.name}={labels[x]}: mean {metric} {fmt_value(lv.mean)}"
+            ax.plot([x], [lv.centre], "o", color=color, markersize=6, gid=gid, zorder=3)
+            tip = (f"{trend.name}={labels[x]}: median {metric} {fmt_value(lv.centre)}, "
+                   f"mean {fmt_value(lv.mean)}")
             tip += f" ± {fmt_value(lv.std, 2)}" if lv.std is not None else ""
             marks[gid] = Mark("trend-point best" if best else "trend-point",
                               f"{tip} over {lv.count} configurations")
@@ -81,8 +82,9 @@ def trend_plot(trend: ParameterTrend, metric: str) -> str:
         top.tick_params(length=0, labelsize=7.5, labelcolor="#666")
         ax.set_xlabel(f"{trend.name}{' (quantile bins)' if trend.binned else ''}",
                       fontweight="bold")
-        ax.set_ylabel(f"mean {metric}")
-        return chart_svg(fig, element, "plot trend-plot", f"mean {metric} by {trend.name}", marks)
+        ax.set_ylabel(f"median {metric}")
+        return chart_svg(fig, element, "plot trend-plot", f"median {metric} by {trend.name}",
+                         marks)
 
 
 def importance_plot(trends: Trends) -> str:
