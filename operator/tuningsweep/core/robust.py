@@ -6,16 +6,22 @@ breaks it in two common ways, and this module finds both before any test is made
 
 * **A diverged or broken trial** (one learning rate that blows up on one window: val_mse
   121 where the others are 2-30) inflates the residual noise of the whole sweep and
-  erases every difference. Each cell is tested against the model fitted **without it**:
-  the externally studentized residual ``t = r / (s_(-cell) * sqrt(1 - h))`` (``h`` the
-  cell's leverage in the additive design, ``s_(-cell)`` the residual sd once the cell is
-  left out) follows Student's t with ``df - 1`` degrees of freedom under the model.
-  The most extreme cell is flagged when its two-sided p-value, multiplied by the number
+  erases every difference. The most extreme cells, by studentized residual, are each
+  predicted from the model fitted **without them**, and judged against the moderated
+  noise of their own configuration fitted without them too
+  (:func:`tuningsweep.core.noise.fit_noise`): under the model the prediction error
+  divided by its standard error follows Student's t with that configuration's degrees
+  of freedom. The cell is flagged when its two-sided p-value, multiplied by the number
   of cells tested (Bonferroni), is below :data:`OUTLIER_ALPHA`; it is then left out and
-  the test repeated, up to :data:`MAX_OUTLIER_SHARE` of the cells. With normal noise a
-  sweep flags a trial by mistake at most 1% of the time. A flagged trial stays in its
-  configuration's mean and ranks (it did diverge, and a configuration that diverges
-  should not win), but is left out of the noise estimate and of every paired comparison.
+  the search repeated, up to :data:`MAX_OUTLIER_SHARE` of the cells. With equally noisy
+  configurations this is the classical outlier test, and a sweep flags a trial by
+  mistake about 1% of the time; when configurations differ in noise, the moderation's
+  prior has few degrees of freedom, the t has heavy tails, and a merely noisy
+  configuration's large residual is not taken for a divergence (judging it by the
+  pooled noise did, and made wrong claims in 6% of such sweeps). A flagged trial stays
+  in its configuration's mean and ranks (it did diverge, and a configuration that
+  diverges should not win), but is left out of the noise estimate and of every paired
+  comparison.
 * **Effects that scale with the window** (the hardest window's errors 2-3x the easiest's,
   and the gaps between configurations with them): an error metric (MSE, log-loss,
   latency) is often multiplicative, ``value = level x window factor x noise``, which is
@@ -47,7 +53,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from tuningsweep.core.noise import additive_fit
+from tuningsweep.core.noise import additive_fit, fit_noise
 from tuningsweep.core.significance import FloatArray, t_two_sided_p
 
 Scale = Literal["linear", "log"]
@@ -65,6 +71,12 @@ LOG_SCALE_MARGIN = 2.0
 NONADDITIVITY_ALPHA = 0.01
 #: A window whose between-configuration variance is this many times the others' mean.
 DOMINANCE_RATIO = 4.0
+#: How many of the most extreme cells are judged against their configuration's noise.
+CANDIDATES = 3
+#: 1: flag only trials worse than predicted (diverged); 0: both directions (also a broken
+#: trial that looks too good). Both: leaving out only one side's extremes would bias the
+#: comparisons of a configuration that is merely noisy.
+FLAG_DIRECTION = 0.0
 _TINY = 1e-300
 
 
@@ -148,11 +160,19 @@ def studentized_residuals(values: FloatArray) -> tuple[FloatArray, int] | None:
     return t, fit.df - 1
 
 
-def flag_outliers(values: FloatArray) -> list[tuple[int, int, float, float]]:
-    """Cells that do not fit the additive model: ``(row, column, t, adjusted p)``, in order.
+def flag_outliers(values: FloatArray, worse: float = 1.0) -> list[tuple[int, int, float, float]]:
+    """Cells far worse than the additive model predicts: ``(row, column, t, adjusted p)``.
 
-    One at a time (the most extreme first, then refitted without it), see the module
-    docstring. ``values`` is on the comparison scale; NaN = missing.
+    One at a time (then refitted without it), see the module docstring: the
+    :data:`CANDIDATES` most extreme cells by studentized residual are each predicted
+    from the fit without them and judged against their own configuration's moderated
+    noise, fitted without them too (:func:`tuningsweep.core.noise.fit_noise`): the
+    predictive distribution is Student's t with that configuration's degrees of freedom.
+    When the configurations are equally noisy this is the classical outlier test; when
+    some are much noisier than others, the prior degrees of freedom are few, its tails
+    heavy, and a noisy configuration's large residual is not taken for a divergence.
+    ``values`` is on the comparison scale; NaN = missing. ``worse`` is +1 when higher
+    values are worse (minimised), -1 when lower ones are; 0 looks both ways.
     """
     flagged: list[tuple[int, int, float, float]] = []
     current = values.copy()
@@ -161,17 +181,33 @@ def flag_outliers(values: FloatArray) -> list[tuple[int, int, float, float]]:
         studentized = studentized_residuals(current)
         if studentized is None:
             break
-        t, df = studentized
-        tested = ~np.isnan(t)
-        if not tested.any():
+        t, _ = studentized
+        tested = int(np.sum(~np.isnan(t)))
+        directed = np.abs(t) if worse == 0 else worse * t
+        order = np.argsort(np.where(np.isnan(directed), np.inf, -directed), axis=None)
+        h = leverages(~np.isnan(current))
+        found = None
+        for flat in order[:CANDIDATES]:
+            i, j = np.unravel_index(int(flat), t.shape)
+            if not directed[i, j] > 0:
+                break
+            without = current.copy()
+            without[i, j] = np.nan
+            noise = fit_noise(without)
+            fit = additive_fit(without)
+            if noise is None or noise.config_variance[i] <= _TINY:
+                continue
+            deleted = float(current[i, j] - fit.levels[i] - fit.shifts[j])
+            score = deleted / math.sqrt(float(noise.config_variance[i]) / (1.0 - float(h[i, j])))
+            p_two = float(t_two_sided_p(np.asarray([score]), float(noise.config_df[i]))[0])
+            p = min(1.0, p_two * (0.5 if worse else 1.0) * tested)
+            if p < OUTLIER_ALPHA:
+                found = (int(i), int(j), score, p)
+                break
+        if found is None:
             break
-        index = np.unravel_index(int(np.nanargmax(np.abs(t))), t.shape)
-        extreme = float(t[index])
-        p = min(1.0, float(t_two_sided_p(np.asarray([extreme]), df)[0]) * int(tested.sum()))
-        if p >= OUTLIER_ALPHA:
-            break
-        flagged.append((int(index[0]), int(index[1]), extreme, p))
-        current[index] = np.nan
+        flagged.append(found)
+        current[found[0], found[1]] = np.nan
     return flagged
 
 
@@ -227,7 +263,7 @@ def prepare(matrix: FloatArray, goal: str, windows: Sequence[str] | None = None,
     if not robust:
         return Prepared("linear", "the metric's units", matrix, matrix, (), ())
     sign = 1.0 if goal == "minimize" else -1.0
-    on_linear = flag_outliers(matrix)
+    on_linear = flag_outliers(matrix, FLAG_DIRECTION * sign)
     positive = bool(np.all(sign * matrix[~np.isnan(matrix)] > 0))
     # On the log scale, sign * log(lower-is-better value): differences keep the
     # direction of the objective's own.
@@ -235,7 +271,7 @@ def prepare(matrix: FloatArray, goal: str, windows: Sequence[str] | None = None,
     if positive:
         with np.errstate(invalid="ignore"):
             logged = sign * np.log(np.where(np.isnan(matrix), np.nan, sign * matrix))
-    on_log = flag_outliers(logged) if logged is not None else []
+    on_log = flag_outliers(logged, FLAG_DIRECTION * sign) if logged is not None else []
     excluded = np.zeros(matrix.shape, dtype=bool)
     for i, j, _, _ in (*on_linear, *on_log):
         excluded[i, j] = True
