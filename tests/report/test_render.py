@@ -65,7 +65,7 @@ def test_json_values(report: Report) -> None:
     assert data["significance"]["outliers"] == [{
         "config": "c0004", "window": "w0", "value": 0.010,
         "expected": pytest.approx(0.03025), "studentized_residual": pytest.approx(-22.8, abs=0.1),
-        "p_value": pytest.approx(3.9e-5, rel=0.01)}]
+        "p_value": pytest.approx(3.9e-5, rel=0.01), "window_median_ratio": None}]
     assert data["significance"]["scale"] == "linear" and data["significance"]["warnings"] == []
     # c0001 wins every window but cannot be called better than c0005, which has only 2.
     assert best["complete"] is True and best["p_value_vs_best"] == 1.0
@@ -109,7 +109,7 @@ def test_table_shows_leaderboard_and_plain_verdict(report: Report) -> None:
     assert "c0001 wins every window (3/3)" in text
     assert "It is not significantly better than c0005 at the 5% level" in text
     assert "3 of 4 other configurations are significantly worse than it" in " ".join(text.split())
-    assert ("1 trial diverged or broke: c0004 on w0 (val_mse 0.01 where the others predict "
+    assert ("1 trial diverged or broke: c0004 on w0 (val_mse 0.01, where the others predict "
             "0.03025). It is left out of the noise estimate") in " ".join(text.split())
     assert "Δ vs best" in text
     assert "c0004 (incomplete)" in text and "failed" in text

@@ -192,7 +192,8 @@ def compare_with_best(
     n_hypotheses = max(1, n_configs * (n_configs - 1) // 2)
     test = None
     if noise is not None:
-        flagged = tuple(FlaggedTrial(ids[o.row], names[o.column], o.value, o.expected, o.t, o.p)
+        flagged = tuple(FlaggedTrial(ids[o.row], names[o.column], o.value, o.expected, o.t, o.p,
+                                     o.ratio)
                         for o in prepared.outliers)
         test = SignificanceTest(
             ROBUST_METHOD.format(scale=prepared.scale) if robust else METHOD, alpha,

@@ -22,6 +22,14 @@ breaks it in two common ways, and this module finds both before any test is made
   in its configuration's mean and ranks (it did diverge, and a configuration that
   diverges should not win), but is left out of the noise estimate and of every paired
   comparison.
+* **The ratio rule.** A configuration can diverge on most of its windows (a learning
+  rate of 1.0 on 2 of 3): then its one sound trial is what the model calls odd. So,
+  before the test above, a positive lower-is-better value (an error, a loss) at least
+  :data:`DIVERGED_RATIO` times the median of its window over the configurations is
+  flagged as diverged, whatever its configuration does elsewhere: no sound run of an
+  error metric is 5 times the typical one in the same window, while a diverged one is
+  10-1000 times. The median does not move with any number of diverged trials below
+  half the window's.
 * **Effects that scale with the window** (the hardest window's errors 2-3x the easiest's,
   and the gaps between configurations with them): an error metric (MSE, log-loss,
   latency) is often multiplicative, ``value = level x window factor x noise``, which is
@@ -71,6 +79,10 @@ LOG_SCALE_MARGIN = 2.0
 NONADDITIVITY_ALPHA = 0.01
 #: A window whose between-configuration variance is this many times the others' mean.
 DOMINANCE_RATIO = 4.0
+#: A positive error this many times its window's median over configurations has diverged.
+DIVERGED_RATIO = 5.0
+#: Configurations with a value a window needs before the ratio rule applies to it.
+MIN_CONFIGS_FOR_RATIO = 4
 #: How many of the most extreme cells are judged against their configuration's noise.
 CANDIDATES = 3
 #: 1: flag only trials worse than predicted (diverged); 0: both directions (also a broken
@@ -85,8 +97,9 @@ class Outlier:
     """A trial left out of the comparisons: row and column of the matrix and why.
 
     ``value`` is the result, ``expected`` what the model fitted without it predicts
-    (both in the objective's units), ``t`` its externally studentized residual on the
-    comparison scale and ``p`` the Bonferroni-adjusted p-value that flagged it.
+    (both in the objective's units), ``t`` its standardised prediction error on the
+    comparison scale and ``p`` the Bonferroni-adjusted p-value that flagged it (NaN
+    for a trial flagged by the ratio rule, which sets ``ratio``).
     """
 
     row: int
@@ -95,6 +108,8 @@ class Outlier:
     expected: float
     t: float
     p: float
+    #: Set when flagged by the ratio rule: the value over its window's median.
+    ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +226,29 @@ def flag_outliers(values: FloatArray, worse: float = 1.0) -> list[tuple[int, int
     return flagged
 
 
+def diverged_cells(lower_is_better: FloatArray) -> list[tuple[int, int, float]]:
+    """Trials :data:`DIVERGED_RATIO` times their window's median or worse: ``(row, column, ratio)``.
+
+    For positive lower-is-better values only (an error, a loss), in windows with at
+    least :data:`MIN_CONFIGS_FOR_RATIO` values. The median over configurations is not
+    moved by any number of diverged trials below half of them, which a model with a
+    level per configuration cannot promise when one configuration diverges on most
+    of its windows.
+    """
+    out: list[tuple[int, int, float]] = []
+    for j in range(lower_is_better.shape[1]):
+        column = lower_is_better[:, j]
+        present = ~np.isnan(column)
+        if int(present.sum()) < MIN_CONFIGS_FOR_RATIO:
+            continue
+        median = float(np.median(column[present]))
+        if median <= 0:
+            continue
+        for i in np.flatnonzero(present & (column > DIVERGED_RATIO * median)):
+            out.append((int(i), j, float(column[i]) / median))
+    return out
+
+
 def _blank(values: FloatArray, cells: Sequence[tuple[int, int, float, float]]) -> FloatArray:
     out = values.copy()
     for i, j, _, _ in cells:
@@ -263,29 +301,37 @@ def prepare(matrix: FloatArray, goal: str, windows: Sequence[str] | None = None,
     if not robust:
         return Prepared("linear", "the metric's units", matrix, matrix, (), ())
     sign = 1.0 if goal == "minimize" else -1.0
-    on_linear = flag_outliers(matrix, FLAG_DIRECTION * sign)
     positive = bool(np.all(sign * matrix[~np.isnan(matrix)] > 0))
+    blown = diverged_cells(sign * matrix) if positive else []
+    base = matrix.copy()
+    for i, j, _ in blown:
+        base[i, j] = np.nan
+    on_linear = flag_outliers(base, FLAG_DIRECTION * sign)
     # On the log scale, sign * log(lower-is-better value): differences keep the
     # direction of the objective's own.
     logged = None
     if positive:
         with np.errstate(invalid="ignore"):
             logged = sign * np.log(np.where(np.isnan(matrix), np.nan, sign * matrix))
-    on_log = flag_outliers(logged, FLAG_DIRECTION * sign) if logged is not None else []
+    on_log = flag_outliers(_blank(logged, [(i, j, 0.0, 0.0) for i, j, _ in blown]),
+                           FLAG_DIRECTION * sign) if logged is not None else []
     excluded = np.zeros(matrix.shape, dtype=bool)
-    for i, j, _, _ in (*on_linear, *on_log):
+    for i, j, *_ in (*blown, *on_linear, *on_log):
         excluded[i, j] = True
     scale, reason = choose_scale(matrix, goal, excluded)
     scaled = logged if scale == "log" and logged is not None else matrix.copy()
-    cells = on_log if scale == "log" else on_linear
+    cells = [(i, j, math.nan, math.nan) for i, j, _ in blown]
+    cells += on_log if scale == "log" else on_linear
     kept_scaled = _blank(scaled, cells)
     fit = additive_fit(kept_scaled)
     outliers = []
+    ratios = {(i, j): ratio for i, j, ratio in blown}
     for i, j, t, p in cells:
         expected = float(fit.levels[i] + fit.shifts[j])
         if scale == "log":
             expected = sign * math.exp(sign * expected)
-        outliers.append(Outlier(i, j, float(matrix[i, j]), expected, t, p))
+        outliers.append(Outlier(i, j, float(matrix[i, j]), expected, t, p,
+                                ratios.get((i, j))))
     return Prepared(scale, reason, _blank(matrix, cells), kept_scaled, tuple(outliers),
                     model_warnings(kept_scaled, names, scale))
 

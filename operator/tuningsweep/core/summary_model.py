@@ -61,8 +61,9 @@ class FlaggedTrial:
     """A trial the additive model does not fit (diverged or broken), left out of the tests.
 
     ``value`` is its result and ``expected`` what the model fitted without it predicts,
-    both in the objective's units; ``t`` its studentized residual on the comparison
-    scale and ``p`` the Bonferroni-adjusted p-value that flagged it.
+    both in the objective's units; ``t`` its standardised prediction error on the
+    comparison scale and ``p`` the Bonferroni-adjusted p-value that flagged it (NaN
+    when the ratio rule flagged it: ``ratio`` is then its value over its window's median).
     """
 
     config: str
@@ -71,6 +72,8 @@ class FlaggedTrial:
     expected: float
     t: float
     p: float
+    #: Set when flagged by the ratio rule: the value over its window's median.
+    ratio: float | None = None
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ def _significance(test: SignificanceTest | None) -> dict[str, Any] | None:
         "scale_reason": test.scale_reason,
         "outliers": [{"config": t.config, "window": t.window, "value": _num(t.value),
                       "expected": _num(t.expected), "studentized_residual": _num(t.t),
-                      "p_value": _num(t.p)} for t in test.outliers],
+                      "p_value": _num(t.p), "window_median_ratio": _num(t.ratio)}
+                     for t in test.outliers],
         "warnings": list(test.warnings),
     }
 

@@ -213,8 +213,10 @@ def _model_sentences(summary: Summary) -> list[str]:
         lines.append(f"Configurations are compared on the log scale: {test.scale_reason}.")
     if test.outliers:
         named = "; ".join(
-            f"{t.config} on {t.window} ({summary.metric} {fmt_value(t.value)} where the "
-            f"others predict {fmt_value(t.expected)})" for t in test.outliers[:OUTLIERS_SHOWN])
+            f"{t.config} on {t.window} ({summary.metric} {fmt_value(t.value)}, "
+            + (f"{t.ratio:.0f}x the window's median)" if t.ratio is not None else
+               f"where the others predict {fmt_value(t.expected)})")
+            for t in test.outliers[:OUTLIERS_SHOWN])
         more = len(test.outliers) - OUTLIERS_SHOWN
         lines.append(
             f"{_plural(len(test.outliers), 'trial')} diverged or broke: {named}"
