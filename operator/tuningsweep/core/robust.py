@@ -316,8 +316,9 @@ def prepare(matrix: FloatArray, goal: str, windows: Sequence[str] | None = None,
     on_log = flag_outliers(_blank(logged, [(i, j, 0.0, 0.0) for i, j, _ in blown]),
                            FLAG_DIRECTION * sign) if logged is not None else []
     excluded = np.zeros(matrix.shape, dtype=bool)
-    for i, j, *_ in (*blown, *on_linear, *on_log):
-        excluded[i, j] = True
+    cells_seen = [(i, j) for i, j, _ in blown] + [(i, j) for i, j, _, _ in (*on_linear, *on_log)]
+    for row, column in cells_seen:
+        excluded[row, column] = True
     scale, reason = choose_scale(matrix, goal, excluded)
     scaled = logged if scale == "log" and logged is not None else matrix.copy()
     cells = [(i, j, math.nan, math.nan) for i, j, _ in blown]
