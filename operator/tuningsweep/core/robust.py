@@ -13,7 +13,8 @@ breaks it in two common ways, and this module finds both before any test is made
   divided by its standard error follows Student's t with that configuration's degrees
   of freedom. The cell is flagged when its two-sided p-value, multiplied by the number
   of cells tested (Bonferroni), is below :data:`OUTLIER_ALPHA`; it is then left out and
-  the search repeated, up to :data:`MAX_OUTLIER_SHARE` of the cells. With equally noisy
+  the search repeated, up to :data:`MAX_OUTLIER_SHARE` of the cells (at most
+  :data:`MAX_OUTLIERS`). With equally noisy
   configurations this is the classical outlier test, and a sweep flags a trial by
   mistake about 1% of the time; when configurations differ in noise, the moderation's
   prior has few degrees of freedom, the t has heavy tails, and a merely noisy
@@ -69,8 +70,10 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: Family-wise rate at which a sweep flags a trial as an outlier when none is.
 OUTLIER_ALPHA = 0.01
-#: At most this share of the cells is ever flagged (more is not "a few broken trials").
+#: At most this share of the cells, and this many, are flagged by the residual rule (more
+#: is not "a few broken trials", and each costs a refit: summary.csv is rewritten often).
 MAX_OUTLIER_SHARE = 0.1
+MAX_OUTLIERS = 10
 #: Residual degrees of freedom needed before any cell is tested.
 MIN_OUTLIER_DF = 4
 #: Box-Cox log-likelihood by which the log scale must beat the metric's units.
@@ -191,7 +194,7 @@ def flag_outliers(values: FloatArray, worse: float = 1.0) -> list[tuple[int, int
     """
     flagged: list[tuple[int, int, float, float]] = []
     current = values.copy()
-    limit = int(MAX_OUTLIER_SHARE * int(np.sum(~np.isnan(values))))
+    limit = min(MAX_OUTLIERS, int(MAX_OUTLIER_SHARE * int(np.sum(~np.isnan(values)))))
     while len(flagged) < limit:
         studentized = studentized_residuals(current)
         if studentized is None:
