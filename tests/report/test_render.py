@@ -180,7 +180,7 @@ def test_html_contains_every_plot(report: Report) -> None:
     # 15 trials: 1 failed and 1 not run leave 13 values; the 2 holes are marked missing.
     assert heatmap.group(0).count('class="heat-cell"') == 13
     assert heatmap.group(0).count('class="heat-missing"') == 2
-    assert page.count('class="pc-line') == 3  # the complete configurations
+    assert page.count('class="pc-line') == 5  # every configuration with a result, as the trends
 
 
 def test_html_escapes_user_text() -> None:

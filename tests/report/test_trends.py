@@ -126,3 +126,28 @@ def test_trends_from_summary_count_every_configuration_on_its_windows() -> None:
         rows_from_table({"c01": [1.0, None], "c02": [None, 2.0]}), "val_mse", "minimize",
     ))
     assert partial.basis == "all" and partial.n_configs == 2
+
+
+def test_racings_eliminated_configurations_count_on_the_windows_they_ran() -> None:
+    # The issue: trends over the 2 survivors said "hidden_units explains 100%,
+    # learning_rate 0%" although racing had dropped every learning rate of 0.003 after
+    # the first window. Here lr=0.003 is far behind on w0, the one window it ran.
+    table: dict[str, list[Cell]] = {
+        "c01": [1.0, 2.0, 3.0], "c02": [1.2, 2.1, 3.3],
+        "c03": [5.0, None, None], "c04": [5.5, None, None],
+    }
+    params: dict[str, dict[str, ParamValue]] = {
+        "c01": {"lr": 0.001, "units": 16}, "c02": {"lr": 0.001, "units": 64},
+        "c03": {"lr": 0.003, "units": 16}, "c04": {"lr": 0.003, "units": 64},
+    }
+    eliminated = {"c03": ("w0", "rank 3 of 4"), "c04": ("w0", "rank 4 of 4")}
+    summary = summarize(rows_from_table(table, params), "val_mse", "minimize",
+                        eliminated=eliminated)
+    t = trends_from_summary(summary)
+    assert t.n_configs == 4 and t.basis == "adjusted"
+    lr = t.parameter("lr")
+    # Ranks 1, 2 (lr 0.001) and 3, 4 (lr 0.003): the most a 2 x 2 split can explain.
+    assert lr.best_value == 0.001 and lr.importance == pytest.approx(0.8)
+    assert t.parameter("units").importance == pytest.approx(0.2)
+    # c03 scores its w0 value moved to the level of the average window: 5 + (2.1 - 1.1).
+    assert lr.levels[1].mean == pytest.approx(6.25, abs=0.01)
