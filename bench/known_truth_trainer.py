@@ -13,7 +13,12 @@ or the Pushgateway on a cluster). The scenario comes from the environment:
 * ``KNOWN_TRUTH_SEED`` (default 0): draws the arms' true means and the window shifts;
 * ``KNOWN_TRUTH_MEAN``, ``KNOWN_TRUTH_SPREAD`` (0.10, 0.01): true means ~ N(mean, spread);
 * ``KNOWN_TRUTH_SHIFT`` (0.01): the shift of a window, ~ N(0, shift), added to every arm;
-* ``KNOWN_TRUTH_NOISE`` (0.004): trial noise ~ N(0, noise), seeded by the trial id.
+* ``KNOWN_TRUTH_NOISE`` (0.004): trial noise ~ N(0, noise), seeded by the trial id;
+* ``KNOWN_TRUTH_MULTIPLICATIVE`` (0): when positive, what real errors do instead:
+  ``true mean x window factor x exp(noise / mean)``, the window factor
+  ``exp(N(0, multiplicative))`` (the additive shift is then not used);
+* ``KNOWN_TRUTH_DIVERGED`` (empty): trial ids, comma-separated, that diverge: their
+  value is multiplied by ``KNOWN_TRUTH_DIVERGE_FACTOR`` (10).
 
 Each draw comes from its own ``random.Random`` seeded by a string (hashed with SHA-512 by
 Python, so independent of ``PYTHONHASHSEED``): the true mean of arm ``k`` does not depend
@@ -24,6 +29,7 @@ on how many arms there are, and a rerun of a trial reports the same value. Impor
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sys
@@ -59,7 +65,18 @@ def objective(env: Mapping[str, str]) -> float:
     if not isinstance(arm, int) or isinstance(arm, bool):
         raise ValueError(f"TUNINGSWEEP_PARAMS needs an integer 'arm', got {params!r}")
     seed = int(env.get("KNOWN_TRUTH_SEED", "0"))
-    return (
+    diverged = env.get("KNOWN_TRUTH_DIVERGED", "").split(",")
+    factor = _number(env, "KNOWN_TRUTH_DIVERGE_FACTOR", 10.0) if env[
+        "TUNINGSWEEP_TRIAL"] in diverged else 1.0
+    multiplicative = _number(env, "KNOWN_TRUTH_MULTIPLICATIVE", 0.0)
+    if multiplicative > 0:
+        mean = _number(env, "KNOWN_TRUTH_MEAN", 0.10)
+        level = true_mean(arm, seed, mean, _number(env, "KNOWN_TRUTH_SPREAD", 0.01))
+        window = math.exp(window_shift(env["TUNINGSWEEP_WINDOW_START"], seed, multiplicative))
+        noise = trial_noise(env["TUNINGSWEEP_TRIAL"], seed,
+                            _number(env, "KNOWN_TRUTH_NOISE", 0.004) / mean)
+        return factor * level * window * math.exp(noise)
+    return factor * (
         true_mean(arm, seed, _number(env, "KNOWN_TRUTH_MEAN", 0.10),
                   _number(env, "KNOWN_TRUTH_SPREAD", 0.01))
         + window_shift(env["TUNINGSWEEP_WINDOW_START"], seed,

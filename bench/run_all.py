@@ -14,6 +14,7 @@ BENCHMARKS = [
     "optuna_compare.py",
     "report_bench.py",
     "statistics_sim.py",
+    "robust_through_run.py",
     "trainer_throughput.py",
     "operator_bench.py",
     "operator_step_scaling.py",

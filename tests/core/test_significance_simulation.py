@@ -8,6 +8,8 @@ tight enough to fail the methods they replaced: the old percentile bootstrap int
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.report.known_truth import Scenario, simulate
 
 SWEEPS = 60
@@ -42,3 +44,44 @@ def test_a_noisier_configuration_is_judged_by_its_own_noise() -> None:
     # alone made a wrong claim in about 10% of sweeps; moderated variances stay in bound.
     figures = simulate(Scenario(hetero=1.0), SWEEPS, seed=14, bootstrap=False)
     assert figures["sweeps_with_wrong_claim"] <= 0.05 and figures["claims_per_sweep"] > 1
+
+
+# What real training does (issue 22): each scenario before (robust=False: the plain
+# additive model) and after the scale choice and the flagging of diverged trials.
+# The same seed draws the same sweeps for both, so the two compare pairwise.
+ROBUST_SWEEPS = 40
+
+
+def _before_after(scenario: Scenario, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    before = simulate(scenario, ROBUST_SWEEPS, seed=seed, bootstrap=False, robust=False)
+    after = simulate(scenario, ROBUST_SWEEPS, seed=seed, bootstrap=False)
+    return before, after
+
+
+def test_one_diverged_trial_no_longer_hides_every_difference() -> None:
+    before, after = _before_after(Scenario(diverged=1), seed=21)
+    assert before["power"] < 0.2  # the issue: one trial x5-20 inflates the noise
+    assert after["power"] > 0.6 and after["flagged_per_sweep"] >= 0.9
+    assert after["sweeps_with_wrong_claim"] <= 0.05
+    assert after["coverage"] >= 0.9
+
+
+def test_multiplicative_windows_are_compared_on_the_log_scale() -> None:
+    before, after = _before_after(Scenario(multiplicative=0.4), seed=22)
+    assert after["log_scale_share"] >= 0.7
+    assert after["power"] > before["power"] + 0.1
+    assert after["sweeps_with_wrong_claim"] <= 0.05 and after["coverage"] >= 0.92
+
+
+def test_heavy_tailed_noise_keeps_wrong_claims_in_bound() -> None:
+    _, after = _before_after(Scenario(heavy_tails=3.0), seed=23)
+    assert after["sweeps_with_wrong_claim"] <= 0.05 and after["claims_per_sweep"] > 5
+
+
+def test_the_users_case_multiplicative_with_a_diverged_trial() -> None:
+    # 8 configurations x 3 windows, errors scaling with the window, one diverged trial.
+    scenario = Scenario(configs=8, spread=0.02, noise=0.01, multiplicative=0.4, diverged=1)
+    before, after = _before_after(scenario, seed=24)
+    assert before["claims_per_sweep"] < 0.5
+    assert after["claims_per_sweep"] > 2 and after["power"] > 0.3
+    assert after["sweeps_with_wrong_claim"] <= 0.05

@@ -20,6 +20,23 @@ the truth:
   percentile bootstrap interval, unadjusted tests and Holm over the ``k - 1``
   comparisons with the best (both ignore that the best was selected).
 
+What real training does, as three departures from the additive normal model:
+
+* ``multiplicative``: ``value = mu_config x window factor x exp(noise)``, with the
+  window factor ``exp(N(0, multiplicative))`` (0.4: the hardest of 3 windows about 2-3x
+  the easiest) and the relative noise ``noise / 0.10``; the truth of a comparison is the
+  mean over the common windows of the difference of expected values, and a claim is
+  wrong when ``mu_config <= mu_best`` (then it is worse in no window);
+* ``heavy_tails``: Student's t noise with that many degrees of freedom, scaled to the
+  same standard deviation;
+* ``diverged``: that many trials per sweep, at random, diverge: their value is the
+  expected one times a factor drawn from 5-20 (val_mse 121 where the others are 2-30).
+  The truth is unchanged: a diverged trial says nothing about the configuration's mean.
+
+``power`` is the share of the configurations truly worse than the selected best that
+are claimed worse. ``robust=False`` measures what the report did before
+:mod:`tuningsweep.core.robust` (no scale choice, nothing flagged).
+
 With ``racing`` a simple elimination stands in for the planner's: every configuration
 runs the first window, the better half (on that window) the next two, and the 3 best
 after three windows get 3 extra windows, so comparisons use 1 to 6 common windows.
@@ -59,6 +76,12 @@ class Scenario:
     racing: bool = False
     #: sd of log(noise factor) per configuration: 0 = every configuration equally noisy.
     hetero: float = 0.0
+    #: sd of the log window factor: 0 = additive window shifts (``shift``).
+    multiplicative: float = 0.0
+    #: degrees of freedom of Student's t noise: 0 = normal noise.
+    heavy_tails: float = 0.0
+    #: trials per sweep that diverge (their value x 5-20).
+    diverged: int = 0
 
 
 def _rows(values: Matrix) -> list[ResultRow]:
@@ -90,13 +113,35 @@ def _race(values: Matrix, extra: int) -> Matrix:
 
 def draw_sweep(scenario: Scenario, rng: np.random.Generator) -> tuple[Matrix, Matrix]:
     """True means (per configuration) and observed values (configuration x window)."""
+    return draw_sweep_with_truth(scenario, rng)[::2]
+
+
+def draw_sweep_with_truth(scenario: Scenario,
+                          rng: np.random.Generator) -> tuple[Matrix, Matrix, Matrix]:
+    """True means, expected values (configuration x window) and observed values."""
     extra = 3 if scenario.racing else 0
     n_windows = scenario.windows + extra
     mu = rng.normal(0.10, scenario.spread, scenario.configs)
     shifts = rng.normal(0.0, scenario.shift, n_windows)
     scale = scenario.noise * np.exp(scenario.hetero * rng.normal(size=(scenario.configs, 1)))
-    values = mu[:, None] + shifts[None, :] + scale * rng.normal(size=(scenario.configs, n_windows))
-    return mu, (_race(values, extra) if scenario.racing else values)
+    shape = (scenario.configs, n_windows)
+    if scenario.heavy_tails:
+        df = scenario.heavy_tails
+        draws = rng.standard_t(df, size=shape) * np.sqrt((df - 2) / df)
+    else:
+        draws = rng.normal(size=shape)
+    if scenario.multiplicative:
+        factor = np.exp(rng.normal(0.0, scenario.multiplicative, n_windows))
+        relative = scale / 0.10
+        expected = mu[:, None] * factor[None, :] * np.exp(relative**2 / 2)
+        values = mu[:, None] * factor[None, :] * np.exp(relative * draws)
+    else:
+        expected = np.broadcast_to(mu[:, None] + shifts[None, :], shape).copy()
+        values = expected + scale * draws
+    for cell in rng.choice(values.size, size=scenario.diverged, replace=False):
+        i, j = np.unravel_index(int(cell), shape)
+        values[i, j] = expected[i, j] * rng.uniform(5.0, 20.0)
+    return mu, expected, (_race(values, extra) if scenario.racing else values)
 
 
 def _holm(p: Matrix) -> Matrix:
@@ -136,9 +181,13 @@ class _Tally:
     naive_sweeps_wrong: int = 0
     holm_claims: int = 0
     holm_sweeps_wrong: int = 0
+    truly_worse: int = 0
+    truly_worse_claimed: int = 0
+    flagged: int = 0
+    log_scale: int = 0
 
 
-def _score(summary: Summary, mu: Matrix, values: Matrix, tally: _Tally,
+def _score(summary: Summary, mu: Matrix, expected: Matrix, values: Matrix, tally: _Tally,
            rng: np.random.Generator, bootstrap: bool) -> None:
     tally.sweeps += 1
     assert summary.best is not None
@@ -152,7 +201,10 @@ def _score(summary: Summary, mu: Matrix, values: Matrix, tally: _Tally,
         i = int(c.config[1:])
         if comp is None or i == b:
             continue
-        truth = float(mu[i] - mu[b])
+        common = ~np.isnan(values[i]) & ~np.isnan(values[b])
+        truth = float(np.mean(expected[i, common] - expected[b, common]))
+        tally.truly_worse += int(mu[i] > mu[b])
+        tally.truly_worse_claimed += int(mu[i] > mu[b] and comp.significant)
         if comp.ci_low is None or comp.ci_high is None:
             tally.no_interval += 1
         else:
@@ -167,16 +219,15 @@ def _score(summary: Summary, mu: Matrix, values: Matrix, tally: _Tally,
             tally.simultaneous_covered += int(inside)
             all_cover = all_cover and inside
         if bootstrap and comp.n_pairs >= 2:
-            common = ~np.isnan(values[i]) & ~np.isnan(values[b])
             tally.bootstrap_intervals += 1
             tally.bootstrap_covered += _bootstrap_covers(
                 values[i, common] - values[b, common], truth, rng)
         if comp.significant:
             tally.claims += 1
-            wrong_here += int(truth <= 0)
+            wrong_here += int(mu[i] <= mu[b])
         if comp.p_unadjusted is not None:
             raw.append(comp.p_unadjusted)
-            worse_truth.append(truth <= 0)
+            worse_truth.append(mu[i] <= mu[b])
             claimed_worse.append(comp.mean_difference > 0)
     tally.wrong += wrong_here
     tally.sweeps_simultaneous_all_cover += int(all_cover and summary.test is not None)
@@ -199,18 +250,30 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def simulate(scenario: Scenario, sweeps: int, seed: int = 1, bootstrap: bool = True) -> dict[str, Any]:
-    """Run ``sweeps`` known-truth sweeps of ``scenario`` through ``summarize``; the figures."""
+def simulate(scenario: Scenario, sweeps: int, seed: int = 1, bootstrap: bool = True,
+             robust: bool = True) -> dict[str, Any]:
+    """Run ``sweeps`` known-truth sweeps of ``scenario`` through ``summarize``; the figures.
+
+    ``robust=False``: the report's statistics before the scale choice and the flagging of
+    diverged trials (the same sweeps for the same seed, so the two compare pairwise).
+    """
     rng = np.random.default_rng(seed)
     tally = _Tally()
     for _ in range(sweeps):
-        mu, values = draw_sweep(scenario, rng)
-        summary = summarize(_rows(values), "val_mse", "minimize")
-        _score(summary, mu, values, tally, rng, bootstrap)
+        mu, expected, values = draw_sweep_with_truth(scenario, rng)
+        summary = summarize(_rows(values), "val_mse", "minimize", robust=robust)
+        if summary.test is not None:
+            tally.flagged += len(summary.test.outliers)
+            tally.log_scale += int(summary.test.scale == "log")
+        _score(summary, mu, expected, values, tally, rng, bootstrap)
     n = tally.sweeps
     return {
         "scenario": asdict(scenario),
         "sweeps": n,
+        "robust": robust,
+        "power": _share(tally.truly_worse_claimed, tally.truly_worse),
+        "flagged_per_sweep": round(tally.flagged / n, 3),
+        "log_scale_share": _share(tally.log_scale, n),
         "top1": _share(tally.top1, n),
         "coverage": _share(tally.covered, tally.intervals),
         "coverage_top5": _share(tally.top_covered, tally.top_intervals),

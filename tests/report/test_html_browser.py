@@ -104,7 +104,7 @@ def test_plots_render_in_chromium(results_dir: Path, tmp_path: Path) -> None:
         plot = found["plots"][plot_id]
         assert plot["width"] > 100 and plot["height"] > 80 and plot["marks"] > 0, plot_id
     assert found["heatCells"] == 13
-    assert found["parallelLines"] == 3
+    assert found["parallelLines"] == 5  # every configuration with a result, as the trends
     assert found["trendPoints"] == 3 + 2 + 2  # levels of lr, hidden_units, optimizer
     assert found["importanceBars"] == 3
     assert found["leaderboardRows"] == 5

@@ -60,23 +60,32 @@ def test_json_values(report: Report) -> None:
     assert best["per_window"] == {"w0": 0.020, "w1": 0.022, "w2": 0.021}
     assert best["ranks"] == {"w0": 1, "w1": 1, "w2": 1}
     assert best["windows_won"] == 3 and best["wins_all_windows"] is True
-    # c0004's erratic values (best of all in w0, worst in w2) raise the sweep's noise:
-    # c0001 wins every window, but is not significantly better than c0002 (p = 1).
+    # c0004's erratic w0 (0.010, best of all, where the others predict 0.030) would raise
+    # the sweep's noise ten-fold and hide every difference: it is flagged and left out.
+    assert data["significance"]["outliers"] == [{
+        "config": "c0004", "window": "w0", "value": 0.010,
+        "expected": pytest.approx(0.03025), "studentized_residual": pytest.approx(-22.8, abs=0.1),
+        "p_value": pytest.approx(3.9e-5, rel=0.01), "window_median_ratio": None}]
+    assert data["significance"]["scale"] == "linear" and data["significance"]["warnings"] == []
+    # c0001 wins every window but cannot be called better than c0005, which has only 2.
     assert best["complete"] is True and best["p_value_vs_best"] == 1.0
-    assert best["comparison"]["against"] == "c0002" and best["comparison"]["low_power"]
+    assert best["comparison"]["against"] == "c0005" and best["comparison"]["low_power"]
     runner_up = by_id["c0002"]["comparison"]
     assert runner_up["adjusted"] is True and runner_up["p_value"] == by_id["c0002"]["p_value_vs_best"]
     assert runner_up["p_value"] == min(1.0, runner_up["p_value_unadjusted"] * 10)
     low, high = runner_up["mean_difference_ci95"]
     assert 0 < low < runner_up["mean_difference"] < high and runner_up["windows"] == 3
-    assert runner_up["significant"] is False
+    assert runner_up["significant"] is True and runner_up["p_value"] < 0.05
+    assert by_id["c0004"]["comparison"]["windows"] == 1  # w1 failed, w0 left out
     assert data["significance"]["hypotheses"] == 10 and data["significance"]["alpha"] == 0.05
     assert by_id["c0004"]["windows_run"] == 3 and by_id["c0004"]["status"] == "alive"
     assert by_id["c0004"]["complete"] is False and by_id["c0004"]["std"] == pytest.approx(0.01414, abs=1e-5)
     assert by_id["c0005"]["ranks"] == {"w0": 2, "w1": 2}
     assert [c["config"] for c in data["configs"]][:3] == ["c0001", "c0002", "c0003"]
     trend = {lv["value"]: lv for lv in data["trends"]["optimizer"]}
-    assert trend["adam"]["count"] == 2 and trend["sgd"]["count"] == 1  # complete configs only
+    # Every configuration with a result, incomplete ones by means adjusted for their windows.
+    assert trend["adam"]["count"] == 3 and trend["sgd"]["count"] == 2
+    assert data["importance_basis"] == "adjusted"
     assert 0.0 <= data["importance"]["learning_rate"] <= 1.0
     assert data["curves"]["metric"] == "val_mse" and data["curves"]["converged_epoch"] >= 1
     assert data["counts"] == {"trials": 14, "failed": 1, "stopped": 0, "missing_objective": 0, "configs": 5,
@@ -98,8 +107,10 @@ def test_table_shows_leaderboard_and_plain_verdict(report: Report) -> None:
     text = _table(report)
     assert "Leaderboard: val_mse (minimize)" in text
     assert "c0001 wins every window (3/3)" in text
-    assert "It is not significantly better than c0002 at the 5% level" in text
-    assert "Its 95% interval excludes 0, but that interval is for this one pair" in text
+    assert "It is not significantly better than c0005 at the 5% level" in text
+    assert "3 of 4 other configurations are significantly worse than it" in " ".join(text.split())
+    assert ("1 trial diverged or broke: c0004 on w0 (val_mse 0.01, where the others predict "
+            "0.03025). It is left out of the noise estimate") in " ".join(text.split())
     assert "Δ vs best" in text
     assert "c0004 (incomplete)" in text and "failed" in text
     assert "2 configurations are incomplete" in text
@@ -169,7 +180,7 @@ def test_html_contains_every_plot(report: Report) -> None:
     # 15 trials: 1 failed and 1 not run leave 13 values; the 2 holes are marked missing.
     assert heatmap.group(0).count('class="heat-cell"') == 13
     assert heatmap.group(0).count('class="heat-missing"') == 2
-    assert page.count('class="pc-line') == 3  # the complete configurations
+    assert page.count('class="pc-line') == 5  # every configuration with a result, as the trends
 
 
 def test_html_escapes_user_text() -> None:
@@ -252,4 +263,5 @@ def test_axis_ticks_are_distinct_on_a_narrow_range() -> None:
     assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), ticks
     assert all("e+" not in t for t in ticks), ticks
     assert plot.startswith('<svg id="trend-lr" class="plot trend-plot"')
-    assert "<title>lr=0.1: mean val_mse 2180.1 over 1 configurations</title>" in plot
+    assert ("<title>lr=0.1: median val_mse 2180.1, mean 2180.1 over 1 configurations</title>"
+            in plot)

@@ -26,6 +26,14 @@ choices are in ``docs/statistics.md``):
   claim "worse than the best" in a sweep is then at most 5% (Tukey's argument: all
   pairwise intervals hold at once, so the ones with the selected best do too).
 
+Before any of this, :func:`tuningsweep.core.robust.prepare` chooses the scale (the
+metric's units, or its logarithm when the window effects are multiplicative) and flags
+trials that diverged: the test runs on that scale, a flagged trial is left out of every
+paired comparison and of the noise, and the report lists it. The 95% interval, the mean
+difference and the rank tests stay in the objective's units; on the log scale the
+simultaneous interval is the ratio interval times the best's mean over the common
+windows, so it still excludes 0 exactly when the test rejects.
+
 The best's own row is compared with its **closest contender**, the configuration with the
 largest adjusted p-value; its p-value is therefore the one at which the best is
 significantly better than every other configuration.
@@ -43,6 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tuningsweep.core.noise import NoiseModel, fit_noise, residual_variance
+from tuningsweep.core.robust import prepare
 from tuningsweep.core.significance import (
     FloatArray,
     paired_t_intervals,
@@ -51,12 +60,15 @@ from tuningsweep.core.significance import (
     t_two_sided_p,
     wilcoxon_rows,
 )
-from tuningsweep.core.summary_model import ALPHA, Comparison, SignificanceTest
+from tuningsweep.core.summary_model import ALPHA, Comparison, FlaggedTrial, SignificanceTest
 
-__all__ = ["METHOD", "compare_with_best", "p_values_against", "residual_variance"]
+__all__ = ["METHOD", "behind_p_values", "compare_with_best", "p_values_against",
+           "residual_variance"]
 
 METHOD = ("paired t on moderated residual variances (additive model), "
           "Bonferroni over all pairs of configurations")
+ROBUST_METHOD = ("paired t on moderated residual variances (additive model on the {scale} "
+                 "scale, outlying trials left out), Bonferroni over all pairs of configurations")
 
 
 def _pair_groups(present: npt.NDArray[np.bool_], best: int) -> dict[bytes, list[int]]:
@@ -96,25 +108,48 @@ def _tested(
     return raw, np.minimum(1.0, raw * n_hypotheses), half
 
 
-def p_values_against(matrix: FloatArray, reference: int) -> FloatArray:
-    """Unadjusted two-sided p-values of every row against row ``reference``.
-
-    The same paired test as the report's (moderated noise of the whole matrix, common
-    columns only), for callers that correct for multiplicity themselves, such as
-    racing. NaN for the reference itself, rows with no column in common with it, and
-    everywhere when the matrix leaves no degrees of freedom (a single window).
-    """
-    present = ~np.isnan(matrix)
+def _against(matrix: FloatArray, reference: int, goal: str,
+             robust: bool) -> tuple[FloatArray, FloatArray]:
+    """Two-sided p-values of every row against ``reference`` and the mean difference tested."""
+    scaled = prepare(matrix, goal, robust=robust).scaled
+    present = ~np.isnan(scaled)
     p = np.full(matrix.shape[0], np.nan)
-    noise = fit_noise(matrix)
+    difference = np.full(matrix.shape[0], np.nan)
+    noise = fit_noise(scaled)
     if noise is None:
-        return p
+        return p, difference
     for members in _pair_groups(present, reference).values():
         rows = np.asarray(members, dtype=np.int64)
         columns = np.flatnonzero(present[members[0]] & present[reference])
-        means = np.mean(matrix[np.ix_(rows, columns)] - matrix[reference, columns][None, :], axis=1)
+        means = np.mean(scaled[np.ix_(rows, columns)] - scaled[reference, columns][None, :], axis=1)
         p[rows] = _tested(means, rows, reference, len(columns), noise, 1, ALPHA)[0]
-    return p
+        difference[rows] = means
+    return p, difference
+
+
+def p_values_against(matrix: FloatArray, reference: int, goal: str = "minimize",
+                     robust: bool = True) -> FloatArray:
+    """Unadjusted two-sided p-values of every row against row ``reference``.
+
+    The same paired test as the report's (same scale, outlying trials left out,
+    moderated noise of the whole matrix, common columns only), for callers that correct
+    for multiplicity themselves. NaN for the reference itself, rows with no column in
+    common with it, and everywhere when the matrix leaves no degrees of freedom (a
+    single window).
+    """
+    return _against(matrix, reference, goal, robust)[0]
+
+
+def behind_p_values(oriented: FloatArray, leader: int, goal: str = "minimize",
+                    robust: bool = True) -> FloatArray:
+    """One-sided p-values of "row is worse than the leader", the report's test (racing).
+
+    ``oriented`` is lower-is-better (the objective negated when ``goal`` is maximize,
+    which then stays in its units). NaN where no test is possible.
+    """
+    p, difference = _against(oriented, leader, goal, robust)
+    one_sided: FloatArray = np.where(difference > 0, p / 2.0, 1.0 - p / 2.0)
+    return np.where(np.isnan(p), np.nan, one_sided)
 
 
 def compare_with_best(
@@ -124,6 +159,10 @@ def compare_with_best(
     order: Sequence[int],
     ids: Sequence[str],
     alpha: float = ALPHA,
+    *,
+    goal: str = "minimize",
+    windows: Sequence[str] | None = None,
+    robust: bool = True,
 ) -> tuple[dict[int, Comparison], SignificanceTest | None]:
     """Compare every configuration with the best, and the best with its closest contender.
 
@@ -134,32 +173,63 @@ def compare_with_best(
         order: the leaderboard order of the rows (breaks ties between contenders).
         ids: configuration ids by row.
         alpha: the family-wise error rate of the claims (racing may use its own).
+        goal: ``minimize`` or ``maximize`` (which scales are possible).
+        windows: column names (for the flagged trials and the warnings).
+        robust: False: the plain additive model, nothing flagged (the old behaviour,
+            kept for the known-truth comparison in ``bench/statistics_sim.py``).
 
     Returns:
         Comparisons by row, and the test used (None when no test is possible).
     """
-    present = ~np.isnan(matrix)
-    noise = fit_noise(matrix)
-    n_configs = int(present.any(axis=1).sum())
+    names = list(windows) if windows is not None else [f"w{j}" for j in range(matrix.shape[1])]
+    prepared = prepare(matrix, goal, names, robust)
+    kept, scaled = prepared.kept, prepared.scaled
+    log_scale = prepared.scale == "log"
+    kept_oriented = np.where(np.isnan(kept), np.nan, oriented)
+    present = ~np.isnan(kept)
+    noise = fit_noise(scaled)
+    n_configs = int((~np.isnan(matrix)).any(axis=1).sum())
     n_hypotheses = max(1, n_configs * (n_configs - 1) // 2)
-    test = None if noise is None else SignificanceTest(
-        METHOD, alpha, math.sqrt(noise.variance), noise.df, n_hypotheses, noise.prior_df)
+    test = None
+    if noise is not None:
+        flagged = tuple(FlaggedTrial(ids[o.row], names[o.column], o.value, o.expected, o.t, o.p,
+                                     o.ratio)
+                        for o in prepared.outliers)
+        test = SignificanceTest(
+            ROBUST_METHOD.format(scale=prepared.scale) if robust else METHOD, alpha,
+            math.sqrt(noise.variance), noise.df, n_hypotheses, noise.prior_df,
+            prepared.scale, prepared.scale_reason, flagged, prepared.warnings)
     tested = noise is not None
     done: dict[int, Comparison] = {}
     for members in _pair_groups(present, best).values():
         rows = np.asarray(members, dtype=np.int64)
         columns = np.flatnonzero(present[members[0]] & present[best])
-        diffs = matrix[np.ix_(rows, columns)] - matrix[best, columns][None, :]
-        worse_by = oriented[np.ix_(rows, columns)] - oriented[best, columns][None, :]
+        diffs = kept[np.ix_(rows, columns)] - kept[best, columns][None, :]
+        worse_by = kept_oriented[np.ix_(rows, columns)] - kept_oriented[best, columns][None, :]
         means = np.mean(diffs, axis=1)
+        scaled_means = np.mean(scaled[np.ix_(rows, columns)] - scaled[best, columns][None, :],
+                               axis=1)
         low, high = paired_t_intervals(diffs)
         sign_ps, wilcoxon_ps = sign_test_rows(diffs), wilcoxon_rows(diffs)
         n_pairs = len(columns)
         if tested and noise is not None:
-            raw, adjusted, half = _tested(means, rows, best, n_pairs, noise, n_hypotheses, alpha)
+            raw, adjusted, half = _tested(scaled_means, rows, best, n_pairs, noise,
+                                          n_hypotheses, alpha)
+            if log_scale:
+                # The ratio interval of the lower-is-better values, at the best's level
+                # on these windows, back in the objective's units.
+                sign = 1.0 if goal == "minimize" else -1.0
+                level = float(np.mean(kept_oriented[best, columns]))
+                ends = (sign * level * np.expm1(sign * scaled_means - half),
+                        sign * level * np.expm1(sign * scaled_means + half))
+                sim_low, sim_high = np.minimum(*ends), np.maximum(*ends)
+            else:
+                sim_low, sim_high = means - half, means + half
         wins = np.sum(worse_by < 0, axis=1)
         losses = np.sum(worse_by > 0, axis=1)
-        worse = np.mean(worse_by, axis=1) > 0
+        # Worse on the scale of the test (the same direction as the mean there).
+        scaled_worse = scaled_means if goal == "minimize" else -scaled_means
+        worse = scaled_worse > 0
         for k, i in enumerate(members):
             mean = float(means[k])
             done[i] = Comparison(
@@ -176,8 +246,8 @@ def compare_with_best(
                 p_value=float(adjusted[k]) if tested else None,
                 p_unadjusted=float(raw[k]) if tested else None,
                 significant=tested and bool(worse[k]) and float(adjusted[k]) < alpha,
-                simultaneous_low=mean - float(half[k]) if tested else None,
-                simultaneous_high=mean + float(half[k]) if tested else None,
+                simultaneous_low=float(sim_low[k]) if tested else None,
+                simultaneous_high=float(sim_high[k]) if tested else None,
             )
     best_comparison = _leader(done, order, best, ids, alpha)
     if best_comparison is not None:

@@ -48,21 +48,37 @@ class NoiseModel:
     config_df: FloatArray
 
 
-def additive_residuals(matrix: FloatArray) -> tuple[FloatArray, int]:
-    """Residuals of ``value = config + window + noise`` and their degrees of freedom.
+@dataclass(frozen=True)
+class AdditiveFit:
+    """The least-squares fit of ``value = level of the configuration + shift of the window``.
 
-    Least squares on the present cells of a configuration x window matrix (NaN =
-    missing), so configurations that ran on different windows (racing) are handled
-    exactly: the configuration levels are eliminated in closed form, leaving a small
-    window x window system for the window shifts. Missing cells get a residual of 0.
-    ``df <= 0`` means there is nothing left to estimate noise from (one window, or
-    every configuration on its own windows).
+    ``levels`` by row and ``shifts`` by column (NaN for a row or column with no value;
+    the shifts are determined up to a constant, taken by the minimum-norm solution);
+    ``residual`` is 0 at missing cells; ``df`` the residual degrees of freedom.
+    """
+
+    levels: FloatArray
+    shifts: FloatArray
+    residual: FloatArray
+    df: int
+
+
+def additive_fit(matrix: FloatArray) -> AdditiveFit:
+    """Fit ``value = config + window + noise`` to the present cells (NaN = missing).
+
+    Least squares on the present cells of a configuration x window matrix, so
+    configurations that ran on different windows (racing) are handled exactly: the
+    configuration levels are eliminated in closed form, leaving a small window x window
+    system for the window shifts. ``df <= 0`` means there is nothing left to estimate
+    noise from (one window, or every configuration on its own windows).
     """
     present = ~np.isnan(matrix)
     residual = np.zeros(matrix.shape, dtype=np.float64)
+    levels = np.full(matrix.shape[0], np.nan)
+    shifts = np.full(matrix.shape[1], np.nan)
     rows, cols = present.any(axis=1), present.any(axis=0)
     if not rows.any():
-        return residual, 0
+        return AdditiveFit(levels, shifts, residual, 0)
     mask = present[np.ix_(rows, cols)].astype(np.float64)
     values = np.where(present, matrix, 0.0)[np.ix_(rows, cols)]
     per_row = mask.sum(axis=1)
@@ -71,11 +87,22 @@ def additive_residuals(matrix: FloatArray) -> tuple[FloatArray, int]:
     # Normal equations of the window shifts once each configuration's level is profiled
     # out: (diag(N_w) - M' diag(1/n_c) M) s = sum_c M_cw (y_cw - mean_c).
     system = np.diag(mask.sum(axis=0)) - (mask / per_row[:, None]).T @ mask
-    shifts = np.linalg.lstsq(system, centred.sum(axis=0), rcond=None)[0]
-    levels = row_mean - (mask @ shifts) / per_row
-    residual[np.ix_(rows, cols)] = (values - levels[:, None] - shifts[None, :]) * mask
+    fitted_shifts = np.linalg.lstsq(system, centred.sum(axis=0), rcond=None)[0]
+    fitted_levels = row_mean - (mask @ fitted_shifts) / per_row
+    residual[np.ix_(rows, cols)] = (
+        values - fitted_levels[:, None] - fitted_shifts[None, :]) * mask
+    levels[rows], shifts[cols] = fitted_levels, fitted_shifts
     df = int(mask.sum()) - int(rows.sum()) - int(np.linalg.matrix_rank(system))
-    return residual, df
+    return AdditiveFit(levels, shifts, residual, df)
+
+
+def additive_residuals(matrix: FloatArray) -> tuple[FloatArray, int]:
+    """Residuals of ``value = config + window + noise`` and their degrees of freedom.
+
+    See :func:`additive_fit`; missing cells get a residual of 0.
+    """
+    fit = additive_fit(matrix)
+    return fit.residual, fit.df
 
 
 def residual_variance(matrix: FloatArray) -> tuple[float, int]:

@@ -18,9 +18,10 @@ Comparisons are paired by construction: every configuration in the race has run 
 same windows, so a hard month shifts all of them and eliminates nobody by itself.
 "Significantly behind" uses the test of the report (:mod:`.comparisons`): the paired
 mean difference over the sweep's residual noise (the additive model ``value = level of
-the configuration + shift of the window + noise`` fitted to the racers' results), here
-one-sided and Bonferroni-corrected over the pairs of racers at ``racing.alpha``. With one window
-there is no noise estimate, so only the halving acts.
+the configuration + shift of the window + noise`` fitted to the racers' results, on the
+same scale as the report's, with diverged trials left out and the noise moderated per
+configuration), here one-sided and Bonferroni-corrected over the pairs of racers at
+``racing.alpha``. With one window there is no noise estimate, so only the halving acts.
 
 A configuration with a failed trial leaves the race (it cannot be a winner); its rows
 stay. Everything here is a pure function of (configurations, windows, rows): the same
@@ -92,30 +93,18 @@ def _objective(rows: Iterable[ResultRow], metric: str,
     return out
 
 
-def behind_p_values(matrix: np.ndarray, leader: int) -> np.ndarray:
+def behind_p_values(matrix: np.ndarray, leader: int, goal: str = "minimize") -> np.ndarray:
     """One-sided p-values of "row is worse than the leader" (lower is better), per row.
 
-    Paired differences over the columns, scaled by the residual noise of the whole
-    matrix; NaN where no test is possible (one column, or no residual freedom).
+    The report's test (:func:`.comparisons.behind_p_values`): the same scale, outlying
+    trials left out, moderated residual noise of the racers' matrix; NaN where no test
+    is possible (one column, or no residual freedom).
     """
     # numpy and the statistics load only when a race compares: the planner is imported
     # by every command, and numpy costs a tenth of a second before the first trial.
-    import numpy as np
+    from .comparisons import behind_p_values as report_test
 
-    from .comparisons import residual_variance
-    from .significance import t_two_sided_p
-
-    variance, df = residual_variance(matrix)
-    n = matrix.shape[1]
-    p = np.full(matrix.shape[0], np.nan)
-    if df <= 0 or n < 1:
-        return p
-    diffs = np.mean(matrix - matrix[leader][None, :], axis=1)
-    se = math.sqrt(2.0 * variance / n) if variance > 0 else 0.0
-    if se == 0.0:
-        return np.where(diffs > 0, 0.0, 1.0)
-    two_sided = t_two_sided_p(diffs / se, df)
-    return np.where(diffs > 0, two_sided / 2.0, 1.0 - two_sided / 2.0)
+    return report_test(matrix, leader, goal)
 
 
 def behind_the_leader(p_values: Mapping[str, float], racers: int, alpha: float) -> set[str]:
@@ -165,7 +154,7 @@ def run_race(
         means = matrix.mean(axis=1)
         ranking = sorted(range(len(alive)), key=lambda i: (means[i], alive[i]))
         leader = ranking[0]
-        p = behind_p_values(matrix, leader)
+        p = behind_p_values(matrix, leader, goal)
         tested = {alive[i]: float(p[i]) for i in range(len(alive))
                   if i != leader and not math.isnan(p[i])}
         behind = behind_the_leader(tested, len(alive), racing.alpha)

@@ -194,6 +194,7 @@ def summarize(
     windows: Sequence[str] | None = None,
     eliminated: Mapping[str, tuple[str, str]] | None = None,
     alpha: float = ALPHA,
+    robust: bool = True,
 ) -> Summary:
     """Summarise result rows per configuration for one objective.
 
@@ -208,6 +209,8 @@ def summarize(
             and statistics, are never complete, and are shown as ``eliminated``.
         alpha: family-wise error rate of the "significantly worse than the best" claims
             (the report's is 5%; racing may decide at ``spec.search.racing.alpha``).
+        robust: choose the comparison scale and leave outlying trials out of the tests
+            (:mod:`tuningsweep.core.robust`); False only to measure what that changes.
 
     Returns:
         The leaderboard: complete configurations by mean (best first), then incomplete
@@ -248,7 +251,9 @@ def summarize(
     comparisons: dict[int, Comparison] = {}
     test: SignificanceTest | None = None
     if best is not None:
-        comparisons, test = compare_with_best(matrix, oriented, best, order, ids, alpha)
+        comparisons, test = compare_with_best(
+            matrix, oriented, best, order, ids, alpha, goal=checked_goal,
+            windows=data.windows, robust=robust)
     dropped = eliminated or {}
 
     configs: list[ConfigSummary] = []

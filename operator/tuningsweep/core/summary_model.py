@@ -46,6 +46,34 @@ class SignificanceTest:
     df: int
     n_hypotheses: int
     prior_df: float
+    #: ``linear`` (the metric's units) or ``log`` (ratios), and why
+    #: (:mod:`tuningsweep.core.robust`); ``residual_sd`` is on this scale.
+    scale: str = "linear"
+    scale_reason: str = ""
+    #: Trials left out of the noise and the comparisons (diverged or broken).
+    outliers: tuple[FlaggedTrial, ...] = ()
+    #: Sentences saying where the model's assumptions visibly fail.
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlaggedTrial:
+    """A trial the additive model does not fit (diverged or broken), left out of the tests.
+
+    ``value`` is its result and ``expected`` what the model fitted without it predicts,
+    both in the objective's units; ``t`` its standardised prediction error on the
+    comparison scale and ``p`` the Bonferroni-adjusted p-value that flagged it (NaN
+    when the ratio rule flagged it: ``ratio`` is then its value over its window's median).
+    """
+
+    config: str
+    window: str
+    value: float
+    expected: float
+    t: float
+    p: float
+    #: Set when flagged by the ratio rule: the value over its window's median.
+    ratio: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,35 @@
 """Which parameter values matter: the objective per parameter value, and importance.
 
-The unit of observation is one configuration's **mean objective over windows** (from
-:func:`tuningsweep.core.summary.summarize`), restricted to complete configurations so
-every point is averaged over the same windows; when no configuration is complete yet,
-all configurations with a value are used and the trends say so (``basis``).
+The unit of observation is one configuration's **score**: its mean objective over the
+windows it ran, **adjusted for how hard those windows are** (the window shifts of the
+additive model fitted to every result, diverged trials left out of that fit: see
+:mod:`tuningsweep.core.robust`). For a configuration that ran every window the score is
+exactly its leaderboard mean, the statistic that picks the winner, so the trends rank
+configurations as the leaderboard does; a configuration racing eliminated, or one with a
+failed trial, counts too, on the windows it ran, instead of being left out (``basis`` is
+``complete`` when every configuration ran every window, ``adjusted`` otherwise, and
+``all``, plain means, when the windows cannot be linked by common configurations).
+A diverged trial stays in its configuration's score: it did diverge.
 
 * **Levels.** A parameter with at most ``max_levels`` distinct values (every grid
   parameter, choices) is grouped by value. A numeric parameter with more distinct values
   (a random draw from a range) is grouped into ``n_bins`` **quantile bins**: equal-count
   bins follow the sampled distribution, so a log-scaled learning rate gets sensible bins
   without knowing the scale. Bins are half-open ``[low, high)``, the last one closed.
-* **Per level**: mean, sample standard deviation (``None`` for one configuration) and
-  count of the configurations' mean objectives.
+* **Per level**: median, mean, sample standard deviation (``None`` for one configuration)
+  and count of the configurations' scores. The **best value** is the level with the best
+  **median**: one configuration that diverged moves a mean without bound (it marked
+  ``hidden_units=64`` best while the winner had 16) but a median of 3 or more not at all.
 * **Importance** of a parameter is the share of the variance of the configurations'
-  mean objectives explained by grouping on it alone: between-level sum of squares over
-  total sum of squares (the eta-squared of a one-way ANOVA). It is in ``[0, 1]``, can be
-  checked by hand, and is **not normalised** across parameters: each figure answers "how
-  much does knowing this parameter tell me?" by itself. In a grid the shares of the
-  parameters roughly add up to at most 1, the rest being interactions and noise; with
-  correlated parameters (a staged search) they can add up to more.
-* **Interaction** of the two most important parameters: the mean objective per pair of
+  **ranks** (by score, as the leaderboard ranks them) explained by grouping on it alone:
+  between-level over total sum of squares of the ranks (the eta-squared of a one-way
+  ANOVA on ranks, i.e. Kruskal-Wallis). Ranks keep one outlying configuration from
+  claiming the whole variance. It is in ``[0, 1]``, can be checked by hand, and is
+  **not normalised** across parameters: each figure answers "how much does knowing this
+  parameter tell me about the ranking?" by itself. In a grid the shares roughly add up
+  to at most 1, the rest being interactions and noise; with correlated parameters (a
+  staged search) they can add up to more.
+* **Interaction** of the two most important parameters: the mean score per pair of
   levels, so a user sees whether the best value of one depends on the other.
 
 Pure: no I/O, no clock.
@@ -34,6 +44,7 @@ from typing import Literal
 
 import numpy as np
 
+from tuningsweep.core.noise import additive_fit
 from tuningsweep.core.results import ParamValue
 from tuningsweep.core.summary import Goal, Summary
 
@@ -54,6 +65,13 @@ class Level:
     count: int
     low: float | None = None
     high: float | None = None
+    #: The median score (what decides the best value); the mean when left unset.
+    median: float | None = None
+
+    @property
+    def centre(self) -> float:
+        """The statistic that ranks levels: the median score."""
+        return self.mean if self.median is None else self.median
 
 
 @dataclass(frozen=True)
@@ -85,7 +103,7 @@ class Trends:
     parameters: tuple[ParameterTrend, ...]
     interaction: Interaction | None
     n_configs: int
-    basis: Literal["complete", "all"]
+    basis: Literal["complete", "adjusted", "all"]
 
     def parameter(self, name: str) -> ParameterTrend:
         """Return one parameter's trend by name (KeyError if unknown)."""
@@ -164,6 +182,21 @@ def _eta_squared(groups: Mapping[LevelValue, Sequence[float]]) -> float:
     return min(1.0, max(0.0, between / total))
 
 
+def _ranks(values: Sequence[float]) -> list[float]:
+    """Average ranks (1 = smallest), ties sharing the mean of their ranks."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return ranks
+
+
 def _better(a: float, b: float, goal: Goal) -> bool:
     return a < b if goal == "minimize" else a > b
 
@@ -174,7 +207,7 @@ def compute_trends(
     *,
     max_levels: int = MAX_LEVELS,
     n_bins: int = N_BINS,
-    basis: Literal["complete", "all"] = "complete",
+    basis: Literal["complete", "adjusted", "all"] = "complete",
 ) -> Trends:
     """Compute per-parameter trends, importance and the top interaction.
 
@@ -196,22 +229,26 @@ def compute_trends(
         grouping = _group([points[i][0][name] for i in present], max_levels, n_bins)
         groupings[name] = (grouping, present)
         by_level: dict[LevelValue, list[float]] = {label: [] for label in grouping.order}
-        for label, i in zip(grouping.labels, present, strict=True):
+        rank_level: dict[LevelValue, list[float]] = {label: [] for label in grouping.order}
+        ranks = _ranks([points[i][1] for i in present])
+        for label, i, rank in zip(grouping.labels, present, ranks, strict=True):
             by_level[label].append(points[i][1])
+            rank_level[label].append(rank)
         levels: list[Level] = []
         best: Level | None = None
         for label in grouping.order:
             mean, std = _mean_std(by_level[label])
             lo, hi = grouping.bounds.get(label, (None, None))
-            level = Level(label, mean, std, len(by_level[label]), lo, hi)
+            median = float(np.median(by_level[label]))
+            level = Level(label, mean, std, len(by_level[label]), lo, hi, median)
             levels.append(level)
-            if best is None or _better(level.mean, best.mean, goal):
+            if best is None or _better(level.centre, best.centre, goal):
                 best = level
         trends.append(ParameterTrend(
             name=name,
             binned=grouping.binned,
             levels=tuple(levels),
-            importance=_eta_squared(by_level),
+            importance=_eta_squared(rank_level),
             best_value=best.value if best is not None and len(levels) > 1 else None,
         ))
     trends.sort(key=lambda t: (-t.importance, t.name))
@@ -251,18 +288,56 @@ def _interaction(
     return Interaction((first.name, second.name), tuple(rows), tuple(columns), means, counts)
 
 
+def adjusted_scores(summary: Summary) -> tuple[dict[str, float], bool]:
+    """Each configuration's mean over its windows, adjusted for those windows' difficulty.
+
+    ``score = mean over its windows of (value - shift of the window) + mean shift``, the
+    shifts fitted by the additive model on every result except the trials the summary
+    flagged as outliers. Exactly the plain mean for a configuration that ran every
+    window. Returns the scores and whether they are adjusted (False: plain means,
+    because the windows share no configuration and their shifts cannot be told apart).
+    """
+    windows = list(summary.windows)
+    rows = [c for c in summary.configs if c.mean is not None]
+    if not rows or not windows:
+        return {}, False
+    flagged = {(t.config, t.window) for t in summary.test.outliers} if summary.test else set()
+    matrix = np.full((len(rows), len(windows)), np.nan)
+    for i, c in enumerate(rows):
+        for j, w in enumerate(windows):
+            if w in c.per_window and (c.config, w) not in flagged:
+                matrix[i, j] = c.per_window[w]
+    fit = additive_fit(matrix)
+    present = ~np.isnan(matrix)
+    used_rows = int(present.any(axis=1).sum())
+    used_columns = int(present.any(axis=0).sum())
+    rank = int(present.sum()) - used_rows - fit.df
+    linked = used_columns == len(windows) and rank == len(windows) - 1
+    if not linked:
+        return {c.config: float(c.mean) for c in rows if c.mean is not None}, False
+    shifts = fit.shifts
+    average = float(np.mean(shifts))
+    scores = {}
+    for c in rows:
+        adjusted = [v - float(shifts[windows.index(w)]) for w, v in c.per_window.items()]
+        scores[c.config] = math.fsum(adjusted) / len(adjusted) + average
+    return scores, True
+
+
 def trends_from_summary(
     summary: Summary, *, max_levels: int = MAX_LEVELS, n_bins: int = N_BINS
 ) -> Trends:
-    """Trends over a summary's complete configurations (all with a value if none is)."""
-    complete: list[tuple[Mapping[str, ParamValue], float]] = [
-        (c.params, c.mean) for c in summary.configs if c.complete and c.mean is not None
+    """Trends over every configuration with a result, scored as the leaderboard ranks.
+
+    See the module docstring: complete configurations by their mean, the others by
+    their mean adjusted for the windows they ran (racing's eliminated ones included).
+    """
+    scores, adjusted = adjusted_scores(summary)
+    points: list[tuple[Mapping[str, ParamValue], float]] = [
+        (c.params, scores[c.config]) for c in summary.configs if c.config in scores
     ]
-    if complete:
-        return compute_trends(
-            complete, summary.goal, max_levels=max_levels, n_bins=n_bins, basis="complete"
-        )
-    partial: list[tuple[Mapping[str, ParamValue], float]] = [
-        (c.params, c.mean) for c in summary.configs if c.mean is not None
-    ]
-    return compute_trends(partial, summary.goal, max_levels=max_levels, n_bins=n_bins, basis="all")
+    every = all(c.complete for c in summary.configs if c.config in scores)
+    basis: Literal["complete", "adjusted", "all"] = (
+        "complete" if every else ("adjusted" if adjusted else "all"))
+    return compute_trends(points, summary.goal, max_levels=max_levels, n_bins=n_bins,
+                          basis=basis)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from tuningsweep.core.results import ParamValue
+from tuningsweep.core.trends import Trends
 
 #: Shown for a number that does not exist (an en dash).
 MISSING = "\u2013"
@@ -53,3 +54,13 @@ def fmt_param(value: ParamValue | None) -> str:
 def fmt_share(share: float) -> str:
     """A share in [0, 1] as a percentage."""
     return f"{100.0 * share:.0f}%"
+
+
+def basis_text(trends: Trends) -> str:
+    """Which configurations the trends are over, in words (after their count)."""
+    if trends.basis == "complete":
+        return "complete configurations"
+    if trends.basis == "adjusted":
+        return ("configurations (means adjusted for the windows each ran, so those racing "
+                "eliminated or with a failed trial count on the windows they ran)")
+    return "configurations (plain means: their windows share no configuration)"

@@ -24,7 +24,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, PercentFormatter
 
 from tuningsweep.core.results import ParamValue
 from tuningsweep.core.summary import ConfigSummary, Goal, Summary
-from tuningsweep.core.trends import Interaction, ParameterTrend, Trends
+from tuningsweep.core.trends import Interaction, ParameterTrend, Trends, adjusted_scores
 from tuningsweep.reports.charts import BEST, MAIN, Mark, chart_svg, figure
 from tuningsweep.reports.formatting import MISSING, fmt_param, fmt_rank, fmt_share, fmt_value
 from tuningsweep.reports.svg import (
@@ -49,7 +49,7 @@ def _oriented_goodness(value: float, low: float, high: float, goal: Goal) -> flo
 
 
 def trend_plot(trend: ParameterTrend, metric: str) -> str:
-    """Mean ± std of the objective per value of one parameter, with counts."""
+    """Median of the objective per value of one parameter (bars: mean ± std), with counts."""
     levels = trend.levels
     element = f"trend-{slug(trend.name)}"
     labels = [fmt_param(lv.value) for lv in levels]
@@ -59,7 +59,7 @@ def trend_plot(trend: ParameterTrend, metric: str) -> str:
         ax = fig.add_subplot()
         xs = list(range(len(levels)))
         if len(levels) > 1:
-            ax.plot(xs, [lv.mean for lv in levels], color="#6baed6", linewidth=1.2, zorder=1)
+            ax.plot(xs, [lv.centre for lv in levels], color="#6baed6", linewidth=1.2, zorder=1)
         for x, lv in zip(xs, levels, strict=True):
             best = lv.value == trend.best_value
             gid = f"{element}-point-{x}"
@@ -67,8 +67,9 @@ def trend_plot(trend: ParameterTrend, metric: str) -> str:
             if lv.std is not None:
                 ax.errorbar([x], [lv.mean], yerr=[lv.std], fmt="none", ecolor=color,
                             capsize=3, zorder=2)
-            ax.plot([x], [lv.mean], "o", color=color, markersize=6, gid=gid, zorder=3)
-            tip = f"{trend.name}={labels[x]}: mean {metric} {fmt_value(lv.mean)}"
+            ax.plot([x], [lv.centre], "o", color=color, markersize=6, gid=gid, zorder=3)
+            tip = (f"{trend.name}={labels[x]}: median {metric} {fmt_value(lv.centre)}, "
+                   f"mean {fmt_value(lv.mean)}")
             tip += f" ± {fmt_value(lv.std, 2)}" if lv.std is not None else ""
             marks[gid] = Mark("trend-point best" if best else "trend-point",
                               f"{tip} over {lv.count} configurations")
@@ -81,8 +82,9 @@ def trend_plot(trend: ParameterTrend, metric: str) -> str:
         top.tick_params(length=0, labelsize=7.5, labelcolor="#666")
         ax.set_xlabel(f"{trend.name}{' (quantile bins)' if trend.binned else ''}",
                       fontweight="bold")
-        ax.set_ylabel(f"mean {metric}")
-        return chart_svg(fig, element, "plot trend-plot", f"mean {metric} by {trend.name}", marks)
+        ax.set_ylabel(f"median {metric}")
+        return chart_svg(fig, element, "plot trend-plot", f"median {metric} by {trend.name}",
+                         marks)
 
 
 def importance_plot(trends: Trends) -> str:
@@ -237,14 +239,17 @@ def _parallel_sample(configs: Sequence[ConfigSummary]) -> list[ConfigSummary]:
 
 
 def parallel_coordinates(summary: Summary, trends: Trends) -> str:
-    """One line per configuration across parameter axes and the objective axis."""
-    pool = [c for c in summary.configs if c.complete and c.mean is not None]
-    if not pool:
-        pool = [c for c in summary.configs if c.mean is not None]
+    """One line per configuration across parameter axes and the objective axis.
+
+    The configurations and scores of the trends (every configuration with a result,
+    by its mean adjusted for the windows it ran: racing's eliminated ones included).
+    """
+    scores, adjusted = adjusted_scores(summary)
+    pool = [c for c in summary.configs if c.config in scores]
     shown = _parallel_sample(pool)
     axes = [t for t in trends.parameters if all(t.name in c.params for c in shown)]
     columns = [_axis(t, [c.params[t.name] for c in shown]) for t in axes]
-    means = [c.mean or 0.0 for c in shown]
+    means = [scores[c.config] for c in shown]
     low, high = min(means), max(means)
     span = (high - low) or 1.0
     # Best at the top of the objective axis, whichever the goal.
@@ -253,7 +258,9 @@ def parallel_coordinates(summary: Summary, trends: Trends) -> str:
         return 1.0 - share if summary.goal == "minimize" else share
     ticks = [t for t in MaxNLocator(5).tick_values(low, high) if low <= t <= high] or [low]
     columns.append(([height(v) for v in means], [(height(t), f"{t:g}") for t in ticks]))
-    names = [t.name for t in axes] + [f"{summary.metric} (mean)"]
+    every = all(c.complete for c in pool)
+    names = [t.name for t in axes] + [
+        f"{summary.metric} ({'mean' if every or not adjusted else 'adjusted mean'})"]
     ranked = sorted(range(len(shown)), key=lambda i: means[i],
                     reverse=summary.goal == "minimize")  # worst first, best drawn on top
     marks: dict[str, Mark] = {}
@@ -271,7 +278,7 @@ def parallel_coordinates(summary: Summary, trends: Trends) -> str:
                     alpha=1.0 if is_best else 0.35 + 0.5 * goodness, zorder=3 if is_best else 2)
             params = ", ".join(f"{t.name}={fmt_param(c.params[t.name])}" for t in axes)
             marks[gid] = Mark("pc-line pc-best" if is_best else "pc-line",
-                              f"{c.config}: {params}; {summary.metric} {fmt_value(c.mean)}")
+                              f"{c.config}: {params}; {summary.metric} {fmt_value(means[i])}")
         for x, (_, tick_list) in zip(xs, columns, strict=True):
             ax.axvline(x, color="#333", linewidth=1.0, zorder=1)
             for y, label in tick_list:

@@ -14,7 +14,14 @@ from tuningsweep.core.baseline import BaselineComparison
 from tuningsweep.core.summary import ConfigSummary, Summary
 from tuningsweep.reports.baseline_text import HEADER, fmt_improvement
 from tuningsweep.reports.curve_plot import learning_curve_plot
-from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_rank, fmt_signed, fmt_value
+from tuningsweep.reports.formatting import (
+    basis_text,
+    fmt_p,
+    fmt_param,
+    fmt_rank,
+    fmt_signed,
+    fmt_value,
+)
 from tuningsweep.reports.model import Report
 from tuningsweep.reports.plots import (
     importance_plot,
@@ -197,10 +204,10 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
         plots = "".join(trend_plot(t, s.metric) for t in trends.parameters)
         sections.append(
             '<section id="trends"><h2>Parameters</h2>'
-            f'<p class="note">Over {trends.n_configs} '
-            f"{'complete ' if trends.basis == 'complete' else ''}configurations: importance is "
-            "the share of the variance of the mean objective explained by each parameter; "
-            "points are mean ± std per value, the best value in red.</p>"
+            f'<p class="note">Over {trends.n_configs} {esc(basis_text(trends))}: importance '
+            "is the share of the variance of the configurations' ranks explained by each "
+            "parameter; points are the median per value (bars: mean ± std), the best "
+            "median in red.</p>"
             f'{importance_plot(trends)}<div class="plots">{plots}</div></section>'
         )
         if trends.interaction is not None:

@@ -11,10 +11,11 @@ The keys the issue defines are always present with exactly those names::
 Extras, which consumers may ignore: top-level ``windows``, ``runner_up``, ``counts``,
 ``significance`` (the test that decides: method, alpha, residual sd, degrees of freedom,
 number of hypotheses corrected for, prior degrees of freedom of the moderated variances,
-``null`` when pooled), ``interactions``, ``curves``, ``verdict``,
+``null`` when pooled; ``scale`` (``linear`` or ``log``) and ``scale_reason``;
+``outliers``, the trials left out of the comparisons; ``warnings``, failed model checks), ``interactions``, ``curves``, ``verdict``,
 ``notes``, ``source``; per configuration ``comparison`` (the paired comparison behind
 ``p_value_vs_best``), ``n_failed``, ``windows_run``, ``status`` (alive/eliminated),
-``eliminated_at`` and ``elimination_reason``; per trend level ``std`` and, for binned
+``eliminated_at`` and ``elimination_reason``; per trend level ``std``, ``median`` (what decides the best value) and, for binned
 parameters, ``low``/``high``. Ranks are integers unless tied (average rank). Missing
 numbers are ``null``; never NaN, which is not JSON.
 
@@ -92,6 +93,13 @@ def _significance(test: SignificanceTest | None) -> dict[str, Any] | None:
         "df": test.df,
         "hypotheses": test.n_hypotheses,
         "prior_df": _num(test.prior_df),
+        "scale": test.scale,
+        "scale_reason": test.scale_reason,
+        "outliers": [{"config": t.config, "window": t.window, "value": _num(t.value),
+                      "expected": _num(t.expected), "studentized_residual": _num(t.t),
+                      "p_value": _num(t.p), "window_median_ratio": _num(t.ratio)}
+                     for t in test.outliers],
+        "warnings": list(test.warnings),
     }
 
 
@@ -121,6 +129,7 @@ def _level(level: Level) -> dict[str, Any]:
     item: dict[str, Any] = {
         "value": level.value,
         "mean": _num(level.mean),
+        "median": _num(level.centre),
         "count": level.count,
         "std": _num(level.std),
     }

@@ -21,6 +21,7 @@ from tuningsweep.core.trends import Interaction, ParameterTrend
 from tuningsweep.reports.baseline_text import HEADER, fmt_improvement
 from tuningsweep.reports.formatting import (
     MISSING,
+    basis_text,
     fmt_p,
     fmt_param,
     fmt_rank,
@@ -43,8 +44,11 @@ def _caption(summary: Summary, baseline: BaselineComparison | None = None) -> st
         text += (f"; {HEADER}: mean relative improvement over the trainer's naive "
                  f"baseline ({baseline.metric}; + is better), windows where it is better")
     if summary.test is not None:
-        text += (f"; p: corrected for {summary.test.n_hypotheses} pairs of configurations, "
-                 "* = significantly worse at 5%")
+        scale = " (on the log scale)" if summary.test.scale == "log" else ""
+        text += (f"; p{scale}: corrected for {summary.test.n_hypotheses} pairs of "
+                 "configurations, * = significantly worse at 5%")
+        if summary.test.outliers:
+            text += f"; {len(summary.test.outliers)} diverged trial(s) left out (see below)"
     return text
 
 
@@ -144,13 +148,15 @@ def _trend_table(trend: ParameterTrend, metric: str) -> Table:
         title_justify="left",
     )
     table.add_column("value", justify="right")
-    table.add_column(f"mean {metric}", justify="right")
+    table.add_column(f"median {metric}", justify="right")
+    table.add_column("mean", justify="right")
     table.add_column("std", justify="right")
     table.add_column("configs", justify="right")
     for level in trend.levels:
         best = level.value == trend.best_value
         table.add_row(
             fmt_param(level.value) + (" ★" if best else ""),
+            fmt_value(level.centre),
             fmt_value(level.mean),
             fmt_value(level.std, 2),
             str(level.count),
@@ -270,9 +276,9 @@ def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color
     if report.trends.parameters:
         console.print()
         console.print(
-            f"[bold]Trends[/bold] over {report.trends.n_configs} "
-            f"{'complete ' if report.trends.basis == 'complete' else ''}configurations "
-            "(importance = share of the variance of configuration means explained)",
+            f"[bold]Trends[/bold] over {report.trends.n_configs} {basis_text(report.trends)} "
+            "(importance = share of the variance of the configurations' ranks explained; "
+            "★ = best median)",
             markup=True,
         )
         for trend in report.trends.parameters:

@@ -203,6 +203,36 @@ def _bookkeeping_sentences(summary: Summary, failures: tuple[TrialFailure, ...])
     return lines
 
 
+#: Flagged trials named in a verdict sentence (every one is in the JSON).
+OUTLIERS_SHOWN = 3
+
+
+def _model_sentences(summary: Summary) -> list[str]:
+    """The comparisons' scale, the trials left out of them, and failed model checks."""
+    test = summary.test
+    if test is None:
+        return []
+    lines: list[str] = []
+    if test.scale == "log":
+        lines.append(f"Configurations are compared on the log scale: {test.scale_reason}.")
+    if test.outliers:
+        named = "; ".join(
+            f"{t.config} on {t.window} ({summary.metric} {fmt_value(t.value)}, "
+            + (f"{t.ratio:.0f}x the window's median)" if t.ratio is not None else
+               f"where the others predict {fmt_value(t.expected)})")
+            for t in test.outliers[:OUTLIERS_SHOWN])
+        more = len(test.outliers) - OUTLIERS_SHOWN
+        lines.append(
+            f"{_plural(len(test.outliers), 'trial')} diverged or broke: {named}"
+            f"{f'; and {more} more' if more > 0 else ''}. "
+            f"{'It is' if len(test.outliers) == 1 else 'They are'} left out of the noise "
+            "estimate and of every comparison (so one bad trial cannot hide the differences "
+            "between the others) but still counted in "
+            f"{'its' if len(test.outliers) == 1 else 'their'} configuration's mean.")
+    lines.extend(f"Model check: {warning}." for warning in test.warnings)
+    return lines
+
+
 def _trend_sentences(report: Report) -> list[str]:
     important = [p for p in report.trends.parameters if p.importance > 0 and len(p.levels) > 1]
     if not important:
@@ -210,14 +240,28 @@ def _trend_sentences(report: Report) -> list[str]:
     top = important[0]
     text = (
         f"{top.name} matters most: it explains {fmt_share(top.importance)} of the variance "
-        "between configurations' means"
+        "of the configurations' ranks"
     )
     if top.best_value is not None:
         text += f" (best value {fmt_param(top.best_value)})"
     if len(important) > 1:
         second = important[1]
         text += f"; then {second.name} ({fmt_share(second.importance)})"
-    return [text + "."]
+    lines = [text + "."]
+    summary = report.summary
+    if summary.best is not None:
+        # One story: say so when the winner's value is not the value that is best overall.
+        params = summary.config(summary.best).params
+        for trend in important[:2]:
+            value = params.get(trend.name)
+            if trend.binned or trend.best_value is None or value is None:
+                continue
+            if value != trend.best_value:
+                lines.append(
+                    f"The winner has {trend.name}={fmt_param(value)}, not the value with the "
+                    f"best median over configurations ({fmt_param(trend.best_value)}): "
+                    f"{trend.name} interacts with the other parameters.")
+    return lines
 
 
 def _curve_sentences(report: Report) -> list[str]:
@@ -254,6 +298,7 @@ def verdict(report: Report) -> list[str]:
     return [
         *_winner_sentences(summary, report.failures),
         *baseline_sentences(summary, report.baseline),
+        *_model_sentences(summary),
         *_bookkeeping_sentences(summary, report.failures),
         *_trend_sentences(report),
         *_curve_sentences(report),
