@@ -15,6 +15,7 @@ BENCHMARKS = [
     "report_bench.py",
     "statistics_sim.py",
     "trainer_throughput.py",
+    "warm_trainers.py",
     "operator_bench.py",
     "operator_step_scaling.py",
     "early_stopping_scaling.py",

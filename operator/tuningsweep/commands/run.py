@@ -46,7 +46,13 @@ from .common import (
     parse_today,
     print_warnings,
 )
-from .run_checks import check_reference_params, today_conflict, trainer_command, working_folder
+from .run_checks import (
+    check_reference_params,
+    today_conflict,
+    trainer_command,
+    warm_settings,
+    working_folder,
+)
 from .run_outcome import by_design, run_end
 
 if TYPE_CHECKING:
@@ -78,6 +84,10 @@ def add_parser(sub: Subparsers) -> None:
                         "reference TensorFlow trainer)")
     p.add_argument("--fresh", action="store_true", help="discard earlier results and start over")
     p.add_argument("--retry-failed", action="store_true", help="run failed trials again")
+    p.add_argument("--no-warm", dest="warm", action="store_false",
+                   help="a new trainer process per trial, each reading its window's data "
+                        "(default: each slot keeps a warm trainer that trains trial after "
+                        "trial and keeps the windows' data; not for spec.trainer.command)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_handle)
 
@@ -220,10 +230,13 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
     parallel = args.parallel or max(1, len(gpus) or _cores())
     tf_threads = None if gpus else max(1, _cores() // parallel)
     folder = Path(location) / results.folder if is_local else None
+    workdir = default_workdir(is_local, folder)
     settings = LocalSettings(
         parallel=parallel, command=command, models_uri=models_uri,
-        workdir=default_workdir(is_local, folder), tf_threads=tf_threads,
-        gpus=gpus[:parallel], data=args.data, retry_failed=args.retry_failed)
+        workdir=workdir, tf_threads=tf_threads,
+        gpus=gpus[:parallel], data=args.data, retry_failed=args.retry_failed,
+        warm=warm_settings(sweep, reference, args.trainer_command) if args.warm else None,
+        data_cache=workdir / "data-cache" if args.warm else None)
     _, total = count_trials(sweep.spec, windows)
     done = sum(1 for r in results.rows if r.status == "succeeded" or not args.retry_failed)
     events = Events()

@@ -46,6 +46,8 @@ LABEL_QUEUE = "kueue.x-k8s.io/queue-name"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "tuningsweep"}
 EXIT_BAD_INPUT = 2  # the trainer contract: retrying cannot help
 CONTAINER = "trainer"
+#: The container's command for ``spec.trainer.function`` (the image's Python runs it).
+FUNCTION_COMMAND = ("python", "-m", "tuningsweep.executors.warm_worker", "--once")
 
 # Evicted and preempted pods are retried without counting; bad input fails the Job at once.
 _POD_FAILURE_POLICY: dict[str, Any] = {"rules": [
@@ -111,6 +113,9 @@ def build_job(
     }
     if trainer.command:
         container["command"] = list(trainer.command)
+    elif trainer.function:
+        # One trial per pod: the function called once, as a process per trial would.
+        container["command"] = [*FUNCTION_COMMAND, trainer.function]
     if trainer.args:
         container["args"] = list(trainer.args)
     pod: dict[str, Any] = {

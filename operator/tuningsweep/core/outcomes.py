@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .planner import Trial
-from .results import ResultRow, TrialStatus
+from .results import TIME_SPLIT_COLUMNS, ResultRow, TrialStatus
 from .spec import Sweep
 
 #: Error texts are cut to this many characters (the CSV stays readable; the end of a
@@ -73,6 +73,13 @@ def failure_text(end: TrialEnd, objective: str) -> str:
     return ""
 
 
+def _seconds(value: float | None) -> float:
+    """A reported duration for a ``*_seconds`` column (NaN: not reported or not valid)."""
+    if value is None or not math.isfinite(value) or value < 0:
+        return math.nan
+    return round(float(value), 3)
+
+
 def trial_row(sweep: Sweep, end: TrialEnd) -> ResultRow:
     """The result row of a finished trial (see the module docstring)."""
     spec = sweep.spec
@@ -94,5 +101,6 @@ def trial_row(sweep: Sweep, end: TrialEnd) -> ResultRow:
         started_at=end.started_at, finished_at=end.finished_at,
         duration_seconds=round(end.duration_seconds, 3),
         gpu_seconds=round(end.duration_seconds * end.gpus, 3),
+        **{c: _seconds(final.get(c)) for c in TIME_SPLIT_COLUMNS},
         model_uri=end.model_uri if status == "succeeded" else "", job=end.job, error=error,
     )

@@ -214,6 +214,7 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
             priority_class_name=trainer.get("priorityClassName"),
             queue_name=trainer.get("queueName"),
             automount_service_account_token=bool(trainer.get("automountServiceAccountToken")),
+            function=trainer.get("function") or None,
         ),
         data=raw["data"],
         results=output.get("results") or None,
