@@ -93,7 +93,7 @@ def import_tensorflow(
 
         # A warm worker trains many trials in one process: a clean session first, so
         # that a trial's initial weights and shuffles are those of a fresh process.
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)  # a warm worker freed it already
         keras.utils.set_random_seed(seed)
     return tf
 

@@ -29,10 +29,11 @@ import logging
 import os
 import tempfile
 import urllib.parse
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from tuningsweep.core.contract import ENV_DATA_CACHE
 
 from .columns import ColumnSpec
 from .data_source import load_window, open_files
@@ -115,7 +116,8 @@ def _save(folder: Path, key: str, table: Table) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as out:
-            np.savez(out, **arrays)
+            savez: Any = np.savez  # typed as if the keywords could be allow_pickle
+            savez(out, **arrays)
         os.replace(out.name, folder / f"{key}.npz")
     except OSError as err:
         log.warning("window not cached in %s: %s", folder, err)
@@ -139,6 +141,6 @@ def _load(path: Path) -> Table | None:
             return Table(columns, data["day"])
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         log.warning("ignoring unreadable cached window %s: %s", path, err)
         return None

@@ -192,17 +192,6 @@ def _float_or_nan(text: str) -> float:
     return float(text) if text else math.nan
 
 
-def overhead_share(rows: Iterable[ResultRow]) -> float | None:
-    """The share of trial time not spent training, ``1 - train / duration`` summed over
-    the finished trials whose trainer reported ``train_seconds``; None without any."""
-    train = duration = 0.0
-    for r in rows:
-        if r.status != "failed" and math.isfinite(r.train_seconds) and r.duration_seconds > 0:
-            train += r.train_seconds
-            duration += r.duration_seconds
-    return max(0.0, 1.0 - train / duration) if duration > 0 else None
-
-
 def parse_csv(text: str) -> list[ResultRow]:
     """Parse results CSV text (as written by :func:`render_csv`) back into rows.
 

@@ -61,13 +61,13 @@ from ..core.spec import DateWindow, Sweep
 from ..core.status import FAILED, PENDING
 from ..io.results_store import ResultsStore
 from .process_exits import ProcessExits
-from .warm_pool import WarmSettings, Worker
 from .trial_files import (
     TrialCurves,
     error_tail,
     pdeathsig_prefix,
     read_metrics_log,
 )
+from .warm_pool import WarmSettings, Worker
 
 TERMINATE_GRACE_S = 5.0
 EPOCH_POLL_S = 0.5  # how often running trials' epochs are read when early stopping is on

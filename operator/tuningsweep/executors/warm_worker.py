@@ -111,7 +111,8 @@ def free_trial_state() -> None:
     keras: Any = sys.modules.get("keras")
     if keras is not None:
         with contextlib.suppress(Exception):
-            keras.backend.clear_session()
+            keras.backend.clear_session()  # collects Python's garbage too
+            return
     gc.collect()
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, windowed_learning_curves
 from tuningsweep.core.results import ResultRow
 from tuningsweep.core.summary import Goal, Summary, summarize
+from tuningsweep.core.time_split import TimeSplit, time_split
 from tuningsweep.core.trends import Trends, trends_from_summary
 from tuningsweep.reports.objective import DEFAULT_GOAL, infer_goal
 
@@ -40,6 +41,8 @@ class Report:
     failures: tuple[TrialFailure, ...] = ()
     #: The window of each trial in ``best_histories`` (its curve goes in that window's panel).
     best_windows: Mapping[str, str] = field(default_factory=dict)
+    #: Where the trials' time went (startup, data, training; the overhead share).
+    time: TimeSplit = field(default_factory=TimeSplit)
 
 
 def trial_failures(rows: Sequence[ResultRow]) -> tuple[TrialFailure, ...]:
@@ -88,4 +91,4 @@ def build_report(
             best_histories = {t: h for t, h in histories.items() if t in best_trials}
     windows_of = {r.trial: r.window for r in rows if r.trial in best_histories}
     return Report(source, summary, trends, curves, best_histories, tuple(notes),
-                  trial_failures(rows), windows_of)
+                  trial_failures(rows), windows_of, time_split(rows))
