@@ -17,8 +17,8 @@ share ``1 - train / trial time``, and the mean startup and data seconds. Targets
 warm overhead share <= 0.3 and the warm wall <= 0.5x the cold one, with the same
 objective value for every trial (the same seed trains the same model).
 
-``python bench/warm_trainers.py [--repeat N]`` (``make bench`` runs it once); writes
-``bench/out/warm_trainers.json``.
+``python bench/warm_trainers.py [--repeat N] [--only user-table|quickstart]`` (``make
+bench`` runs both once); writes ``bench/out/warm_trainers[_<only>].json``.
 """
 
 from __future__ import annotations
@@ -150,6 +150,8 @@ def compare(name: str, manifest: Path, work: Path, repeat: int) -> dict[str, Any
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="cold/warm pairs per sweep")
+    parser.add_argument("--only", choices=("user-table", "quickstart"), default=None,
+                        help="run one of the two sweeps")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -157,12 +159,13 @@ def main() -> None:
         write_table(work / "user" / "data")
         manifest = work / "user" / "sweep.yaml"
         manifest.write_text(USER_TABLE)
-        figures = {
-            "user_table": compare("user-table", manifest, work, args.repeat),
-            "quickstart": compare("quickstart", ROOT / "examples" / "quickstart.yaml", work,
-                                  args.repeat),
-        }
-    write("warm_trainers", {
+        figures = {}
+        if args.only in (None, "user-table"):
+            figures["user_table"] = compare("user-table", manifest, work, args.repeat)
+        if args.only in (None, "quickstart"):
+            figures["quickstart"] = compare("quickstart", ROOT / "examples" / "quickstart.yaml",
+                                            work, args.repeat)
+    write("warm_trainers" if args.only is None else f"warm_trainers_{args.only}", {
         **figures, "targets": {"warm_overhead_share": 0.3, "warm_over_cold_wall": 0.5},
         "trainer": "reference TensorFlow trainer (CPU)",
         "note": "cold = --no-warm (a process per trial, no data cache); ratios are "
