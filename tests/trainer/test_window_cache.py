@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from google.cloud import storage
 
 from tests.trainer.helpers import write_partition
 from tuningsweep_trainer import window_cache
@@ -90,3 +91,23 @@ def test_an_unreadable_cache_file_is_read_again(tmp_path: Path) -> None:
     kept.write_bytes(b"not a zip")
     window_cache._memory.clear()
     assert window_cache.prepared_window(uri, START, END, COLUMNS, str(cache))[1] == "read"
+
+
+def test_gcs_window_downloaded_once_and_again_when_an_object_changes(
+    gcs_bucket: str, gcs_client: storage.Client, tmp_path: Path,
+) -> None:
+    root = f"gs://{gcs_bucket}/cached/"
+    bucket = gcs_client.bucket(gcs_bucket)
+    for d in range(1, 21):
+        rows = "".join(f"s{i % 3},{i * 0.1:.1f},{d + i * 0.01:.2f}\n" for i in range(10))
+        bucket.blob(f"cached/date=2025-05-{d:02d}/part-0.csv").upload_from_string(
+            "shop,x,y\n" + rows)
+    cache = str(tmp_path / "cache")
+    assert window_cache.prepared_window(root, START, END, COLUMNS, cache)[1] == "read"
+    assert window_cache.prepared_window(root, START, END, COLUMNS, cache)[1] == "memory"
+    window_cache._memory.clear()
+    assert window_cache.prepared_window(root, START, END, COLUMNS, cache)[1] == "disk"
+    # Same size, new content: a new generation of the object is new data.
+    blob = bucket.blob("cached/date=2025-05-07/part-0.csv")
+    blob.upload_from_string(blob.download_as_bytes().replace(b"s1,", b"s2,"))
+    assert window_cache.prepared_window(root, START, END, COLUMNS, cache)[1] == "read"
