@@ -175,3 +175,18 @@ def test_worker_is_worn_after_its_trials_and_its_death_is_its_trials_exit(
         assert (tmp_path / "t1.log").read_text().endswith("leaving abruptly\n")
     finally:
         worker.kill()
+
+
+def test_a_trainer_module_that_does_not_import_fails_its_trials_with_its_error(
+    tmp_path: Path,
+) -> None:
+    manifest = sweep_folder(tmp_path)
+    (tmp_path / "warm_trainer.py").write_text('raise RuntimeError("broken at import")\n')
+    done = run_cli(["run", str(manifest), "--results", str(tmp_path / "out"), "--today",
+                    ANCHOR, "--parallel", "2", "-q"])
+    assert done.returncode == 3, done.stderr  # the failure budget stopped it
+    rows = rows_of(tmp_path / "out")
+    assert rows and all(r["status"] == "failed" for r in rows)
+    assert all(r["error"] == "trainer exit status 2: tuningsweep: error: trainer function "
+               "warm_trainer:train: importing it failed: RuntimeError: broken at import"
+               for r in rows), rows[0]["error"]

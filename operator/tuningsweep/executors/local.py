@@ -186,11 +186,8 @@ class LocalExecutor:
             env.setdefault(ENV_DATA_CACHE, str(self.settings.data_cache))
         return env
 
-    def _worker(self, gpu: str | None, env: dict[str, str]) -> Worker:
-        """An idle warm worker for ``gpu``'s slot, else a new one."""
-        for i, worker in enumerate(self._idle):
-            if worker.gpu == gpu:
-                return self._idle.pop(i)
+    def _new_worker(self, gpu: str | None, env: dict[str, str]) -> Worker:
+        """A new warm worker for ``gpu``'s slot, its output in ``workers/worker-N.log``."""
         assert self.settings.warm is not None
         self._workers_started += 1
         folder = self.settings.workdir / "workers"
@@ -200,14 +197,23 @@ class LocalExecutor:
         return Worker(self._prefix, self.settings.warm, env, log_file, gpu)
 
     def _start_warm(self, env: dict[str, str], log_file: Path, gpu: str | None) -> Worker:
-        """Hand the trial to a warm worker (a new one if an idle one has died meanwhile)."""
-        while True:
-            worker = self._worker(gpu, env)
-            try:
-                worker.send(env, self.sweep.spec.trainer.args, log_file)
-                return worker
-            except OSError:
-                worker.kill()  # died while idle: its trial-less death costs no trial
+        """Hand the trial to the slot's idle worker, else to a new one."""
+        args = self.sweep.spec.trainer.args
+        for i, idle in enumerate(self._idle):
+            if idle.gpu == gpu:
+                del self._idle[i]
+                try:
+                    idle.send(env, args, log_file)
+                    return idle
+                except OSError:
+                    idle.kill()  # it died while idle: that costs no trial
+                break
+        worker = self._new_worker(gpu, env)
+        # A worker that dies at once (its trainer's module does not import) fails this
+        # trial: its reply pipe ends and its exit status and log are the trial's.
+        with contextlib.suppress(OSError):
+            worker.send(env, args, log_file)
+        return worker
 
     def _start(self, trial: Trial) -> None:
         retried = self._retry.pop(trial.id, None)

@@ -168,6 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, ImportError) as err:
         print(f"tuningsweep: error: trainer function {args[0]}: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # the module itself fails: a bug no retry can fix
+        traceback.print_exc()
+        print(f"tuningsweep: error: trainer function {args[0]}: importing it failed: "
+              f"{type(err).__name__}: {err}", file=sys.stderr)
+        return 2
     if once:
         return exit_code(function, args[1:])
     serve(function, sys.stdin, int(args[2]))
