@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.local.test_run import run_cli
 from tuningsweep.core.results import parse_csv
 from tuningsweep.executors.warm_pool import WarmSettings, Worker
@@ -36,6 +38,10 @@ def train(args):
     config = os.environ["TUNINGSWEEP_TRIAL"].split("-")[0]
     params = json.loads(os.environ["TUNINGSWEEP_PARAMS"])
     print(f"training {config} with {args}", flush=True)
+    started = os.environ.get("STARTED_DIR")
+    if started:
+        with open(os.path.join(started, os.environ["TUNINGSWEEP_TRIAL"]), "w") as f:
+            f.write(str(os.getpid()))
     time.sleep(float(os.environ.get("FAKE_SLEEP", "0.05")))
     if config == os.environ.get("KILL_CONFIG"):
         print("about to crash", flush=True)
@@ -190,3 +196,45 @@ def test_a_trainer_module_that_does_not_import_fails_its_trials_with_its_error(
     assert all(r["error"] == "trainer exit status 2: tuningsweep: error: trainer function "
                "warm_trainer:train: importing it failed: RuntimeError: broken at import"
                for r in rows), rows[0]["error"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead too: it only waits for its parent to read its status
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_a_stopped_or_killed_runner_leaves_no_worker_behind(
+    tmp_path: Path, how: signal.Signals,
+) -> None:
+    manifest = sweep_folder(tmp_path)
+    started = tmp_path / "started"
+    started.mkdir()
+    args = ["run", str(manifest), "--results", str(tmp_path / "out"), "--today", ANCHOR,
+            "--parallel", "2", "-q"]
+    proc = subprocess.Popen([sys.executable, "-m", "tuningsweep.cli", *args],
+                            env={**os.environ, "FAKE_SLEEP": "60", "STARTED_DIR": str(started)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while len(list(started.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = [int(p.read_text()) for p in started.iterdir()]
+    assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    proc.send_signal(how)
+    out, _ = proc.communicate(timeout=30)
+    if how == signal.SIGINT:
+        assert proc.returncode == 130 and "run the same command to resume" in out, out
+        assert "Traceback" not in out
+    deadline = time.monotonic() + 10  # the parent-death signal reaches them at once
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)
+    assert not (tmp_path / "out" / "team" / "warm" / "results.csv").exists() or not parse_csv(
+        (tmp_path / "out" / "team" / "warm" / "results.csv").read_text())
+    done = run_cli(args, {"FAKE_SLEEP": "0.01"})
+    assert done.returncode == 0 and len(rows_of(tmp_path / "out")) == 12
