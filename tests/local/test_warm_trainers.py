@@ -38,6 +38,7 @@ def train(args):
     config = os.environ["TUNINGSWEEP_TRIAL"].split("-")[0]
     params = json.loads(os.environ["TUNINGSWEEP_PARAMS"])
     print(f"training {config} with {args}", flush=True)
+    assert sys.argv[1:] == args, sys.argv  # for a main() that reads sys.argv itself
     started = os.environ.get("STARTED_DIR")
     if started:
         with open(os.path.join(started, os.environ["TUNINGSWEEP_TRIAL"]), "w") as f:

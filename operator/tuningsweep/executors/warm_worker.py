@@ -147,8 +147,10 @@ def serve(function: TrialFunction, requests: Any, reply_fd: int) -> None:
         request = json.loads(line)
         os.environ.clear()
         os.environ.update(request["env"])
+        args = [str(a) for a in request["args"]]
+        sys.argv = [sys.argv[0], *args]  # for a main() that parses sys.argv itself
         with _output_to(request["log"]):
-            code = exit_code(function, [str(a) for a in request["args"]])
+            code = exit_code(function, args)
             free_trial_state()
         if not frozen:
             # What is alive after the first trial's garbage is gone is what every trial
@@ -182,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{type(err).__name__}: {err}", file=sys.stderr)
         return 2
     if once:
+        sys.argv = [sys.argv[0], *args[1:]]
         return exit_code(function, args[1:])
     serve(function, sys.stdin, int(args[2]))
     return 0
