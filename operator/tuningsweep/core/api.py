@@ -77,7 +77,7 @@ _MAX_WINDOWS = f"{_RACING} && has(self.search.racing.maxWindows)"
 # that span sections of the spec; each names the field to change.
 _SPEC_RULES = (
     Rule("!has(self.trainer) || !has(self.trainer.function) || !has(self.trainer.command)",
-         "and trainer.command are both set: give the command of a program, or the "
+         "is set together with trainer.command: give the command of a program or the "
          "function of a Python trainer, not both", ".trainer.function"),
     Rule("!has(self.search) || !has(self.search.algorithm) || self.search.algorithm != "
          f"'auto' || self.architecture in {list(ARCHITECTURES)!r}",

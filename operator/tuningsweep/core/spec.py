@@ -174,8 +174,8 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
     racing = racing_section(search.get("racing"), raw["mode"], rolling, ranges, err)
     check_fast_without_fast_mode(raw, err)
     if raw["trainer"].get("function") and raw["trainer"].get("command"):
-        err("trainer.function", "and trainer.command are both set",
-            "give the command of a program, or the function of a Python trainer, not both")
+        err("trainer.function", "is set together with trainer.command",
+            "give the command of a program or the function of a Python trainer, not both")
 
     objective = raw["objective"]
     trainer = raw["trainer"]
