@@ -233,7 +233,8 @@ EDGES = [
         "spec.trainer.nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
         "spec.trainer.automountServiceAccountToken": True}),
     Edge("name-of-63", {"metadata.name": "s" * 63}),
-    Edge("trainer-function", {"spec.trainer.function": "my_pkg.train:main"}),
+    Edge("trainer-function", {"spec.trainer.command": DELETE,
+                              "spec.trainer.function": "my_pkg.train:main"}),
 ]
 
 
