@@ -129,9 +129,15 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def trial(args: list[str]) -> int:
+    """One trial as a function, for ``spec.trainer.function: train:trial`` (sweep-warm.yaml):
+    a warm worker calls it trial after trial; the exit status is the command's."""
     try:
-        sys.exit(main())
+        return main()
     except BadInput as err:
         print(f"train.py: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(trial(sys.argv[1:]))
