@@ -66,7 +66,10 @@ class ProcessExits:
                          name=f"wait-{trial_id}").start()
 
     def _wait_readable(self, trial_id: str, fd: int) -> None:
-        select.select([fd], [], [])
+        try:
+            select.select([fd], [], [])
+        except (OSError, ValueError):
+            return  # closed under it: the trial was stopped, and is not reported
         self._queue.put(trial_id)
 
     def forget(self, fd: int) -> None:
