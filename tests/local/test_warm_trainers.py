@@ -33,6 +33,8 @@ import time
 
 from tuningsweep.reporting import Reporter
 
+LEAKED = []
+
 
 def train(args):
     config = os.environ["TUNINGSWEEP_TRIAL"].split("-")[0]
@@ -55,6 +57,8 @@ def train(args):
     if config == os.environ.get("BAD_INPUT_CONFIG"):
         print("error: no data", file=sys.stderr)
         sys.exit(2)
+    if os.environ.get("LEAK_MB"):  # a trainer that keeps memory across trials
+        LEAKED.append(bytearray(int(os.environ["LEAK_MB"]) * 1024 * 1024))
     value = params["learning_rate"] * 10 + 1.0 / params["hidden_units"]
     Reporter.from_env().report_final({"val_mse": value, "pid": float(os.getpid()),
                                       "train_seconds": 0.04})
@@ -239,3 +243,24 @@ def test_a_stopped_or_killed_runner_leaves_no_worker_behind(
         (tmp_path / "out" / "team" / "warm" / "results.csv").read_text())
     done = run_cli(args, {"FAKE_SLEEP": "0.01"})
     assert done.returncode == 0 and len(rows_of(tmp_path / "out")) == 12
+
+
+def test_a_worker_whose_memory_grows_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "warm_trainer.py").write_text(TRAINER)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "LEAK_MB": "40",
+           "TUNINGSWEEP_PARAMS": '{"learning_rate": 0.1, "hidden_units": 16}',
+           "TUNINGSWEEP_METRICS_FILE": str(tmp_path / "metrics.jsonl")}
+    worker = Worker([], WarmSettings("warm_trainer:train", max_rss_growth_mb=100), env,
+                    tmp_path / "worker.log", None)
+    try:
+        worn = []
+        for i in range(4):
+            log = tmp_path / f"t{i}.log"
+            log.write_bytes(b"")
+            worker.send({**env, "TUNINGSWEEP_TRIAL": f"c000{i}-w0"}, [], log)
+            assert worker.result() == 0
+            worn.append(worker.worn)
+        # 40 MiB kept per trial: grown by 80 after the third, by 120 after the fourth
+        assert worn == [False, False, False, True]
+    finally:
+        worker.close()

@@ -4,8 +4,10 @@ A trial slot keeps one worker process that trains trial after trial, so each tri
 skips the interpreter's and TensorFlow's start (seconds; a fast-mode trial trains for
 about as long). A worker is started when a slot has none idle, and retired (its stdin
 closed, so it exits) after :attr:`WarmSettings.recycle_after` trials or once its
-resident memory passes :attr:`WarmSettings.max_rss_mb`: whatever a trainer leaks
-between trials is bounded.
+resident memory has grown by :attr:`WarmSettings.max_rss_growth_mb` since its first
+trial: whatever a trainer leaks between trials is bounded. Growth, not size: what the
+first trial leaves (TensorFlow, CUDA's libraries, the window's data) is the worker's
+working size, a few hundred MiB on a CPU and gigabytes with a GPU.
 
 A worker runs in its own session (Ctrl-C reaches only the runner) with the
 parent-death signal where ``setpriv`` exists, like a trial process; stopping a trial
@@ -35,7 +37,7 @@ class WarmSettings:
 
     function: str  # MODULE:FUNCTION, called once per trial
     recycle_after: int = 50  # trials per worker
-    max_rss_mb: int = 4096  # a worker above this after a trial is replaced
+    max_rss_growth_mb: int = 2048  # a worker grown by this since its first trial is replaced
 
 
 class Worker:
@@ -48,6 +50,7 @@ class Worker:
         self.log_file = log_file
         self.trials = 0
         self.rss_bytes = 0
+        self.first_rss_bytes = 0  # after its first trial: what later growth is measured from
         read_fd, write_fd = os.pipe()
         try:
             with log_file.open("ab") as log:
@@ -88,13 +91,16 @@ class Worker:
         reply = json.loads(line)
         self.trials += 1
         self.rss_bytes = int(reply.get("rss", 0))
+        if self.trials == 1:
+            self.first_rss_bytes = self.rss_bytes
         return int(reply["exit"])
 
     @property
     def worn(self) -> bool:
         """Whether the worker has done its share (trials or memory) and is to be replaced."""
+        grown = self.rss_bytes - self.first_rss_bytes
         return (self.trials >= self.settings.recycle_after
-                or self.rss_bytes > self.settings.max_rss_mb * 1024 * 1024)
+                or grown > self.settings.max_rss_growth_mb * 1024 * 1024)
 
     def died(self) -> int:
         """The exit status of a worker that stopped replying (negative: a signal)."""
