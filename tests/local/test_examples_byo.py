@@ -125,6 +125,8 @@ def test_own_trainer_as_a_function_gives_the_commands_results(tmp_path: Path) ->
     command = _run(EXAMPLES / "own-trainer" / "sweep.yaml", tmp_path / "command")
     assert ([(r["trial"], r["metric.val_mse"], r["metric.loss"]) for r in warm]
             == [(r["trial"], r["metric.val_mse"], r["metric.loss"]) for r in command])
+    # The example reports where its time went; results.csv keeps it.
+    assert all(float(r["train_seconds"]) > 0 and float(r["data_seconds"]) > 0 for r in warm)
     # Two slots: two worker processes ran the eight trials (their logs are per worker).
     workers = tmp_path / "warm" / "default" / "flights-sgd-warm" / "trials" / "workers"
     assert len(list(workers.glob("worker-*.log"))) == 2

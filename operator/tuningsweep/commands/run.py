@@ -244,8 +244,9 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
     if console is not None:
         from .run_display import ProgressEvents
         resumed = f", resuming with {done} done" if done else ""
+        warm = " (warm trainers)" if settings.warm is not None else ""
         console.print(f"[bold]{sweep.key}[/bold]: {total} trials on {len(windows)} window(s), "
-                      f"{parallel} at a time{resumed}; results: {results.results_uri}")
+                      f"{parallel} at a time{warm}{resumed}; results: {results.results_uri}")
         events = ProgressEvents(console, results, total, done)
         showing = events.progress
     executor = LocalExecutor(sweep, results, windows, settings, events)
