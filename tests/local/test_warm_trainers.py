@@ -264,3 +264,41 @@ def test_a_worker_whose_memory_grows_is_replaced(tmp_path: Path) -> None:
         assert worn == [False, False, False, True]
     finally:
         worker.close()
+
+
+EARLY_STOPPING = """\
+apiVersion: tuningsweep.io/v1alpha1
+kind: TuningSweep
+metadata: {name: early, namespace: team}
+spec:
+  architecture: mlp
+  windows: {rolling: {count: 1, months: 1}}
+  search: {algorithm: grid, seed: 3, maxConfigs: 5,
+           earlyStopping: {rule: median, graceEpochs: 2, minTrials: 2}}
+  parameters:
+    learning_rate: {values: [0.001, 0.01, 0.1]}
+    hidden_units: {values: [16, 64]}
+  parallelism: 1
+  trainer:
+    function: "tests.local.fake_trainer:main"
+    env: [{name: FAKE_EPOCHS, value: "4"}, {name: FAKE_SLEEP, value: "2"}]
+"""
+
+
+def test_early_stopping_interrupts_a_trial_inside_its_worker_which_stays(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "early.yaml").write_text(EARLY_STOPPING)
+    repo = Path(__file__).resolve().parents[2]
+    done = run_cli(["run", str(tmp_path / "early.yaml"), "--results", str(tmp_path / "out"),
+                    "--today", ANCHOR, "--parallel", "1", "-q"], {"PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "out" / "team" / "early"
+    rows = parse_csv((folder / "results.csv").read_text())
+    stopped = [r for r in rows if r.status == "stopped"]
+    assert stopped and len(rows) == 5
+    for r in stopped:
+        log = (folder / "trials" / r.trial / "trainer.log").read_text()
+        assert log.endswith("tuningsweep: the trial was stopped (early stopping)\n"), log
+    # One slot, one worker: the stopped trials did not cost a new one.
+    assert [p.name for p in (folder / "trials" / "workers").iterdir()] == ["worker-1.log"]

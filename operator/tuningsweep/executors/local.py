@@ -21,7 +21,8 @@ Process handling:
   trainer function): each slot keeps one process that trains trial after trial
   (:mod:`.warm_pool`, :mod:`.warm_worker`), so a trial does not pay the interpreter's and
   TensorFlow's start again. A worker that dies fails only its current trial, recorded
-  exactly as a process that died; stopping a trial stops its worker.
+  exactly as a process that died. Early stopping interrupts a trial inside its worker
+  (``SIGUSR1``), which stays; Ctrl-C and the failure budget stop the workers.
 * Threads are split: with N parallel trials on C cores each trainer gets C // N
   TensorFlow threads; with GPUs each trial sees one GPU through CUDA_VISIBLE_DEVICES.
 """
@@ -350,17 +351,22 @@ class LocalExecutor:
         """End a trial early stopping chose: terminate it, record a ``stopped`` row."""
         run = self._running.pop(trial_id)
         if run.worker is not None:
-            # The worker is stopped with its trial; the slot's next trial gets a new one.
+            # Interrupted inside its worker, which stays for the slot's next trial; one
+            # that does not answer within the grace period is stopped with its trial.
             self._exits.forget(run.worker.reply_fd)
-            run.worker.close_fds()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.process.pid, signal.SIGTERM)
-        try:
-            run.process.wait(TERMINATE_GRACE_S)
-        except subprocess.TimeoutExpired:
+            if run.worker.interrupt(TERMINATE_GRACE_S) and not run.worker.worn:
+                self._idle.append(run.worker)
+            else:
+                run.worker.kill()
+        else:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(run.process.pid, signal.SIGKILL)
-            run.process.wait()
+                os.killpg(run.process.pid, signal.SIGTERM)
+            try:
+                run.process.wait(TERMINATE_GRACE_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(run.process.pid, signal.SIGKILL)
+                run.process.wait()
         if run.gpu is not None:
             self._free_gpus.append(run.gpu)
         log = read_metrics_log(run.metrics_file)

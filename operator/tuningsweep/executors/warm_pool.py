@@ -11,8 +11,8 @@ working size, a few hundred MiB on a CPU and gigabytes with a GPU.
 
 A worker runs in its own session (Ctrl-C reaches only the runner) with the
 parent-death signal where ``setpriv`` exists, like a trial process; stopping a trial
-(early stopping, Ctrl-C, the failure budget) stops its worker, and the next trial gets
-a new one.
+(Ctrl-C, the failure budget) stops its worker, and the next trial gets a new one; a
+trial that early stopping ends is interrupted inside its worker, which stays.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -101,6 +102,17 @@ class Worker:
         grown = self.rss_bytes - self.first_rss_bytes
         return (self.trials >= self.settings.recycle_after
                 or grown > self.settings.max_rss_growth_mb * 1024 * 1024)
+
+    def interrupt(self, timeout: float) -> bool:
+        """Stop the running trial (``SIGUSR1``) and wait up to ``timeout`` seconds for the
+        worker's reply; True when it replied and can take the next trial."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, signal.SIGUSR1)
+        readable, _, _ = select.select([self.reply_fd], [], [], timeout)
+        if readable and self.result() is not None:
+            return True
+        self.kill()
+        return False
 
     def died(self) -> int:
         """The exit status of a worker that stopped replying (negative: a signal)."""

@@ -20,6 +20,9 @@ The protocol, one trial at a time:
 * between trials it frees what the trial held: Keras' session (when Keras is loaded) and
   Python's garbage (after the first trial, what is alive is frozen out of the garbage
   collector's scans: the imported libraries need not be scanned again at every trial);
+* ``SIGUSR1`` stops the running trial (early stopping): the function is interrupted by
+  an exception at its next Python instruction, the worker frees what it held and
+  replies as usual, and stays for the next trial;
 * end of stdin (the executor closed it) ends the worker.
 
 A trial that kills the worker (a crash, ``os._exit``, the out-of-memory killer) closes
@@ -36,6 +39,7 @@ import inspect
 import json
 import os
 import resource
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -89,10 +93,30 @@ def rss_bytes() -> int:
         return peak if sys.platform == "darwin" else peak * 1024
 
 
+class TrialStopped(BaseException):
+    """The runner stopped the trial (early stopping): raised in it by ``SIGUSR1``."""
+
+
+_in_trial = False  # whether SIGUSR1 stops something: only while the function runs
+
+
+def _stop_trial(signum: int, frame: Any) -> None:
+    if _in_trial:
+        raise TrialStopped
+
+
 def exit_code(function: TrialFunction, args: list[str]) -> int:
     """Call the trial function; the exit status a process running it would have had."""
+    global _in_trial
     try:
-        returned = function(args)
+        _in_trial = True
+        try:
+            returned = function(args)
+        finally:
+            _in_trial = False
+    except TrialStopped:
+        print("tuningsweep: the trial was stopped (early stopping)", file=sys.stderr)
+        return 1
     except SystemExit as exit_:
         code = exit_.code
         if code is None:
@@ -141,6 +165,7 @@ def _output_to(log_path: str) -> Any:
 def serve(function: TrialFunction, requests: Any, reply_fd: int) -> None:
     """Run the trials read from ``requests`` until it ends (see the module docstring)."""
     frozen = False
+    signal.signal(signal.SIGUSR1, _stop_trial)
     for line in requests:
         if not line.strip():
             continue
