@@ -16,6 +16,7 @@ BENCHMARKS = [
     "statistics_sim.py",
     "robust_through_run.py",
     "trainer_throughput.py",
+    "warm_trainers.py",
     "operator_bench.py",
     "operator_step_scaling.py",
     "early_stopping_scaling.py",

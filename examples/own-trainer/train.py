@@ -83,6 +83,7 @@ def main() -> int:
         epochs = min(epochs, int(env["TUNINGSWEEP_MAX_EPOCHS"]))
     start = dt.date.fromisoformat(env["TUNINGSWEEP_WINDOW_START"])
     end = dt.date.fromisoformat(env["TUNINGSWEEP_WINDOW_END"])
+    reading = time.perf_counter()
     rows = read_window(Path(env["TUNINGSWEEP_DATA"]), start, end)
     if len(rows) < 10:
         raise BadInput(f"window {start}..{end} has {len(rows)} row(s) with a target")
@@ -123,15 +124,24 @@ def main() -> int:
     (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     reporter.report_final({"val_mse": best["val_mse"], "loss": best["loss"],
                            "best_epoch": best["epoch"], "epochs_run": len(history),
-                           "training_time_seconds": time.perf_counter() - started})
+                           "training_time_seconds": time.perf_counter() - started,
+                           # where the trial's time went (results.csv's columns)
+                           "data_seconds": started - reading,
+                           "train_seconds": time.perf_counter() - started})
     print(f"trained {len(history)} epoch(s) on {len(train)} rows; best val_mse "
           f"{best['val_mse']:.4g} at epoch {best['epoch']}")
     return 0
 
 
-if __name__ == "__main__":
+def trial(args: list[str]) -> int:
+    """One trial as a function, for ``spec.trainer.function: train:trial`` (sweep-warm.yaml):
+    a warm worker calls it trial after trial; the exit status is the command's."""
     try:
-        sys.exit(main())
+        return main()
     except BadInput as err:
         print(f"train.py: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(trial(sys.argv[1:]))

@@ -73,7 +73,7 @@ def _sweep_files() -> list[Path]:
 def test_subfolder_examples_exist() -> None:
     assert [p.relative_to(EXAMPLES).as_posix() for p in _sweep_files()] == [
         "gitops/sweeps/ctr-lstm-auto.yaml", "gitops/sweeps/ctr-mlp-rolling.yaml",
-        "own-data/sweep.yaml", "own-trainer/sweep.yaml"]
+        "own-data/sweep.yaml", "own-trainer/sweep-warm.yaml", "own-trainer/sweep.yaml"]
 
 
 @pytest.mark.parametrize("path", _sweep_files(), ids=lambda p: p.relative_to(EXAMPLES).as_posix())

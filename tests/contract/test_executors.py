@@ -1,6 +1,7 @@
 """The same scenarios against both executors: the same rows and the same phases.
 
-The local executor runs trials as processes; the operator's reconciler runs them as Jobs
+The local executor runs trials as processes (or in warm workers, which must give the
+rows of a process per trial); the operator's reconciler runs them as Jobs
 (here against the in-memory fakes of :mod:`.cluster`). Both carry out the decisions of
 one core, so every scenario must end with the same rows (trial, status, metrics, the
 core's error texts) and the same phase. Timing columns and the executor's own words for
@@ -24,6 +25,7 @@ from tuningsweep.core.results import ResultRow, parse_csv
 from tuningsweep.core.spec import parse_sweep
 from tuningsweep.core.windows import resolve_windows
 from tuningsweep.executors.local import Events, LocalExecutor, LocalSettings
+from tuningsweep.executors.warm_pool import WarmSettings
 from tuningsweep.io.results_store import ResultsStore
 from tuningsweep.io.storage import open_store
 
@@ -66,8 +68,8 @@ class _Interrupt(Events):
             raise KeyboardInterrupt
 
 
-def run_local(doc: dict[str, Any], folder: Path, kill_after: int | None = None) -> tuple[
-        list[ResultRow], str]:
+def run_local(doc: dict[str, Any], folder: Path, kill_after: int | None = None,
+              warm: WarmSettings | None = None) -> tuple[list[ResultRow], str]:
     """Run the sweep with the local executor; rows read back from results.csv."""
     sweep = parse_sweep(doc)
     attempts = [kill_after, None] if kill_after else [None]
@@ -79,7 +81,7 @@ def run_local(doc: dict[str, Any], folder: Path, kill_after: int | None = None) 
         settings = LocalSettings(parallel=sweep.spec.parallelism,
                                  command=list(sweep.spec.trainer.command or ()),
                                  models_uri=str(folder / "models"), workdir=folder / "trials",
-                                 gpus=("0",))
+                                 gpus=("0",), warm=warm)
         events = _Interrupt(after) if after else None
         try:
             phase = LocalExecutor(sweep, results, windows, settings, events).run().phase
@@ -120,8 +122,14 @@ def run_cluster(doc: dict[str, Any], folder: Path, kill_after: int | None = None
     return (parse_csv(path.read_text()) if path.exists() else []), phase
 
 
+def run_local_warm(doc: dict[str, Any], folder: Path, kill_after: int | None = None) -> tuple[
+        list[ResultRow], str]:
+    """The local executor with a warm worker calling the fake trainer's ``main``."""
+    return run_local(doc, folder, kill_after, WarmSettings("tests.local.fake_trainer:main"))
+
+
 Runner = Callable[..., tuple[list[ResultRow], str]]
-RUNNERS = {"local": run_local, "cluster": run_cluster}
+RUNNERS = {"local": run_local, "local-warm": run_local_warm, "cluster": run_cluster}
 
 
 def essentials(rows: list[ResultRow]) -> list[tuple[Any, ...]]:
@@ -186,6 +194,19 @@ def test_both_executors_give_the_same_rows_and_phase(
     if scenario not in TIMING_DEPENDENT:
         assert essentials(local_rows) == essentials(cluster_rows)
     assert local_phase == cluster_phase
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_warm_workers_give_the_rows_of_a_process_per_trial(
+        outcomes: dict[tuple[str, str], Any], scenario: str) -> None:
+    cold_rows, cold_phase = outcomes["local", scenario]
+    warm_rows, warm_phase = outcomes["local-warm", scenario]
+    if scenario not in TIMING_DEPENDENT:
+        assert essentials(warm_rows) == essentials(cold_rows)
+        # the same executor's words too: a failure is told the same way
+        assert ([r.error for r in warm_rows if r.status == "failed"]
+                == [r.error for r in cold_rows if r.status == "failed"])
+    assert warm_phase == cold_phase
 
 
 @pytest.mark.parametrize("executor", RUNNERS)

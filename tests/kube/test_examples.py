@@ -62,8 +62,12 @@ NO_TRAINER = {"apiVersion": api.API_VERSION, "kind": api.KIND,
 
 
 def _is_local_only(doc: dict[str, Any]) -> bool:
-    """A sweep whose trainer is a script beside the manifest (``python train.py``)."""
-    command = ((doc.get("spec") or {}).get("trainer") or {}).get("command") or []
+    """A sweep whose trainer is a script beside the manifest (``python train.py``, or its
+    function, ``train:trial``), which no trainer image holds."""
+    trainer = (doc.get("spec") or {}).get("trainer") or {}
+    command = trainer.get("command") or []
+    if trainer.get("function"):
+        return True
     return bool(command) and not Path(command[-1]).is_absolute() and command[-1].endswith(".py")
 
 

@@ -184,6 +184,11 @@ BAD = [
     Bad("name-with-a-dot", {"metadata.name": "ctr.v2"}, "metadata.name",
         "lowercase letters, digits and '-'"),
     Bad("name-too-long", {"metadata.name": "s" * 64}, "metadata.name", "at most 63"),
+    Bad("function-not-module-colon-name", {"spec.trainer.function": "train.py"},
+        "spec.trainer.function"),
+    Bad("function-and-command", {"spec.trainer.function": "train:main",
+                                 "spec.trainer.command": ["python", "train.py"]},
+        "spec.trainer.function", "not both"),
 ]
 
 
@@ -228,6 +233,8 @@ EDGES = [
         "spec.trainer.nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
         "spec.trainer.automountServiceAccountToken": True}),
     Edge("name-of-63", {"metadata.name": "s" * 63}),
+    Edge("trainer-function", {"spec.trainer.command": DELETE,
+                              "spec.trainer.function": "my_pkg.train:main"}),
 ]
 
 

@@ -6,7 +6,8 @@ paths are relative to the manifest), with the results in a temporary folder.
   flights table, columns named by ``spec.trainer.args`` (text columns in the files,
   missing values in inputs and target);
 * ``examples/own-trainer/sweep.yaml``: a scikit-learn trainer of its own
-  (``spec.trainer.command``) on the same table.
+  (``spec.trainer.command``) on the same table; ``sweep-warm.yaml``: the same trainer
+  named as a function (``spec.trainer.function``), run in warm workers.
 """
 
 from __future__ import annotations
@@ -114,3 +115,18 @@ def test_own_scikit_learn_trainer_from_another_folder(tmp_path: Path) -> None:
     assert {r["param.alpha"] for r in rows} == {"0.0001", "0.1"}
     for row in rows:
         assert (Path(row["model_uri"]) / "model.pkl").is_file()
+
+
+def test_own_trainer_as_a_function_gives_the_commands_results(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    warm = _run(EXAMPLES / "own-trainer" / "sweep-warm.yaml", tmp_path / "warm", cwd=elsewhere)
+    _check_rows(warm, trials=8, objective="val_mse")
+    command = _run(EXAMPLES / "own-trainer" / "sweep.yaml", tmp_path / "command")
+    assert ([(r["trial"], r["metric.val_mse"], r["metric.loss"]) for r in warm]
+            == [(r["trial"], r["metric.val_mse"], r["metric.loss"]) for r in command])
+    # The example reports where its time went; results.csv keeps it.
+    assert all(float(r["train_seconds"]) > 0 and float(r["data_seconds"]) > 0 for r in warm)
+    # Two slots: two worker processes ran the eight trials (their logs are per worker).
+    workers = tmp_path / "warm" / "default" / "flights-sgd-warm" / "trials" / "workers"
+    assert len(list(workers.glob("worker-*.log"))) == 2

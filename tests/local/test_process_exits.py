@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
@@ -52,3 +53,22 @@ def test_exits_that_happen_together_are_all_reported(exits: ProcessExits) -> Non
         exits.watch(trial, process)
     assert sorted(exits.next(timeout=5) or "" for _ in processes) == sorted(processes)
     exits.close()
+
+
+def test_reply_pipes_and_processes_are_waited_on_together(exits: ProcessExits) -> None:
+    # A warm worker's trial ends when its reply pipe becomes readable (an answer, or end
+    # of file when the worker dies); the caller reads it.
+    read_fd, write_fd = os.pipe()
+    try:
+        process = _sleep(0.5)
+        exits.watch("process", process)
+        exits.watch_reply("warm", read_fd)
+        assert exits.next(timeout=0.05) is None
+        os.write(write_fd, b'{"exit": 0}\n')
+        assert exits.next(timeout=5) == "warm"
+        assert os.read(read_fd, 100) == b'{"exit": 0}\n'  # left for the caller
+        assert exits.next(timeout=5) == "process"
+        exits.close()
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)

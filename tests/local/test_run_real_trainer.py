@@ -54,3 +54,26 @@ def test_grid_over_two_windows_with_the_real_trainer(tmp_path: Path) -> None:
         values = [float(r["metric.val_mse"]) for r in rows if r["config"] == config]
         assert abs(mean - sum(values) / len(values)) < 1e-9
     assert summary[0]["config"] == min(means, key=lambda c: means[c])  # best first
+
+
+def test_warm_trainer_gives_the_metrics_of_a_process_per_trial(tmp_path: Path) -> None:
+    """Four trials over two windows in one warm worker (--parallel 1: each trial after
+    another in the same process, the windows' data kept) against a process per trial."""
+    manifest = tmp_path / "real.yaml"
+    manifest.write_text(MANIFEST)
+    for mode, extra in (("warm", []), ("cold", ["--no-warm"])):
+        code = main(["run", str(manifest), "--results", str(tmp_path / mode), "--today",
+                     "2026-11-27", "--parallel", "1", "-q", *extra])
+        assert code == 0
+    rows = {mode: list(csv.DictReader(io.StringIO(
+        (tmp_path / mode / "team" / "real" / "results.csv").read_text())))
+        for mode in ("warm", "cold")}
+    compared = ("trial", "status", "metric.val_mse", "metric.loss", "metric.epochs_run")
+    assert ([[r[c] for c in compared] for r in rows["warm"]]
+            == [[r[c] for c in compared] for r in rows["cold"]])
+    for r in rows["warm"] + rows["cold"]:
+        assert float(r["train_seconds"]) > 0 and float(r["startup_seconds"]) >= 0
+        assert float(r["duration_seconds"]) >= float(r["train_seconds"])
+    # The warm worker started once: later trials did not import TensorFlow again.
+    later = [float(r["startup_seconds"]) for r in rows["warm"][1:]]
+    assert max(later) < float(rows["warm"][0]["startup_seconds"])

@@ -24,7 +24,7 @@ from .synthetic import FAIL, history, rows_from_table
 
 SCHEMA_TOP = {"objective", "best", "configs", "trends", "importance"}
 EXTRA_TOP = {"windows", "runner_up", "counts", "importance_basis", "interactions", "curves",
-             "verdict", "notes", "source", "significance", "failures"}
+             "verdict", "notes", "source", "significance", "failures", "time"}
 SCHEMA_CONFIG = {"config", "params", "per_window", "mean", "std", "ranks", "windows_won",
                  "wins_all_windows", "complete", "p_value_vs_best"}
 EXTRA_CONFIG = {"comparison", "n_failed", "windows_run", "status", "eliminated_at",
@@ -265,3 +265,22 @@ def test_axis_ticks_are_distinct_on_a_narrow_range() -> None:
     assert plot.startswith('<svg id="trend-lr" class="plot trend-plot"')
     assert ("<title>lr=0.1: median val_mse 2180.1, mean 2180.1 over 1 configurations</title>"
             in plot)
+
+
+def test_where_the_time_went_is_shown_when_trainers_reported_it(report: Report) -> None:
+    rows = [dataclasses.replace(r, duration_seconds=10.0, startup_seconds=1.0,
+                                data_seconds=0.5, train_seconds=7.5)
+            for r in rows_from_table(TABLE, PARAMS, model_root="/m")]
+    timed = build_report(rows, "val_mse", "minimize", source="results.csv")
+    time = json.loads(render_json(timed))["time"]
+    assert time["overhead_share"] == 0.25 and time["trials"] == timed.summary.n_trials - (
+        timed.summary.n_failed)
+    out = io.StringIO()
+    render_table(timed, out, color=False)
+    assert "time: overhead share 0.25 (of " in out.getvalue()
+    assert "overhead share 0.25" in render_html(timed)
+    # Trainers that do not say: nothing to show, and JSON says null.
+    assert json.loads(render_json(report))["time"]["overhead_share"] is None
+    plain = io.StringIO()
+    render_table(report, plain, color=False)
+    assert "overhead share" not in plain.getvalue()

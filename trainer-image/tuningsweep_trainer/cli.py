@@ -24,18 +24,20 @@ printed to stdout as one line, ``TUNINGSWEEP_RESULT {...}``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tuningsweep import reporting
 from tuningsweep.core import presets
-from tuningsweep.core.contract import ENV_DATA
+from tuningsweep.core.contract import ENV_DATA, ENV_DATA_CACHE, ENV_TRIAL_STARTED
 
 from . import config
 from .errors import EXIT_OK, BadInputError, TrainerError, TrainingFailedError
@@ -209,11 +211,25 @@ def _fmt(value: object) -> str:
     return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _trial_started(env: Mapping[str, str]) -> float:
+    """When the trial started (Unix seconds): as the executor says, else this process's
+    start (Linux), else now."""
+    with contextlib.suppress(ValueError):
+        return float(env.get(ENV_TRIAL_STARTED, ""))
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as uptime:
+            up = float(uptime.read().split()[0])
+        return time.time() - up + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.time()
+
+
 def _train(trial: config.TrialConfig, env: Mapping[str, str]) -> int:
     from .baseline import naive_baselines
-    from .data_source import load_window
     from .outputs import ModelOutput
-    from .preprocess import prepare
+    from .window_cache import prepared_window
 
     try:
         reporter = reporting.Reporter.from_env(
@@ -227,19 +243,27 @@ def _train(trial: config.TrialConfig, env: Mapping[str, str]) -> int:
     log.info("trial %s: %s on %s..%s from %s, up to %d epoch(s), params %s",
              trial.trial or "(unnamed)", trial.architecture, trial.window_start,
              trial.window_end, trial.data, trial.epochs, json.dumps(trial.given_params))
-    table = load_window(trial.data, trial.window_start, trial.window_end, trial.columns)
-    prepared = prepare(table, trial.columns)
+    data_started = time.time()
+    startup = data_started - _trial_started(env)
+    prepared, came_from = prepared_window(trial.data, trial.window_start, trial.window_end,
+                                          trial.columns, env.get(ENV_DATA_CACHE) or None)
+    data_seconds = time.time() - data_started
     train_part, val_part = prepared.train, prepared.validation
-    log.info("%d training and %d validation examples (validation from %s)",
-             len(train_part), len(val_part), dt.date.fromordinal(int(val_part.day[0])))
+    log.info("%d training and %d validation examples (validation from %s; window %s)",
+             len(train_part), len(val_part), dt.date.fromordinal(int(val_part.day[0])),
+             {"read": "read", "memory": "kept in memory", "disk": "from the cache"}[came_from])
     for line in prepared.report.lines():
         log.info("data: %s", line)
 
     from . import tf_runtime
 
+    tf_started = time.time()
     tf = tf_runtime.import_tensorflow(verbose=trial.verbose, threads=trial.tf_threads,
                                       seed=trial.seed)
     from . import training
+
+    startup += time.time() - tf_started
+    train_started = time.time()
 
     log.info("training on %s", tf_runtime.device_summary(tf))
     with output:
@@ -251,6 +275,10 @@ def _train(trial: config.TrialConfig, env: Mapping[str, str]) -> int:
         )
         result.metrics["missing_values"] = float(prepared.report.missing_values)
         result.metrics.update(naive_baselines(train_part.target, val_part.target))
+        # Where the trial's time went (results.csv's startup/data/train_seconds).
+        result.metrics.update({"startup_seconds": max(0.0, startup),
+                               "data_seconds": data_seconds,
+                               "train_seconds": time.time() - train_started})
         document = _result_document(trial, result)
         document["data_report"] = prepared.report.as_dict()
         model_file = output.save(result.model, result.history, document,

@@ -50,6 +50,7 @@ class PartitionFile:
 
     date: dt.date
     location: str
+    version: str = ""  # GCS: the object's size and generation (what a cache is keyed by)
 
     @property
     def fmt(self) -> str:
@@ -85,7 +86,14 @@ class PartitionedSource:
             BadInputError: the root does not exist, no partition falls in the window,
                 the window's partitions hold no rows, or a file is malformed.
         """
-        files = self.list_files(start, end)
+        return self.read(self.list_files(start, end), start, end)
+
+    def read(self, files: list[PartitionFile], start: dt.date, end: dt.date) -> Table:
+        """Read ``files`` (:meth:`list_files` of the window ``start``..``end``).
+
+        Raises:
+            BadInputError: as :meth:`table`.
+        """
         if not files:
             raise BadInputError(
                 f"no data for window {start}..{end} under {self.root!r} "
@@ -139,7 +147,8 @@ class PartitionedSource:
                     continue
                 for blob in client.list_blobs(bucket_name, prefix=partition):
                     if _data_file(blob.name):
-                        found.append(PartitionFile(day, f"gs://{bucket_name}/{blob.name}"))
+                        found.append(PartitionFile(day, f"gs://{bucket_name}/{blob.name}",
+                                                   f"{blob.size}:{blob.generation}"))
         except exceptions.NotFound:
             raise BadInputError(f"GCS bucket {bucket_name!r} of {self.root!r} does not exist") from None
         found.sort(key=lambda f: (f.date, f.location))

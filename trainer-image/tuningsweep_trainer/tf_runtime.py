@@ -28,6 +28,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: The thread pools' sizes once set: they cannot change after the runtime started, and a
+#: warm worker (one process, trial after trial) asks for the same sizes every trial.
+_threads_applied: tuple[int, int] | None = None
+
 _NOISE = (
     "All log messages before absl::InitializeLog() is called",
     "oneDNN custom operations are on",
@@ -72,10 +76,12 @@ def import_tensorflow(
     if not verbose:
         tf.get_logger().setLevel(logging.ERROR)
         logging.getLogger("absl").setLevel(logging.ERROR)
-    if threads is not None:
+    global _threads_applied
+    if threads is not None and threads != _threads_applied:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads[0])
             tf.config.threading.set_inter_op_parallelism_threads(threads[1])
+            _threads_applied = threads
         except RuntimeError:
             log.warning("TensorFlow runtime already started in this process: "
                         "TUNINGSWEEP_TF_THREADS not applied")
@@ -85,6 +91,9 @@ def import_tensorflow(
     if seed is not None:
         import keras
 
+        # A warm worker trains many trials in one process: a clean session first, so
+        # that a trial's initial weights and shuffles are those of a fresh process.
+        keras.backend.clear_session(free_memory=False)  # a warm worker freed it already
         keras.utils.set_random_seed(seed)
     return tf
 

@@ -48,7 +48,13 @@ from .common import (
     parse_today,
     print_warnings,
 )
-from .run_checks import check_reference_params, today_conflict, trainer_command, working_folder
+from .run_checks import (
+    check_reference_params,
+    today_conflict,
+    trainer_command,
+    warm_settings,
+    working_folder,
+)
 from .run_outcome import by_design, racing_saved, run_end
 from .run_recurring import RecurringRun, begin, describe_end, describe_start, finish, pick_run
 
@@ -83,6 +89,10 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--retry-failed", action="store_true", help="run failed trials again")
     p.add_argument("--no-reuse", action="store_true",
                    help="recurring sweeps: train every trial, reusing none of earlier runs'")
+    p.add_argument("--no-warm", dest="warm", action="store_false",
+                   help="a new trainer process per trial, each reading its window's data "
+                        "(default: each slot keeps a warm trainer that trains trial after "
+                        "trial and keeps the windows' data; not for spec.trainer.command)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=_handle)
 
@@ -240,11 +250,14 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
     parallel = args.parallel or max(1, len(gpus) or _cores())
     tf_threads = None if gpus else max(1, _cores() // parallel)
     folder = Path(location) / results.folder if is_local else None
+    workdir = default_workdir(is_local, folder)
     settings = LocalSettings(
         parallel=parallel, command=command, models_uri=models_uri,
-        workdir=default_workdir(is_local, folder), tf_threads=tf_threads,
+        workdir=workdir, tf_threads=tf_threads,
         gpus=gpus[:parallel], data=args.data, retry_failed=args.retry_failed,
-        reuse=start.reuse if start is not None and start.index is not None else None)
+        reuse=start.reuse if start is not None and start.index is not None else None,
+        warm=warm_settings(sweep, reference, args.trainer_command) if args.warm else None,
+        data_cache=workdir / "data-cache" if args.warm else None)
     _, total = count_trials(sweep.spec, windows)
     done = sum(1 for r in results.rows if r.status == "succeeded" or not args.retry_failed)
     events = Events()
@@ -252,8 +265,9 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
     if console is not None:
         from .run_display import ProgressEvents
         resumed = f", resuming with {done} done" if done else ""
+        warm = " (warm trainers)" if settings.warm is not None else ""
         console.print(f"[bold]{sweep.key}[/bold]: {total} trials on {len(windows)} window(s), "
-                      f"{parallel} at a time{resumed}; results: {results.results_uri}")
+                      f"{parallel} at a time{warm}{resumed}; results: {results.results_uri}")
         events = ProgressEvents(console, results, total, done)
         showing = events.progress
     executor = LocalExecutor(sweep, results, windows, settings, events)

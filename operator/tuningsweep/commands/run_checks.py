@@ -21,6 +21,7 @@ from pathlib import Path
 from ..core import presets
 from ..core.errors import FieldError, InvalidSpec, SpecError
 from ..core.spec import DateWindow, Sweep
+from ..executors.warm_pool import WORKER_MODULE, WarmSettings
 from .common import MissingDependency
 
 
@@ -38,6 +39,10 @@ def trainer_command(sweep: Sweep, override: str | None,
     elif sweep.spec.trainer.command:
         command = list(sweep.spec.trainer.command)
         field, cwd = "spec.trainer.command", folder
+    elif sweep.spec.trainer.function:
+        _check_function(sweep.spec.trainer.function, folder)
+        return [sys.executable, "-m", WORKER_MODULE, "--once", sweep.spec.trainer.function], \
+            False, folder
     else:
         if importlib.util.find_spec("tensorflow") is None:
             raise MissingDependency(
@@ -53,6 +58,39 @@ def trainer_command(sweep: Sweep, override: str | None,
         raise InvalidSpec([SpecError(field, f"command {exe!r} not found{where}",
                                      "check the name, or give an absolute path")])
     return command, False, cwd
+
+
+#: The reference trainer as a function of a warm worker (:mod:`..executors.warm_worker`).
+REFERENCE_FUNCTION = "tuningsweep_trainer.cli:main"
+
+
+def warm_settings(sweep: Sweep, reference: bool, override: str | None) -> WarmSettings | None:
+    """How a slot's warm worker runs the trainer; None for a trainer command (a process
+    per trial: a program cannot be called trial after trial)."""
+    if override:
+        return None
+    if reference:
+        return WarmSettings(REFERENCE_FUNCTION)
+    if sweep.spec.trainer.function:
+        return WarmSettings(sweep.spec.trainer.function)
+    return None
+
+
+def _check_function(function: str, folder: Path) -> None:
+    """The function's module must be importable from the manifest's folder."""
+    module = function.partition(":")[0]
+    sys.path.insert(0, str(folder))
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    finally:
+        sys.path.remove(str(folder))
+    if not found:
+        raise InvalidSpec([SpecError(
+            "spec.trainer.function", f"module {module!r} not found (modules are found in "
+            f"{folder} and the installed packages)",
+            "check the name, or install the package that holds it")])
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ..core.planner import Plan, Trial
 from ..core.results import ResultRow
+from ..core.time_split import time_split
 from ..executors.local import Events
 from ..io.results_store import ResultsStore
 
@@ -48,16 +49,19 @@ class ProgressEvents(Events):
         self.done = done
         self.failed = sum(1 for r in results.rows if r.status == "failed")
         self.reused = sum(1 for r in results.rows if r.reused_from)  # a recurring sweep's
+        self.time = time_split(results.rows)  # where the trials' time went, kept up to date
         self.live = console.is_terminal
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("running {task.fields[running]}"),
             TextColumn("failed {task.fields[failed]}"),
-            TextColumn("best {task.fields[best]}"), TimeRemainingColumn(),
+            TextColumn("best {task.fields[best]}"),
+            TextColumn("overhead {task.fields[overhead]}"), TimeRemainingColumn(),
             console=console, disable=not self.live,
         )
         self.task = self.progress.add_task(self._description(), total=total, completed=done,
-                                           running=0, failed=self.failed, best=self._best())
+                                           running=0, failed=self.failed, best=self._best(),
+                                           overhead=self._overhead())
 
     def _description(self) -> str:
         name = self.results.sweep.name
@@ -70,6 +74,11 @@ class ProgressEvents(Events):
         best = summary.config(summary.best)
         return f"{summary.best} {summary.metric}={_fmt(best.mean)}"
 
+    def _overhead(self) -> str:
+        """The share of trial time not spent training so far ("-" until a trainer says)."""
+        share = self.time.overhead_share
+        return "-" if share is None else f"{share:.2f}"
+
     def started(self, trial: Trial, running: int) -> None:
         self.progress.update(self.task, running=running)
 
@@ -78,17 +87,20 @@ class ProgressEvents(Events):
         if row.status == "failed":
             self.failed += 1
         self.reused += bool(row.reused_from)
+        self.time.add(row)
         self.progress.update(self.task, completed=self.done, running=running,
                              failed=self.failed, best=self._best(),
-                             description=self._description())
+                             description=self._description(), overhead=self._overhead())
         if not self.live:
             metric = self.results.sweep.spec.objective_metric
             value = row.metrics.get(metric)
             shown = f"{metric}={value:.6g}" if value is not None else row.error
             how = (f"reused from run {row.reused_from}" if row.reused_from
                    else f"{row.duration_seconds:.1f}s")
-            print(f"[{self.done}/{self.total}] {row.trial} {row.status} {shown} ({how})",
-                  flush=True)
+            overhead = "" if self.time.overhead_share is None else (
+                f"; sweep overhead {self._overhead()}")
+            print(f"[{self.done}/{self.total}] {row.trial} {row.status} {shown} "
+                  f"({how}{overhead})", flush=True)
 
     def planned(self, plan: Plan) -> None:
         if plan.stage > 0:

@@ -76,6 +76,9 @@ _MAX_WINDOWS = f"{_RACING} && has(self.search.racing.maxWindows)"
 # The CRD's copies of the cross-field rules of core/spec.py and core/spec_sections.py
 # that span sections of the spec; each names the field to change.
 _SPEC_RULES = (
+    Rule("!has(self.trainer) || !has(self.trainer.function) || !has(self.trainer.command)",
+         "is set together with trainer.command: give the command of a program or the "
+         "function of a Python trainer, not both", ".trainer.function"),
     Rule("!has(self.search) || !has(self.search.algorithm) || self.search.algorithm != "
          f"'auto' || self.architecture in {list(ARCHITECTURES)!r}",
          f"auto mode has built-in ranges only for {', '.join(ARCHITECTURES)}: use one of "
@@ -255,6 +258,12 @@ SPEC = Field(
                                default=DEFAULT_TRAINER_IMAGE, pattern=r"^\S+$"),
                 "command": Field("array", "command replacing the image entrypoint; locally, "
                                  "the command run per trial", items=Field("string")),
+                "function": Field("string", "a Python trainer function, MODULE:FUNCTION, "
+                                  "called once per trial (docs/bring-your-own-trainer.md): "
+                                  "locally each slot keeps a warm process calling it trial "
+                                  "after trial; in a Job's container it is run by python -m "
+                                  "tuningsweep.executors.warm_worker --once",
+                                  pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"),
                 "args": Field("array", "extra arguments", default=[], items=Field("string")),
                 "env": Field("array", "extra environment variables", default=[],
                              items=Field("object", properties={

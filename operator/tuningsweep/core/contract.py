@@ -42,6 +42,12 @@ ENV_METRICS_FILE = "TUNINGSWEEP_METRICS_FILE"
 #: Optional: ``N`` (intra- and inter-op threads) or ``INTRA,INTER``; the local runner
 #: sets it to split the machine's cores between concurrent trials.
 ENV_TF_THREADS = "TUNINGSWEEP_TF_THREADS"
+#: Optional: when the executor started the trial (Unix seconds), so that a trainer can
+#: report its ``startup_seconds`` (process start and imports; near 0 in a warm worker).
+ENV_TRIAL_STARTED = "TUNINGSWEEP_TRIAL_STARTED"
+#: Optional: a local folder where a trainer may keep windows' data for the next trials
+#: (the reference trainer does, keyed by the data's fingerprint; the local runner sets it).
+ENV_DATA_CACHE = "TUNINGSWEEP_DATA_CACHE"
 #: Optional retry knobs of the reporter's pushes.
 ENV_PUSH_ATTEMPTS = "TUNINGSWEEP_PUSH_ATTEMPTS"
 ENV_PUSH_BACKOFF = "TUNINGSWEEP_PUSH_BACKOFF_SECONDS"

@@ -49,6 +49,8 @@ EXIT_BAD_INPUT = 2  # the trainer contract: retrying cannot help
 #: one FailJob rule, the trainer's exit code 2 (bad input).
 REASON_POD_FAILURE_POLICY = "PodFailurePolicy"
 CONTAINER = "trainer"
+#: The container's command for ``spec.trainer.function`` (the image's Python runs it).
+FUNCTION_COMMAND = ("python", "-m", "tuningsweep.executors.warm_worker", "--once")
 
 # Evicted and preempted pods are retried without counting; bad input fails the Job at once.
 _POD_FAILURE_POLICY: dict[str, Any] = {"rules": [
@@ -114,6 +116,9 @@ def build_job(
     }
     if trainer.command:
         container["command"] = list(trainer.command)
+    elif trainer.function:
+        # One trial per pod: the function called once, as a process per trial would.
+        container["command"] = [*FUNCTION_COMMAND, trainer.function]
     if trainer.args:
         container["args"] = list(trainer.args)
     pod: dict[str, Any] = {

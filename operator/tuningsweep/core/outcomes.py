@@ -101,6 +101,13 @@ def failure_text(end: TrialEnd, objective: str) -> str:
     return ""
 
 
+def _seconds(value: float | None) -> float:
+    """A reported duration for a ``*_seconds`` column (NaN: not reported or not valid)."""
+    if value is None or not math.isfinite(value) or value < 0:
+        return math.nan
+    return round(float(value), 3)
+
+
 def trial_row(sweep: Sweep, end: TrialEnd) -> ResultRow:
     """The result row of a finished trial (see the module docstring)."""
     spec = sweep.spec
@@ -124,5 +131,8 @@ def trial_row(sweep: Sweep, end: TrialEnd) -> ResultRow:
         started_at=end.started_at, finished_at=end.finished_at,
         duration_seconds=round(end.duration_seconds, 3),
         gpu_seconds=round(end.duration_seconds * end.gpus, 3),
+        startup_seconds=_seconds(final.get("startup_seconds")),
+        data_seconds=_seconds(final.get("data_seconds")),
+        train_seconds=_seconds(final.get("train_seconds")),
         model_uri=end.model_uri if status == "succeeded" else "", job=end.job, error=error,
     )

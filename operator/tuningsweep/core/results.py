@@ -22,9 +22,12 @@ ParamValue = float | int | str
 TrialStatus = Literal["succeeded", "failed", "stopped"]
 STATUSES: tuple[TrialStatus, ...] = ("succeeded", "failed", "stopped")
 
+#: Where a trial's time went, as its trainer reported it (empty when it did not):
+#: starting (process, imports), reading and preparing data, training.
+TIME_SPLIT_COLUMNS: tuple[str, ...] = ("startup_seconds", "data_seconds", "train_seconds")
 IDENTITY_COLUMNS: tuple[str, ...] = (
     "sweep", "trial", "config", "window", "window_start", "window_end", "status",
-    "started_at", "finished_at", "duration_seconds", "gpu_seconds",
+    "started_at", "finished_at", "duration_seconds", "gpu_seconds", *TIME_SPLIT_COLUMNS,
 )
 TRAILING_COLUMNS: tuple[str, ...] = ("model_uri", "job", "error", "reused_from")
 PARAM_PREFIX = "param."
@@ -48,6 +51,9 @@ class ResultRow:
     finished_at: str = ""
     duration_seconds: float = 0.0
     gpu_seconds: float = 0.0
+    startup_seconds: float = math.nan  # NaN (an empty cell): not reported
+    data_seconds: float = math.nan
+    train_seconds: float = math.nan
     model_uri: str = ""
     job: str = ""
     error: str = ""
@@ -107,7 +113,8 @@ def _row_cells(r: ResultRow, param_names: Sequence[str],
     return [
         r.sweep, r.trial, r.config, r.window, r.window_start, r.window_end, r.status,
         r.started_at, r.finished_at, _format_number(r.duration_seconds),
-        _format_number(r.gpu_seconds),
+        _format_number(r.gpu_seconds), _format_number(r.startup_seconds),
+        _format_number(r.data_seconds), _format_number(r.train_seconds),
         *(format_value(r.params[p]) if p in r.params else "" for p in param_names),
         *(_format_number(r.metrics[m]) if m in r.metrics else "" for m in metric_names),
         r.model_uri, r.job, _text(r.error), r.reused_from,
@@ -184,6 +191,10 @@ def _float_or_zero(text: str) -> float:
     return float(text) if text else 0.0
 
 
+def _float_or_nan(text: str) -> float:
+    return float(text) if text else math.nan
+
+
 def parse_csv(text: str) -> list[ResultRow]:
     """Parse results CSV text (as written by :func:`render_csv`) back into rows.
 
@@ -228,6 +239,9 @@ def parse_csv(text: str) -> list[ResultRow]:
                 started_at=get("started_at"), finished_at=get("finished_at"),
                 duration_seconds=_float_or_zero(get("duration_seconds")),
                 gpu_seconds=_float_or_zero(get("gpu_seconds")),
+                startup_seconds=_float_or_nan(get("startup_seconds")),
+                data_seconds=_float_or_nan(get("data_seconds")),
+                train_seconds=_float_or_nan(get("train_seconds")),
                 model_uri=get("model_uri"), job=get("job"), error=get("error"),
                 reused_from=get("reused_from"),
             ))

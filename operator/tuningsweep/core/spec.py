@@ -191,6 +191,9 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
     schedule = raw.get("schedule")
     warm_start = warm_start_section(search.get("warmStart"), schedule, err)
     check_fast_without_fast_mode(raw, err)
+    if raw["trainer"].get("function") and raw["trainer"].get("command"):
+        err("trainer.function", "is set together with trainer.command",
+            "give the command of a program or the function of a Python trainer, not both")
 
     objective = raw["objective"]
     trainer = raw["trainer"]
@@ -232,6 +235,7 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
             priority_class_name=trainer.get("priorityClassName"),
             queue_name=trainer.get("queueName"),
             automount_service_account_token=bool(trainer.get("automountServiceAccountToken")),
+            function=trainer.get("function") or None,
         ),
         data=raw["data"],
         results=output.get("results") or None,

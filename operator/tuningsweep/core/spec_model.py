@@ -116,6 +116,7 @@ class Trainer:
     priority_class_name: str | None = None
     queue_name: str | None = None  # Kueue LocalQueue: Jobs are created suspended
     automount_service_account_token: bool = False  # no API token in trial pods unless asked
+    function: str | None = None  # a Python trainer, MODULE:FUNCTION, called per trial
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,12 @@ Process handling:
   them cleanly (SIGTERM, then SIGKILL after a grace period) and writes what finished.
   Where ``setpriv`` exists the trial also gets a parent-death signal, so even a
   SIGKILLed runner leaves no orphaned trainers behind.
+* Warm workers (``LocalSettings.warm``, the default for the reference trainer and a
+  trainer function): each slot keeps one process that trains trial after trial
+  (:mod:`.warm_pool`, :mod:`.warm_worker`), so a trial does not pay the interpreter's and
+  TensorFlow's start again. A worker that dies fails only its current trial, recorded
+  exactly as a process that died. Early stopping interrupts a trial inside its worker
+  (``SIGUSR1``), which stays; Ctrl-C and the failure budget stop the workers.
 * Threads are split: with N parallel trials on C cores each trainer gets C // N
   TensorFlow threads; with GPUs each trial sees one GPU through CUDA_VISIBLE_DEVICES.
 """
@@ -38,8 +44,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.contract import (
+    ENV_DATA_CACHE,
     ENV_METRICS_FILE,
     ENV_TF_THREADS,
+    ENV_TRIAL_STARTED,
     MetricsLog,
     trial_env,
     trial_model_uri,
@@ -61,6 +69,7 @@ from .trial_files import (
     pdeathsig_prefix,
     read_metrics_log,
 )
+from .warm_pool import WarmSettings, Worker
 
 TERMINATE_GRACE_S = 5.0
 EPOCH_POLL_S = 0.5  # how often running trials' epochs are read when early stopping is on
@@ -82,6 +91,8 @@ class LocalSettings:
     # A recurring sweep's run: a trial's row copied from an earlier run, or None to
     # train it (core/recurring.py).
     reuse: Callable[[Trial], ResultRow | None] | None = None
+    warm: WarmSettings | None = None  # a warm worker per slot instead of a process per trial
+    data_cache: Path | None = None  # where trainers keep windows' data (TUNINGSWEEP_DATA_CACHE)
 
 
 @dataclass
@@ -93,6 +104,8 @@ class _Running:
     metrics_file: Path
     log_file: Path
     gpu: str | None
+    worker: Worker | None = None  # the warm worker running it (None: its own process)
+    code: int | None = None  # its exit status, once known
 
 
 @dataclass
@@ -143,6 +156,8 @@ class LocalExecutor:
         self._running: dict[str, _Running] = {}
         self._exits = ProcessExits()
         self._free_gpus = list(settings.gpus)
+        self._idle: list[Worker] = []  # warm workers waiting for a trial
+        self._workers_started = 0
         self._prefix = pdeathsig_prefix()
         # The rows that count, kept as a Ledger so that deciding costs the same at any
         # size. A failed trial is done unless it is one of the failures --retry-failed
@@ -171,7 +186,39 @@ class LocalExecutor:
         if self.settings.gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpu or ""
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env[ENV_TRIAL_STARTED] = repr(time.time())
+        if self.settings.data_cache is not None:
+            env.setdefault(ENV_DATA_CACHE, str(self.settings.data_cache))
         return env
+
+    def _new_worker(self, gpu: str | None, env: dict[str, str]) -> Worker:
+        """A new warm worker for ``gpu``'s slot, its output in ``workers/worker-N.log``."""
+        assert self.settings.warm is not None
+        self._workers_started += 1
+        folder = self.settings.workdir / "workers"
+        folder.mkdir(parents=True, exist_ok=True)
+        log_file = folder / f"worker-{self._workers_started}.log"
+        log_file.unlink(missing_ok=True)
+        return Worker(self._prefix, self.settings.warm, env, log_file, gpu)
+
+    def _start_warm(self, env: dict[str, str], log_file: Path, gpu: str | None) -> Worker:
+        """Hand the trial to the slot's idle worker, else to a new one."""
+        args = self.sweep.spec.trainer.args
+        for i, idle in enumerate(self._idle):
+            if idle.gpu == gpu:
+                del self._idle[i]
+                try:
+                    idle.send(env, args, log_file)
+                    return idle
+                except OSError:
+                    idle.kill()  # it died while idle: that costs no trial
+                break
+        worker = self._new_worker(gpu, env)
+        # A worker that dies at once (its trainer's module does not import) fails this
+        # trial: its reply pipe ends and its exit status and log are the trial's.
+        with contextlib.suppress(OSError):
+            worker.send(env, args, log_file)
+        return worker
 
     def _start(self, trial: Trial) -> bool:
         """Start the trial's process; False when an earlier run's row was reused instead."""
@@ -191,10 +238,19 @@ class LocalExecutor:
         # A retried or resumed trial must not read a previous attempt's final record.
         metrics_file.unlink(missing_ok=True)
         gpu = self._free_gpus.pop(0) if self._free_gpus else None
+        env = self._env(trial, metrics_file, gpu)
+        if self.settings.warm is not None:
+            log_file.write_bytes(b"")  # the worker appends the trial's output
+            worker = self._start_warm(env, log_file, gpu)
+            self._running[trial.id] = _Running(trial, worker.process, _now(), time.monotonic(),
+                                               metrics_file, log_file, gpu, worker)
+            self._exits.watch_reply(trial.id, worker.reply_fd)
+            self.events.started(trial, len(self._running))
+            return True
         command = [*self._prefix, *self.settings.command, *self.sweep.spec.trainer.args]
         with log_file.open("wb") as log:
             process = subprocess.Popen(
-                command, env=self._env(trial, metrics_file, gpu), stdout=log,
+                command, env=env, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         self._running[trial.id] = _Running(trial, process, _now(), time.monotonic(),
@@ -204,12 +260,12 @@ class LocalExecutor:
         return True
 
     def _row(self, run: _Running, log: MetricsLog) -> ResultRow:
-        code = run.process.returncode
+        code = run.process.returncode if run.code is None else run.code
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         end = TrialEnd(
             trial=run.trial, exited_ok=code == 0,
             # the log is read only when the trial failed: a success does not need it
-            failure=f"trainer {how}: {error_tail(run.log_file)}" if code != 0 else "",
+            failure=f"trainer {how}: {self._error_tail(run)}" if code != 0 else "",
             final=log.final,
             no_final=f"trainer exited 0 without reporting final metrics ({ENV_METRICS_FILE})",
             started_at=run.started_at.isoformat(), finished_at=_now().isoformat(),
@@ -220,8 +276,30 @@ class LocalExecutor:
         )
         return trial_row(self.sweep, end)
 
+    def _error_tail(self, run: _Running) -> str:
+        """The trial's last words; a worker that died before the trial wrote anything
+        (it could not import the trainer) has them in its own log."""
+        tail = error_tail(run.log_file)
+        if not tail and run.worker is not None:
+            tail = error_tail(run.worker.log_file)
+        return tail
+
+    def _end_warm(self, run: _Running) -> None:
+        """The trial's worker replied or died: note its exit status, keep or retire it."""
+        worker = run.worker
+        assert worker is not None
+        run.code = worker.result()
+        if run.code is None:
+            run.code = worker.died()  # the worker's exit status is the trial's, as cold
+        elif worker.worn:
+            worker.close()
+        else:
+            self._idle.append(worker)
+
     def _collect(self, trial_id: str) -> ResultRow:
         run = self._running.pop(trial_id)
+        if run.worker is not None:
+            self._end_warm(run)
         if run.gpu is not None:
             self._free_gpus.append(run.gpu)
         log = read_metrics_log(run.metrics_file)  # read once: the row and the curve
@@ -240,6 +318,8 @@ class LocalExecutor:
     def stop_all(self) -> None:
         """Stop every running trial: SIGTERM, then SIGKILL after a grace period."""
         for run in self._running.values():
+            if run.worker is not None:
+                self._exits.forget(run.worker.reply_fd)
             if run.process.poll() is None:
                 # The trial may exit between poll() and the signal.
                 with contextlib.suppress(ProcessLookupError):
@@ -252,7 +332,17 @@ class LocalExecutor:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(run.process.pid, signal.SIGKILL)
                 run.process.wait()
+            if run.worker is not None:
+                run.worker.close_fds()
         self._running.clear()
+        self.close_workers()
+
+    def close_workers(self) -> None:
+        """Retire the idle warm workers (the sweep is over or being stopped)."""
+        for worker in self._idle:
+            worker.retire()  # all at once: they exit in parallel
+        while self._idle:
+            self._idle.pop().close()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -273,14 +363,23 @@ class LocalExecutor:
     def _stop(self, trial_id: str, reason: str) -> ResultRow:
         """End a trial early stopping chose: terminate it, record a ``stopped`` row."""
         run = self._running.pop(trial_id)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.process.pid, signal.SIGTERM)
-        try:
-            run.process.wait(TERMINATE_GRACE_S)
-        except subprocess.TimeoutExpired:
+        if run.worker is not None:
+            # Interrupted inside its worker, which stays for the slot's next trial; one
+            # that does not answer within the grace period is stopped with its trial.
+            self._exits.forget(run.worker.reply_fd)
+            if run.worker.interrupt(TERMINATE_GRACE_S) and not run.worker.worn:
+                self._idle.append(run.worker)
+            else:
+                run.worker.kill()
+        else:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(run.process.pid, signal.SIGKILL)
-            run.process.wait()
+                os.killpg(run.process.pid, signal.SIGTERM)
+            try:
+                run.process.wait(TERMINATE_GRACE_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(run.process.pid, signal.SIGKILL)
+                run.process.wait()
         if run.gpu is not None:
             self._free_gpus.append(run.gpu)
         log = read_metrics_log(run.metrics_file)
@@ -364,6 +463,7 @@ class LocalExecutor:
             self._record(finished)  # the budget ran out, Ctrl-C, an error: still recorded
             if outcome.stopped_reason is not None:
                 self.stop_all()
+            self.close_workers()
             self._exits.close()
         return outcome
 

@@ -10,8 +10,10 @@ and the next one starting (``bench/optuna_compare.py`` measures it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import select
 import selectors
 import subprocess
 import threading
@@ -53,6 +55,29 @@ class ProcessExits:
         threading.Thread(target=self._wait, args=(trial_id, process), daemon=True,
                          name=f"wait-{trial_id}").start()
 
+    def watch_reply(self, trial_id: str, fd: int) -> None:
+        """Report ``trial_id`` from :meth:`next` once ``fd`` is readable: a warm worker's
+        reply descriptor (:mod:`.warm_pool`), which gets its reply or, should the worker
+        die, end of file. The caller reads it."""
+        if self._selector is not None:
+            self._selector.register(fd, selectors.EVENT_READ, (trial_id, None))
+            return
+        threading.Thread(target=self._wait_readable, args=(trial_id, fd), daemon=True,
+                         name=f"wait-{trial_id}").start()
+
+    def _wait_readable(self, trial_id: str, fd: int) -> None:
+        try:
+            select.select([fd], [], [])
+        except (OSError, ValueError):
+            return  # closed under it: the trial was stopped, and is not reported
+        self._queue.put(trial_id)
+
+    def forget(self, fd: int) -> None:
+        """Stop watching a reply descriptor (its trial was stopped before it replied)."""
+        if self._selector is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(fd)
+
     def _wait(self, trial_id: str, process: subprocess.Popen[bytes]) -> None:
         process.wait()
         self._queue.put(trial_id)
@@ -66,8 +91,9 @@ class ProcessExits:
             for key, _ in self._selector.select(timeout):
                 trial_id, process = key.data
                 self._selector.unregister(key.fd)
-                os.close(key.fd)
-                process.wait()  # it has ended: this only collects the exit status
+                if process is not None:
+                    os.close(key.fd)
+                    process.wait()  # it has ended: this only collects the exit status
                 self._ready.append(trial_id)
             return self._ready.popleft() if self._ready else None
         try:
@@ -79,6 +105,7 @@ class ProcessExits:
         """Release the pidfds of processes not reported yet (the runner is done)."""
         if self._selector is not None:
             for key in list(self._selector.get_map().values()):
-                os.close(key.fd)
+                if key.data[1] is not None:  # a reply descriptor is its worker's to close
+                    os.close(key.fd)
             self._selector.close()
             self._selector = None

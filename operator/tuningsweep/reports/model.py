@@ -14,6 +14,7 @@ from tuningsweep.core.baseline import BaselineComparison, compare_with_baseline
 from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, windowed_learning_curves
 from tuningsweep.core.results import ResultRow
 from tuningsweep.core.summary import Goal, Summary, summarize
+from tuningsweep.core.time_split import TimeSplit, time_split
 from tuningsweep.core.trends import Trends, trends_from_summary
 from tuningsweep.reports.objective import DEFAULT_GOAL, infer_goal
 
@@ -43,6 +44,8 @@ class Report:
     best_windows: Mapping[str, str] = field(default_factory=dict)
     #: Each configuration against the trainer's naive baseline (None: none reported).
     baseline: BaselineComparison | None = None
+    #: Where the trials' time went (startup, data, training; the overhead share).
+    time: TimeSplit = field(default_factory=TimeSplit)
 
 
 def trial_failures(rows: Sequence[ResultRow]) -> tuple[TrialFailure, ...]:
@@ -92,4 +95,4 @@ def build_report(
     windows_of = {r.trial: r.window for r in rows if r.trial in best_histories}
     return Report(source, summary, trends, curves, best_histories, tuple(notes),
                   trial_failures(rows), windows_of,
-                  compare_with_baseline(rows, summary.metric, goal))
+                  compare_with_baseline(rows, summary.metric, goal), time_split(rows))

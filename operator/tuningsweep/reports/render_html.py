@@ -228,6 +228,8 @@ def render_html(report: Report, *, top: int = DEFAULT_HTML_TOP) -> str:
     sections.append(f'<section id="guide" class="guide"><h2>How to read this</h2>{_GUIDE}</section>')
     meta = (f"{esc(report.source)} · {len(s.configs)} configurations ({s.n_complete} complete) · "
             f"{s.n_trials} trials ({s.n_failed} failed, {s.n_stopped} stopped early) · windows {esc(', '.join(s.windows) or 'none')}")
+    if report.time.text():
+        meta += f" · {esc(report.time.text())}"
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'

@@ -27,7 +27,10 @@ paired t-interval of (configuration - best) over ``comparison.windows`` common w
 Also extras: ``failures`` lists every failed trial (``trial``, ``config``, ``window``,
 ``error``); ``curves`` has, with several windows, ``relative`` (``ratio`` or
 ``difference``: its ``epochs`` are relative to each window's level) and ``windows``
-(each window's own curve, level and convergence epoch).
+(each window's own curve, level and convergence epoch). ``time`` says where the trials'
+time went: ``trials`` (those that reported ``train_seconds``), ``trial_seconds``,
+``startup_seconds``, ``data_seconds``, ``train_seconds`` and ``overhead_share``
+(``1 - train / trial``; ``null`` when no trainer reported its training time).
 
 When the trainer reported a naive baseline (``baseline_<metric>``, see
 :mod:`tuningsweep.core.baseline`), top-level ``baseline`` has its ``metric``, its
@@ -224,7 +227,18 @@ def _report_dict(report: Report) -> dict[str, Any]:
                       "error": f.error} for f in report.failures],
         "notes": list(report.notes),
         "source": report.source,
+        "time": _time(report),
     }
+
+
+def _time(report: Report) -> dict[str, Any]:
+    """Where the trials' time went (the trials that reported their training time)."""
+    t = report.time
+    share = t.overhead_share
+    return {"trials": t.trials, "trial_seconds": round(t.duration, 3),
+            "startup_seconds": round(t.startup, 3), "data_seconds": round(t.data, 3),
+            "train_seconds": round(t.train, 3),
+            "overhead_share": None if share is None else round(share, 4)}
 
 
 def render_json(report: Report) -> str:

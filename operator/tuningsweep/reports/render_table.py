@@ -253,6 +253,8 @@ def render_table(report: Report, file: IO[str], *, top: int = DEFAULT_TOP, color
         "early), windows: "
         f"{', '.join(summary.windows) or 'none'} (w0 = most recent)"
     )
+    if report.time.text():
+        console.print(f"time: {report.time.text()}", markup=False, highlight=False)
     if summary.configs:
         # Parameters beside the numbers when the terminal is wide enough, else below them.
         wide = console.width >= _WIDE_CONSOLE
