@@ -43,3 +43,17 @@ def test_operator_model_uri_follows_the_layout(output: str) -> None:
         layout.sweep_models(sweep.namespace, sweep.name, "gs://b/r", sweep.spec.models),
         "c0001-w0")
     assert model_uri_for(sweep, "c0001-w0", "gs://b/r") == expected
+
+
+def test_one_rule_names_a_days_data_folder_for_the_operator_and_the_trainer() -> None:
+    import datetime as dt
+
+    from tuningsweep.core.records.layout import partition_date, partition_folder
+
+    day = dt.date(2026, 2, 28)
+    for name in ("date=2026-02-28", "date=2026-02-28/", "gs://b/daily/date=2026-02-28/",
+                 "/data/daily/date=2026-02-28", partition_folder(day)):
+        assert partition_date(name) == day, name
+    for name in ("date=2026-02-30", "xdate=2026-02-28", "date=2026-2-28",
+                 "date=2026-02-28.csv", "daily", ""):
+        assert partition_date(name) is None, name

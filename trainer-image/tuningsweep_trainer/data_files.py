@@ -22,7 +22,6 @@ import importlib
 import io
 import logging
 import os
-import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tuningsweep.core.records.layout import is_data_file, partition_date, partition_folder
 
 from . import gcs, schema
 from .columns import FIXED, ColumnSpec
@@ -39,7 +40,6 @@ from .table import Table, read_csv, read_parquet
 
 log = logging.getLogger(__name__)
 
-PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 FORMATS = ("csv", "parquet")
 _DOWNLOAD_THREADS = 8
 
@@ -56,20 +56,6 @@ class PartitionFile:
     def fmt(self) -> str:
         """``csv`` or ``parquet``, from the file name."""
         return "parquet" if self.location.endswith(".parquet") else "csv"
-
-
-def _data_file(name: str) -> bool:
-    return name.endswith(".csv") or name.endswith(".parquet")
-
-
-def _partition_date(name: str) -> dt.date | None:
-    match = PARTITION_RE.match(name.strip("/").rsplit("/", 1)[-1])
-    if match is None:
-        return None
-    try:
-        return dt.date.fromisoformat(match.group(1))
-    except ValueError:
-        return None
 
 
 class PartitionedSource:
@@ -121,11 +107,11 @@ class PartitionedSource:
             raise BadInputError(f"data folder {self.root!r} does not exist or is not a folder")
         found: list[PartitionFile] = []
         for entry in sorted(os.scandir(root), key=lambda e: e.name):
-            day = _partition_date(entry.name)
+            day = partition_date(entry.name)
             if day is None or not (start <= day <= end) or not entry.is_dir():
                 continue
             for name in sorted(os.listdir(entry.path)):
-                if _data_file(name):
+                if is_data_file(name):
                     found.append(PartitionFile(day, os.path.join(entry.path, name)))
         return found
 
@@ -142,11 +128,11 @@ class PartitionedSource:
             partitions = sorted(pages.prefixes)
             found: list[PartitionFile] = []
             for partition in partitions:
-                day = _partition_date(partition)
+                day = partition_date(partition)
                 if day is None or not (start <= day <= end):
                     continue
                 for blob in client.list_blobs(bucket_name, prefix=partition):
-                    if _data_file(blob.name):
+                    if is_data_file(blob.name):
                         found.append(PartitionFile(day, f"gs://{bucket_name}/{blob.name}",
                                                    f"{blob.size}:{blob.generation}"))
         except exceptions.NotFound:
@@ -213,7 +199,7 @@ def write_partitions(
         bucket = gcs.client().bucket(bucket_name)
     written: list[str] = []
     for day, examples in days:
-        rel = f"date={day.isoformat()}/part-0.{fmt}"
+        rel = f"{partition_folder(day)}/part-0.{fmt}"
         payload = _encode_parquet(examples) if fmt == "parquet" else _encode_csv(examples)
         if bucket is not None:
             name = f"{prefix}/{rel}" if prefix else rel

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from ..core.records.layout import partition_date
 from ..core.records.reuse import data_fingerprint
 from ..core.spec.parse import DateWindow
 from .errors import StorageError
-from .partitions import LIST_TIMEOUT_S, DataFolderMissing, is_data_folder, partition_date
+from .partitions import LIST_TIMEOUT_S, DataFolderMissing, is_data_folder
 
 
 def _local_entries(root: str) -> list[tuple[object, ...]]:

@@ -11,6 +11,8 @@ write is placed by these names and rules, so they cannot drift apart::
         models/<trial>/                    trial models, unless spec.output.models is set
     <models>/<namespace>/<name>/<trial>/   trial models when spec.output.models is set
         history.json                       per-epoch metrics (learning curves)
+    <data>/date=YYYY-MM-DD/*.csv|*.parquet one folder per day of the training data
+
 
 Pure string rules (no I/O, no imports beyond the standard library), so the trainer image
 can use them as well as the operator side. Locations are URIs or paths joined with
@@ -18,6 +20,9 @@ can use them as well as the operator side. Locations are URIs or paths joined wi
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import re
 
 RESULTS_CSV = "results.csv"
 SUMMARY_CSV = "summary.csv"
@@ -57,3 +62,36 @@ def sweep_models(namespace: str, name: str, results: str, models: str | None) ->
 def trial_model(sweep_models_uri: str, trial_id: str) -> str:
     """A trial's model location under its sweep's models location."""
     return join(sweep_models_uri, trial_id)
+
+
+#: A day's folder of data files: ``date=YYYY-MM-DD`` (Hive-style, as BigQuery exports,
+#: Spark and pyarrow write them).
+_PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+#: The data files a day's folder may hold.
+DATA_SUFFIXES = (".csv", ".parquet")
+
+
+def partition_date(name: str) -> dt.date | None:
+    """The day of a ``date=YYYY-MM-DD`` folder: its name, or a path ending in it (with or
+    without a trailing ``/``); None for anything else, an impossible date included.
+
+    The one rule the operator side (listing, coverage, fingerprints) and the trainer
+    (reading a window) share, so they always agree on which days a folder has.
+    """
+    match = _PARTITION.fullmatch(name.strip("/").rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def partition_folder(day: dt.date) -> str:
+    """The folder name of ``day``'s data: ``date=YYYY-MM-DD``."""
+    return f"date={day.isoformat()}"
+
+
+def is_data_file(name: str) -> bool:
+    """Whether ``name`` is a data file a day's folder may hold (``.csv``, ``.parquet``)."""
+    return name.endswith(DATA_SUFFIXES)
