@@ -23,7 +23,7 @@ from ..core.planning.outcomes import TrialEnd, trial_row
 from ..core.planning.planner import Trial
 from ..core.records import naming
 from ..core.records.results import ResultRow
-from ..core.search.early_stopping import EpochCurves
+from ..core.search.early_stopping import CurveBook, EpochCurves
 from ..core.spec.parse import Sweep
 from .ports import JobsApi, MetricsSource
 
@@ -39,8 +39,7 @@ class TrialCleanup:
         self.name = name
         self.since = since  # when the sweep was created: curves start there
         self.retention = retention
-        self._kept: EpochCurves | None = None
-        self._unfolded: set[str] = set()  # finished trials whose curves are not kept yet
+        self._book: CurveBook | None = None  # created at the first poll (early stopping)
         self._durable_at: dict[str, float] = {}
         self._deleted: set[str] = set()
 
@@ -54,24 +53,19 @@ class TrialCleanup:
         spec = sweep.spec
         if spec.early_stopping is None:
             return None
-        if self._kept is None:
-            self._kept = EpochCurves(maximize=spec.objective_goal == "maximize")
-            self._unfolded.update(recorded)
-        kept = self._kept
-        self._unfolded.update(j.trial for j in jobs if j.finished)
-        running = [j.trial for j in jobs if j.running]
+        if self._book is None:
+            self._book = CurveBook(maximize=spec.objective_goal == "maximize")
+        book = self._book
+        book.open(recorded)
+        book.ended(j.trial for j in jobs if j.finished)
+        running = {j.trial: naming.window_of(j.trial) for j in jobs if j.running}
         if not running:
-            kept.set_running({})
-            return kept  # nobody to judge: finished curves wait for the next query
-        finished = sorted(t for t in self._unfolded if t not in kept)
+            book.curves.set_running({})
+            return book.curves  # nobody to judge: finished curves wait for the next query
         found = await self.source.query_curves(
-            self.namespace, self.name, sorted({*running, *finished}),
+            self.namespace, self.name, sorted({*running, *book.to_read()}),
             spec.objective_metric, self.since, time.time())
-        for trial in finished:
-            kept.finish(trial, naming.window_of(trial), found.get(trial, {}))
-        self._unfolded.clear()
-        kept.set_running({t: (naming.window_of(t), found.get(t, {})) for t in running})
-        return kept
+        return book.update(found, running)
 
     async def stop(self, sweep: Sweep, stops: Mapping[str, str], jobs: Mapping[str, JobState],
                    trials: Mapping[str, Trial], curves: EpochCurves | None) -> list[ResultRow]:
@@ -86,7 +80,8 @@ class TrialCleanup:
         # groups are removed once the rows are durable).
         latest = await self.source.query_trials(self.namespace, self.name, sorted(stops))
         await self.api.delete_jobs(self.namespace, self.name, sorted(stops))
-        self._unfolded.update(stops)  # their curves are kept at the next query
+        if self._book is not None:
+            self._book.ended(stops)  # their curves are kept at the next query
         now = time.time()
         metric = sweep.spec.objective_metric
         gpus = gpus_requested(sweep)

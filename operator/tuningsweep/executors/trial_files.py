@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..core.records.contract import MetricsLog, parse_metrics_log
 from ..core.records.results import ResultRow
-from ..core.search.early_stopping import EpochCurves
+from ..core.search.early_stopping import CurveBook, EpochCurves
 
 ERROR_TAIL_LINES = 40
 ERROR_TAIL_CHARS = 1500
@@ -55,19 +55,16 @@ def pdeathsig_prefix() -> list[str]:
 
 
 class TrialCurves:
-    """The objective per epoch of a local sweep's trials, as early stopping reads them.
-
-    A finished trial's metrics file is read once (:meth:`finished`; those of an earlier
-    run at the first :meth:`now`) and kept in an :class:`EpochCurves`; each poll then
-    reads only the running trials' files, whatever the number of rows.
+    """The objective per epoch of a local sweep's trials, as early stopping reads them:
+    the metrics files' per-epoch records, kept in a :class:`CurveBook` (a finished
+    trial's file is read once; each poll reads only the running trials' files).
     """
 
     def __init__(self, workdir: Path, metrics_file: str, metric: str, maximize: bool) -> None:
         self.workdir = workdir
         self.metrics_file = metrics_file
         self.metric = metric
-        self._kept: EpochCurves | None = None
-        self._maximize = maximize
+        self.book = CurveBook(maximize)
 
     def _read(self, trial_id: str, log: MetricsLog | None = None) -> dict[int, float]:
         if log is None:
@@ -75,17 +72,14 @@ class TrialCurves:
         return {e: m[self.metric] for e, m in log.epochs.items() if self.metric in m}
 
     def finished(self, row: ResultRow, log: MetricsLog | None = None) -> None:
-        """A trial has its row: keep its curve (it will not change any more), from
-        ``log`` when the caller has just read its metrics file."""
-        if self._kept is not None:
-            self._kept.finish(row.trial, row.window, self._read(row.trial, log))
+        """A trial has its row: keep its curve, from ``log`` when the caller has just read
+        its metrics file."""
+        if self.book.opened:
+            self.book.fold(row.trial, row.window, self._read(row.trial, log))
 
     def now(self, rows: Iterable[ResultRow], running: Mapping[str, str]) -> EpochCurves:
         """Every curve, the running trials' (trial -> window) read afresh; ``rows`` (the
         rows that count) are folded in at the first call only."""
-        if self._kept is None:
-            self._kept = EpochCurves(maximize=self._maximize)
-            for row in rows:
-                self.finished(row)
-        self._kept.set_running({t: (w, self._read(t)) for t, w in running.items()})
-        return self._kept
+        self.book.open(r.trial for r in rows)
+        wanted = [*self.book.to_read(), *running]
+        return self.book.update({t: self._read(t) for t in wanted}, running)

@@ -30,6 +30,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
+from ..records.naming import window_of
 from ..spec.parse import EarlyStopping
 
 DENSE_EPOCHS = 1000  # a finished curve reaching further is kept sparse (see EpochCurves)
@@ -175,6 +176,63 @@ class EpochCurves:
             if reason is not None:
                 stops[trial] = reason
         return stops
+
+
+class CurveBook:
+    """What both executors keep between early-stopping polls: every finished trial's
+    curve folded in once (it will not change any more), the running trials' read afresh.
+
+    A poll asks :meth:`to_read` which finished curves it still has to fetch (with the
+    running trials' own), fetches them in one go from wherever the executor's curves are
+    (metrics files, Prometheus), and hands them to :meth:`update`. Trials recorded by an
+    earlier run or operator life are folded in at the first poll (:meth:`open`). So a
+    poll costs the running trials plus those finished since the last, whatever the
+    number of rows.
+    """
+
+    def __init__(self, maximize: bool) -> None:
+        self.curves = EpochCurves(maximize=maximize)
+        self._unfolded: set[str] = set()
+        self._opened = False
+
+    @property
+    def opened(self) -> bool:
+        """Whether :meth:`open` has been called (the earlier rows are accounted for)."""
+        return self._opened
+
+    def open(self, recorded: Iterable[str]) -> None:
+        """The trials with rows from before this executor started: folded in at the next
+        poll. Only the first call counts."""
+        if not self._opened:
+            self._opened = True
+            self._unfolded.update(recorded)
+
+    def ended(self, trials: Iterable[str]) -> None:
+        """These trials finished (or were stopped): their curves are folded in at the next
+        poll."""
+        self._unfolded.update(trials)
+
+    def fold(self, trial: str, window: str, curve: Mapping[int, float]) -> None:
+        """A finished trial's final curve, when the caller has just read it."""
+        self.curves.finish(trial, window, curve)
+        self._unfolded.discard(trial)
+
+    def to_read(self) -> list[str]:
+        """The finished trials whose curves the next poll must fetch."""
+        return sorted(t for t in self._unfolded if t not in self.curves)
+
+    def update(self, found: Mapping[str, Mapping[int, float]],
+               running: Mapping[str, str]) -> EpochCurves:
+        """Fold the fetched finished curves in and set the running ones (trial -> window).
+
+        ``found`` holds the curves fetched for :meth:`to_read` and for the running
+        trials (a trial absent from it has no epoch yet). Windows come from trial ids.
+        """
+        for trial in self.to_read():
+            self.curves.finish(trial, window_of(trial), found.get(trial, {}))
+        self._unfolded.clear()
+        self.curves.set_running({t: (w, found.get(t, {})) for t, w in running.items()})
+        return self.curves
 
 
 def trials_to_stop(rule: EarlyStopping, running: Curves,
