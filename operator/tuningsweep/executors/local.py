@@ -34,7 +34,6 @@ import dataclasses
 import datetime as dt
 import importlib
 import os
-import signal
 import subprocess
 import tempfile
 import threading
@@ -63,6 +62,7 @@ from ..core.search.early_stopping import EpochCurves
 from ..core.spec.parse import DateWindow, Sweep
 from ..io.results_store import ResultsStore
 from .process_exits import ProcessExits
+from .process_groups import terminate
 from .trial_files import (
     TrialCurves,
     error_tail,
@@ -320,18 +320,8 @@ class LocalExecutor:
         for run in self._running.values():
             if run.worker is not None:
                 self._exits.forget(run.worker.reply_fd)
-            if run.process.poll() is None:
-                # The trial may exit between poll() and the signal.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(run.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + TERMINATE_GRACE_S
+        terminate((run.process for run in self._running.values()), TERMINATE_GRACE_S)
         for run in self._running.values():
-            try:
-                run.process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(run.process.pid, signal.SIGKILL)
-                run.process.wait()
             if run.worker is not None:
                 run.worker.close_fds()
         self._running.clear()
@@ -372,14 +362,7 @@ class LocalExecutor:
             else:
                 run.worker.kill()
         else:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(run.process.pid, signal.SIGTERM)
-            try:
-                run.process.wait(TERMINATE_GRACE_S)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(run.process.pid, signal.SIGKILL)
-                run.process.wait()
+            terminate([run.process], TERMINATE_GRACE_S)
         if run.gpu is not None:
             self._free_gpus.append(run.gpu)
         log = read_metrics_log(run.metrics_file)

@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .process_groups import terminate
+
 WORKER_MODULE = "tuningsweep.executors.warm_worker"
 CLOSE_GRACE_S = 5.0
 
@@ -136,15 +138,7 @@ class Worker:
 
     def kill(self) -> None:
         """Stop the worker and whatever it started: SIGTERM, then SIGKILL after a grace."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(CLOSE_GRACE_S)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        terminate([self.process], CLOSE_GRACE_S)
         self.close_fds()
 
     def close_fds(self) -> None:
