@@ -135,19 +135,21 @@ RUNNERS = {"local": run_local, "local-warm": run_local_warm, "cluster": run_clus
 def essentials(rows: list[ResultRow]) -> list[tuple[Any, ...]]:
     """What both executors must agree on, row by row: every column but the clock's.
 
-    Times (``started_at``, ``finished_at``, ``duration_seconds``), the Job's name, the
-    model's folder and the executor's own words for a crash may differ; the GPUs a trial
-    held (``gpu_seconds`` over its duration) may not. A stopped trial's last metrics
-    depend on when the executor looked (an epoch later or sooner), so for it the names of
-    the metrics it kept count, not their values.
+    Times (``started_at``, ``finished_at``, ``duration_seconds`` and the trainer's time
+    split), the Job's name, the model's folder and the executor's own words for a crash
+    may differ; the GPUs a trial held (``gpu_seconds`` is its duration times its one GPU)
+    may not. A stopped trial's last metrics depend on when the executor looked (an epoch
+    later or sooner), so for it the names of the metrics it kept count, not their values.
     """
     return [(r.sweep, r.trial, r.config, r.window, r.window_start, r.window_end, r.status,
              dict(r.params),
              sorted(r.metrics) if r.status == "stopped"
              else {k: round(v, 9) for k, v in r.metrics.items()},
-             round(r.gpu_seconds / r.duration_seconds, 2) if r.duration_seconds else 0.0,
+             # GPU time is the duration times the trial's one GPU, stopped rows included.
+             abs(r.gpu_seconds - r.duration_seconds) <= 0.002,
              bool(r.model_uri),
-             r.error if "diverged" in r.error or not r.error else "executor's words")
+             r.error if "diverged" in r.error or not r.error else "executor's words",
+             r.reused_from)
             for r in rows]
 
 

@@ -119,13 +119,12 @@ def test_a_trial_that_ends_its_worker_fails_alone_recorded_as_a_process_would_be
     tmp_path: Path,
 ) -> None:
     manifest = sweep_folder(tmp_path)
-    env = {"KILL_CONFIG": "c0001", "EXIT_CONFIG": "c0002", "RAISE_CONFIG": "c0003",
-           "BAD_INPUT_CONFIG": "c0004"}
+    env = {"KILL_CONFIG": "c0001", "EXIT_CONFIG": "c0002", "RAISE_CONFIG": "c0003"}
     warm = run(manifest, tmp_path / "warm", **env)
     cold = run(manifest, tmp_path / "cold", "--no-warm", **env)
     by_trial = {r["trial"]: r for r in warm}
     failed = sorted(t for t, r in by_trial.items() if r["status"] == "failed")
-    assert failed == [f"c000{c}-w{w}" for c in (1, 2, 3, 4) for w in (0, 1)]
+    assert failed == [f"c000{c}-w{w}" for c in (1, 2, 3) for w in (0, 1)]
     said = "training {} with ['--flag', 'x'] | {}"
     assert (by_trial["c0001-w0"]["error"]
             == "trainer killed by signal 9: " + said.format("c0001", "about to crash"))
@@ -133,10 +132,27 @@ def test_a_trial_that_ends_its_worker_fails_alone_recorded_as_a_process_would_be
             == "trainer exit status 3: " + said.format("c0002", "leaving abruptly"))
     assert by_trial["c0003-w0"]["error"].startswith("trainer exit status 1: ValueError: "
                                                     "bad luck in c0003")
-    assert by_trial["c0004-w0"]["error"] == "trainer exit status 2: error: no data"
     # The same rows, the same words, as a process per trial.
     assert ([(r["trial"], r["status"], r["error"]) for r in warm]
             == [(r["trial"], r["status"], r["error"]) for r in cold])
+
+
+def test_a_trial_failing_on_bad_input_stops_a_warm_sweep_at_once_as_a_cold_one(
+    tmp_path: Path,
+) -> None:
+    manifest = sweep_folder(tmp_path)
+    outcomes = []
+    for extra in ((), ("--no-warm",)):
+        results = tmp_path / ("cold" if extra else "warm")
+        done = run_cli(["run", str(manifest), "--results", str(results), "--today", ANCHOR,
+                        "--parallel", "1", "-q", *extra], {"BAD_INPUT_CONFIG": "c0001"})
+        # Exit status 2 is bad input: the sweep stops at once (not after maxFailedTrials).
+        assert done.returncode == 2, done.stderr
+        assert "failed on bad input" in done.stderr
+        outcomes.append([(r["trial"], r["status"], r["error"]) for r in rows_of(results)])
+    warm, cold = outcomes
+    assert warm == cold
+    assert warm[-1] == ("c0001-w0", "failed", "bad input: trainer exit status 2: error: no data")
 
 
 def test_killed_runner_resumes_with_exactly_one_row_per_trial(tmp_path: Path) -> None:
@@ -195,12 +211,14 @@ def test_a_trainer_module_that_does_not_import_fails_its_trials_with_its_error(
     (tmp_path / "warm_trainer.py").write_text('raise RuntimeError("broken at import")\n')
     done = run_cli(["run", str(manifest), "--results", str(tmp_path / "out"), "--today",
                     ANCHOR, "--parallel", "2", "-q"])
-    assert done.returncode == 3, done.stderr  # the failure budget stopped it
+    # A module that does not import is bad input (exit status 2): no retry fixes it, so
+    # the sweep stops at its first trial instead of burning the failure budget.
+    assert done.returncode == 2, done.stderr
     rows = rows_of(tmp_path / "out")
-    assert rows and all(r["status"] == "failed" for r in rows)
-    assert all(r["error"] == "trainer exit status 2: tuningsweep: error: trainer function "
-               "warm_trainer:train: importing it failed: RuntimeError: broken at import"
-               for r in rows), rows[0]["error"]
+    assert 1 <= len(rows) <= 2 and all(r["status"] == "failed" for r in rows)  # --parallel 2
+    assert all(r["error"] == "bad input: trainer exit status 2: tuningsweep: error: trainer "
+               "function warm_trainer:train: importing it failed: RuntimeError: broken at "
+               "import" for r in rows), rows[0]["error"]
 
 
 def _alive(pid: int) -> bool:

@@ -41,7 +41,7 @@ def test_a_trained_model_reports_its_baseline_and_beats_it(run_main: RunMain,
     final = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
              if '"final"' in line][-1]["metrics"]
     # Recomputed from the files: the validation rows are those from the day the log names.
-    cut = dt.date.fromisoformat(re.search(r"validation from (\S+)\)", run.err).group(1))
+    cut = dt.date.fromisoformat(re.search(r"validation from (\d{4}-\d{2}-\d{2})", run.err).group(1))
     train, val = [], []
     for part in sorted((tmp_path / "data").glob("date=*/*.csv")):
         day = dt.date.fromisoformat(part.parent.name.removeprefix("date="))

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.filterwarnings(
 
 FINAL_METRICS = {"loss", "mse", "val_loss", "val_mse", "training_time_seconds", "epochs_run",
                  "best_epoch", "samples_per_second", "missing_values", "baseline_loss",
-                 "baseline_mse", "baseline_val_loss", "baseline_val_mse"}
+                 "baseline_mse", "baseline_val_loss", "baseline_val_mse",
+                 "startup_seconds", "data_seconds", "train_seconds"}
 
 
 def _result_line(stdout: str) -> dict[str, float]:
