@@ -141,3 +141,12 @@ def test_the_failure_budget_message_keeps_each_first_line_whole() -> None:
     over = decide(s.spec, windows, rows)
     assert over.reason == "TooManyFailedTrials"
     assert over.message.endswith(f"c0000-w0: {LONG_ERROR}; c0000-w1: {LONG_ERROR}")
+
+
+def test_running_usage_counts_each_trials_time_times_its_gpus() -> None:
+    from tuningsweep.core.planning.decisions import Usage
+
+    usage = Usage.of([(10.0, 1.0), (4.0, 2.0), (6.0, 0.0)])
+    # The same rule as a finished row's gpu_seconds (duration x GPUs held).
+    assert (usage.gpu_seconds, usage.trial_seconds) == (18.0, 20.0)
+    assert Usage.of([]) == Usage()

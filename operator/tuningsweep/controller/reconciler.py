@@ -251,7 +251,8 @@ class SweepReconciler:
         done = results.done_ids
         unrecorded = [j for j in jobs if j.trial not in done]
         now = time.time()
-        elapsed = sum(now - j.start for j in unrecorded if j.running and j.start)
+        gpus = gpus_requested(sweep)
+        usage = Usage.of((now - j.start, gpus) for j in unrecorded if j.running and j.start)
         # Planning is pure but not always quick (a model-based search asks the batch still
         # running again after an operator restart: a replay of every earlier result), so
         # it runs in a worker thread: other sweeps' steps and kopf's handlers go on
@@ -263,7 +264,7 @@ class SweepReconciler:
             collecting=[j.trial for j in unrecorded if j.finished],
             failing={j.trial: job_failure(j) for j in unrecorded if j.phase == "failed"},
             previous=state.plan, curves=curves,
-            usage=Usage(gpu_seconds=elapsed * gpus_requested(sweep), trial_seconds=elapsed))
+            usage=usage)
         previous, state.plan = state.plan, decision.plan
         if previous is not None and decision.plan.stage != previous.stage:
             self.emit("Normal", "StageStarted",

@@ -107,6 +107,11 @@ class _Running:
     worker: Worker | None = None  # the warm worker running it (None: its own process)
     code: int | None = None  # its exit status, once known
 
+    @property
+    def gpus(self) -> float:
+        """GPUs the trial holds: the one device it was given, if any."""
+        return 1.0 if self.gpu is not None else 0.0
+
 
 @dataclass
 class Outcome:
@@ -270,7 +275,7 @@ class LocalExecutor:
             no_final=f"trainer exited 0 without reporting final metrics ({ENV_METRICS_FILE})",
             started_at=run.started_at.isoformat(), finished_at=_now().isoformat(),
             duration_seconds=time.monotonic() - run.started,
-            gpus=1.0 if run.gpu is not None else 0.0,
+            gpus=run.gpus,
             model_uri=self.model_uri(run.trial.id), job="local",
             bad_input=code == EXIT_BAD_INPUT,
         )
@@ -339,9 +344,7 @@ class LocalExecutor:
     def _usage(self) -> Usage:
         """What the running trials have used so far (the budget counts it)."""
         now = time.monotonic()
-        elapsed = [(now - run.started, run.gpu is not None) for run in self._running.values()]
-        return Usage(gpu_seconds=sum(s for s, gpu in elapsed if gpu),
-                     trial_seconds=sum(s for s, _ in elapsed))
+        return Usage.of((now - run.started, run.gpus) for run in self._running.values())
 
     def _curves(self) -> EpochCurves | None:
         """What early stopping compares (None without the rule); see :class:`TrialCurves`."""
@@ -371,7 +374,7 @@ class LocalExecutor:
             trial=run.trial, exited_ok=True, final=last, stopped=reason,
             started_at=run.started_at.isoformat(), finished_at=_now().isoformat(),
             duration_seconds=time.monotonic() - run.started,
-            gpus=1.0 if run.gpu is not None else 0.0, job="local"))
+            gpus=run.gpus, job="local"))
         self._counted.add(row)
         if self._trial_curves is not None:
             self._trial_curves.finished(row, log)

@@ -124,6 +124,17 @@ class Usage:
     gpu_seconds: float = 0.0
     trial_seconds: float = 0.0
 
+    @classmethod
+    def of(cls, running: Iterable[tuple[float, float]]) -> Usage:
+        """The usage of running trials given as ``(seconds so far, GPUs held)``: each
+        trial's GPU time is its time so far times its GPUs, as its row will count it
+        (:func:`~tuningsweep.core.planning.outcomes.trial_row`)."""
+        gpu = trial = 0.0
+        for seconds, gpus in running:
+            gpu += seconds * gpus
+            trial += seconds
+        return cls(gpu_seconds=gpu, trial_seconds=trial)
+
 
 def budget_spent(budget: Budget | None, gpu_hours: float, trial_hours: float) -> str:
     """Why no new trial may start ("" while the budget lasts)."""
