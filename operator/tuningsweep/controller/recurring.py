@@ -225,7 +225,7 @@ class RecurringSweep:
         """Write the history row of a succeeded run (the same writer as ``tuningsweep run``)."""
         picked = recurring_run(sweep, child.run)
         windows = windows_from_data(json.loads(
-            store.read_text(layout.join(picked.folder, "windows.json")) or "[]"))
+            store.read_text(layout.join(picked.folder, "windows.json")) or "{}")["windows"])
         # The run's start was pinned (seeds, reuse.json) by the child before its first
         # trial: read back, nothing is chosen or fingerprinted again.
         start = begin(picked, store, windows, [], sweep.spec.data, reuse=True)

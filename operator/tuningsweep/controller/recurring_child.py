@@ -16,6 +16,7 @@ differences, all taken from the same functions ``tuningsweep run`` uses
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,10 +25,14 @@ from ..core.planner import Trial
 from ..core.recurring import RunStart
 from ..core.results import ResultRow
 from ..core.spec import DateWindow, Sweep, parse_spec
+from ..io.partitions import DataFolderMissing
 from ..io.recurring_runs import RecurringRun, begin, recurring_run
 from ..io.storage import Store
 from .recurring import ANNOTATION_SPEC, LABEL_PARENT, LABEL_RUN
 
+log = logging.getLogger(__name__)
+#: Marks data the operator could not list (its fingerprint is the URI, never reused).
+UNLISTED = "unlisted:"
 #: Returns a trial's row copied from an earlier run, or None to train it.
 Reuse = Callable[[Trial], ResultRow | None]
 
@@ -62,6 +67,15 @@ def trainer_command(sweep: Sweep) -> list[str]:
 def start_child(picked: RecurringRun, store: Store,
                 windows: tuple[DateWindow, ...]) -> tuple[RunStart, Reuse | None]:
     """The run's start (pinned on its first call) and its reuse lookup (None: off)."""
-    start = begin(picked, store, windows, trainer_command(picked.base),
-                  picked.base.spec.data, reuse=True)
+    data = picked.base.spec.data
+    try:
+        start = begin(picked, store, windows, trainer_command(picked.base), data, reuse=True)
+    except DataFolderMissing:
+        # A path the trainers' pods mount is not the operator's to list: without a
+        # fingerprint of the data nothing can be shown to be the same, so nothing is
+        # reused (warm start still is).
+        log.warning("%s: %s cannot be listed by the operator: no trial is reused",
+                    picked.sweep.key, data)
+        start = begin(picked, store, windows, trainer_command(picked.base),
+                      f"{UNLISTED}{data}", reuse=False)
     return start, (start.reuse if start.index is not None else None)
