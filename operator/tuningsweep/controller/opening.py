@@ -90,6 +90,11 @@ async def open_sweep(body: dict[str, Any], name: str, namespace: str, uid: str,
         sweep = parse_spec(body.get("spec") or {}, name, namespace)
     except InvalidSpec as exc:
         return Refused("InvalidSpec", "; ".join(e.render() for e in exc.errors))
+    if sweep.spec.schedule is not None:
+        # The handlers give a recurring sweep to .recurring, which creates its runs; it
+        # must never be run once as if the schedule were not there.
+        return Refused("Recurring", "a recurring sweep (spec.schedule) is not run itself: "
+                       "its runs are child sweeps the operator creates on its schedule")
     picked = run_of(body, namespace)  # a run of a recurring sweep (None: an ordinary one)
     results_prefix = sweep.spec.results or results_default
     if not results_prefix:

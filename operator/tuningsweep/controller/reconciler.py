@@ -81,7 +81,7 @@ class _Running:
 
 
 #: Refusals the spec's author must fix (the spec cannot change): no retry.
-FINAL_REFUSALS = ("InvalidSpec",)
+FINAL_REFUSALS = ("InvalidSpec", "Recurring")
 
 
 def _api_message(exc: ApiException) -> str:
