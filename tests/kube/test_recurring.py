@@ -60,6 +60,19 @@ def last_run(kube: Kube, run: str, operator: OperatorProcess) -> dict[str, Any]:
         raise
 
 
+def run_succeeded(kube: Kube, run: str, operator: OperatorProcess) -> dict[str, Any]:
+    """Wait for the child sweep of ``run`` (created by the operator) to succeed."""
+    name = f"{PARENT}-{run}"
+    try:
+        wait_until(lambda: kube.client.get_or_none(SWEEPS, name, kube.namespace), 60,
+                   what=f"the operator to create {name}")
+    except AssertionError:
+        print(operator.output()[-6000:])
+        print(status_of(kube.client, kube.namespace, PARENT))
+        raise
+    return wait_phase(kube.client, kube.namespace, name, "Succeeded", operator=operator)
+
+
 def operator_creates(kube: Kube, resource: str) -> int:
     """Successful creates of ``resource`` by the operator since the test began."""
     return sum(1 for e in kube.audit() if e.resource == resource and e.verb == "create"
@@ -77,8 +90,7 @@ def test_a_recurring_sweep_runs_month_after_month_reusing_trials(
     kube_operator.start()
     kube.client.create(SWEEPS, recurring(kube, gcs_bucket, historyLimit=1))
 
-    july = wait_phase(kube.client, ns, f"{PARENT}-2026-07-01", "Succeeded",
-                      operator=kube_operator)
+    july = run_succeeded(kube, "2026-07-01", kube_operator)
     assert [(w["start"], w["end"]) for w in july["windows"]] == [
         ("2026-06-01", "2026-06-30"), ("2026-05-01", "2026-05-31")]
     child = kube.client.get(SWEEPS, f"{PARENT}-2026-07-01", ns)
@@ -91,7 +103,7 @@ def test_a_recurring_sweep_runs_month_after_month_reusing_trials(
     assert len(run_rows(gcs_client, gcs_bucket, ns, "2026-07-01")) == 4
 
     clock.write_text("2026-08-01T06:00:30Z")  # the August slot has come
-    wait_phase(kube.client, ns, f"{PARENT}-2026-08-01", "Succeeded", operator=kube_operator)
+    run_succeeded(kube, "2026-08-01", kube_operator)
     status = last_run(kube, "2026-08-01", kube_operator)
     rows = run_rows(gcs_client, gcs_bucket, ns, "2026-08-01")
     # June is a window of both runs: its trials are copied from July's, not trained.
@@ -127,9 +139,9 @@ def test_killing_the_operator_mid_run_loses_and_duplicates_nothing(
     kube_operator.kill()
     clock.write_text("2026-08-01T07:00:00Z")  # ... and down when August's slot came
     kube_operator.start()
-    wait_phase(kube.client, ns, f"{PARENT}-2026-07-01", "Succeeded", operator=kube_operator)
+    run_succeeded(kube, "2026-07-01", kube_operator)
     last_run(kube, "2026-07-01", kube_operator)
-    wait_phase(kube.client, ns, f"{PARENT}-2026-08-01", "Succeeded", operator=kube_operator)
+    run_succeeded(kube, "2026-08-01", kube_operator)
     # Killed again right after August's run ended, before or after its history row.
     kube_operator.kill()
     kube_operator.start()

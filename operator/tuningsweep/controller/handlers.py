@@ -27,6 +27,7 @@ import logging
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from ..core import api
 from ..io.storage import open_store
@@ -136,15 +137,21 @@ async def _run_recurring(recurring: RecurringSweep, body: kopf.Body, key: Key,
                          wakeup: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
     """A recurring sweep's loop: step, then sleep until its next slot, a run's change or
     a retry (its daemon lasts as long as the sweep)."""
+    said = ""
     try:
         while not stopped:
             wakeup.clear()
             try:
                 wait = await recurring.step(dict(body))
             except Exception as exc:
-                # The API or the results store is down: say so, retry (never crash-loop).
-                log.warning("%s/%s: recurring step failed: %r", *key, exc)
-                recurring.emit("Warning", "Degraded", f"{type(exc).__name__}: {exc}")
+                # The API or the results store is down: say so (once), retry; never
+                # crash-loop.
+                detail = (f"Kubernetes API {exc.status}: {exc.body}"
+                          if isinstance(exc, ApiException) else f"{type(exc).__name__}: {exc}")
+                log.warning("%s/%s: recurring step failed: %s", *key, detail)
+                if detail != said:
+                    said = detail
+                    recurring.emit("Warning", "Degraded", detail)
                 wait = RECURRING_RETRY_S
             _phases[key] = recurring.phase
             _count_phases()

@@ -23,7 +23,9 @@ _STATUS_SCHEMA: dict[str, Any] = {
     "x-kubernetes-preserve-unknown-fields": True,
     "properties": {
         "phase": {"type": "string",
-                  "enum": ["Pending", "Running", "Succeeded", "Failed", "Suspended"]},
+                  # Scheduled: a recurring sweep between runs.
+                  "enum": ["Pending", "Running", "Succeeded", "Failed", "Suspended",
+                           "Scheduled"]},
         "progress": {"type": "string", "description": "finished/total trials"},
         "windows": {
             "type": "array",
@@ -48,6 +50,14 @@ _STATUS_SCHEMA: dict[str, Any] = {
                                 "objective": {"type": "number"},
                                 "windowsWon": {"type": "integer"},
                                 "display": {"type": "string"}}},
+        "recurring": {
+            "type": "object", "description": "a recurring sweep's runs: the last finished "
+            "one, its winner and verdict, the run in progress, the next slot",
+            "properties": {
+                **{k: {"type": "string"} for k in ("lastStarted", "active", "next", "waiting",
+                                                   "lastRun", "winner", "verdict")},
+                **{k: {"type": "integer"} for k in ("runs", "trained", "reused")},
+                "objective": {"type": "number"}, "changed": {"type": "boolean"}}},
         "resultsURI": {"type": "string"},
         "observedGeneration": {"type": "integer"},
         "conditions": {"type": "array", "items": {
