@@ -118,6 +118,11 @@ def test_a_recurring_sweep_runs_month_after_month_reusing_trials(
                60, what="July's run to be pruned")
     assert len(run_rows(gcs_client, gcs_bucket, ns, "2026-07-01")) == 4
     assert operator_creates(kube, "tuningsweeps") == 2
+    # kubectl get shows the last run, its winner, whether it changed and the next slot.
+    table = kube.cluster.kubectl("get", "tuningsweeps", PARENT, "-n", ns).splitlines()
+    assert table[0].split()[-5:] == ["LAST-RUN", "WINNER", "CHANGED", "NEXT", "AGE"]
+    assert "2026-08-01" in table[1] and status["recurring"]["winner"] in table[1]
+    assert "2026-09-01T06:00Z" in table[1]
     reasons = [e.get("reason") for e in kube.client.items(EVENTS, ns)]
     assert reasons.count("RunStarted") == 2 and "RunFinished" in reasons
     assert "RunDeleted" in reasons

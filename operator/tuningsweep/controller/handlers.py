@@ -82,11 +82,13 @@ async def stop_watch(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(api.GROUP, api.VERSION, api.PLURAL)  # type: ignore[arg-type]
-def sweep_changed(namespace: str, name: str, labels: kopf.Labels, **_: Any) -> None:
-    """A sweep changed (parallelism, suspend, ...): wake its daemon (and a run's parent)."""
+def sweep_changed(namespace: str, name: str, labels: kopf.Labels, status: kopf.Status,
+                  **_: Any) -> None:
+    """A sweep changed (parallelism, suspend, ...): wake its daemon; a recurring sweep's
+    run that has ended wakes the recurring sweep too (its history row, the next run)."""
     _wake((namespace, name))
     parent = labels.get(LABEL_PARENT)
-    if parent:
+    if parent and status.get("phase") in ("Succeeded", "Failed"):
         _wake((namespace, parent))
 
 
