@@ -190,6 +190,8 @@ def test_runs_are_created_once_per_slot_reuse_trials_and_fill_the_history(
     assert [h["run"] for h in history] == ["2026-07-01", "2026-08-01"]
     assert month.status["recurring"]["lastRun"] == "2026-08-01"
     assert month.status["recurring"]["reused"] == 2
+    # Each reused trial took 10 s on one GPU (the default request) in July.
+    assert month.status["recurring"]["gpuHoursSaved"] == round(2 * 10 / 3600, 4)
     month.step()  # nothing new: no second row, no second child
     assert len(month.history()) == 2
     assert month.sweeps.creates == ["s-2026-07-01", "s-2026-08-01"]

@@ -144,6 +144,9 @@ def status_fields(history: list[HistoryRow], decision: RunsDecision, active: str
         "verdict": last.verdict_text if last else None,
         "trained": last.trained if last else None,
         "reused": last.reused if last else None,
+        # What reuse saved: GPU-hours, or trial-hours when the trials had no GPU.
+        "gpuHoursSaved": round(last.gpu_seconds_saved / 3600, 4) if last else None,
+        "trialHoursSaved": round(last.trial_seconds_saved / 3600, 4) if last else None,
     }
     return out
 

@@ -57,7 +57,9 @@ _STATUS_SCHEMA: dict[str, Any] = {
                 **{k: {"type": "string"} for k in ("lastStarted", "active", "next", "waiting",
                                                    "lastRun", "winner", "verdict")},
                 **{k: {"type": "integer"} for k in ("runs", "trained", "reused")},
-                "objective": {"type": "number"}, "changed": {"type": "boolean"}}},
+                **{k: {"type": "number"} for k in ("objective", "gpuHoursSaved",
+                                                   "trialHoursSaved")},
+                "changed": {"type": "boolean"}}},
         "resultsURI": {"type": "string"},
         "observedGeneration": {"type": "integer"},
         "conditions": {"type": "array", "items": {
