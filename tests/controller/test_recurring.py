@@ -212,6 +212,16 @@ def test_a_slot_that_comes_during_a_run_waits_for_it(tmp_path: Path) -> None:
     assert month.status["recurring"]["waiting"] is None
 
 
+def test_a_suspended_recurring_sweep_starts_no_run_until_resumed(tmp_path: Path) -> None:
+    month = Month(tmp_path, suspend=True)
+    month.at("2026-07-01T07:00:00Z")
+    month.step()
+    assert month.sweeps.creates == [] and month.status["phase"] == "Suspended"
+    month.sweeps.objects["s"]["spec"]["suspend"] = False
+    month.step()
+    assert month.sweeps.creates == ["s-2026-07-01"]
+
+
 def test_only_the_latest_missed_slot_is_started(tmp_path: Path) -> None:
     month = Month(tmp_path)
     month.at("2026-07-01T07:00:00Z")

@@ -28,6 +28,7 @@ testing aid, so tests move a recurring sweep from month to month in seconds).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -200,6 +201,9 @@ class RecurringSweep:
         decision = decide_runs(schedule, now, children, recorded, last_started,
                                sweep.spec.history_limit)
         active = next((c.name for c in children if not c.finished), None)
+        if sweep.spec.suspend and decision.start is not None:
+            # As a suspended CronJob: no run starts; the due one starts once resumed.
+            decision = dataclasses.replace(decision, start=None)
         if decision.start is not None:
             manifest = child_manifest(body, decision.start)
             created = await self.api.create_sweep(self.namespace, manifest)
@@ -217,7 +221,7 @@ class RecurringSweep:
             self.emit("Normal", "RunDeleted", f"TuningSweep {name} deleted (historyLimit "
                       f"{sweep.spec.history_limit}); its results stay in "
                       f"{store.uri_for(top)}")
-        self.phase = "Running" if active else "Scheduled"
+        self.phase = "Running" if active else "Suspended" if sweep.spec.suspend else "Scheduled"
         await self._report(history, decision, active, last_started, status)
         until = ((decision.next_slot - now).total_seconds()
                  if decision.next_slot is not None else MAX_WAIT_S)
