@@ -20,9 +20,9 @@ import pytest
 
 from tests.contract.cluster import UID, FakeCluster, reconcile, reconciler
 from tests.local.conftest import FAKE_TRAINER
-from tuningsweep.core.results import ResultRow, parse_csv
-from tuningsweep.core.spec import parse_sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records.results import ResultRow, parse_csv
+from tuningsweep.core.spec.parse import parse_sweep
 from tuningsweep.executors.local import Events, LocalExecutor, LocalSettings
 from tuningsweep.io.results_store import ResultsStore
 from tuningsweep.io.storage import open_store

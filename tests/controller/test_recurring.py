@@ -35,9 +35,9 @@ from tuningsweep.controller.recurring import (
 )
 from tuningsweep.controller.recurring_child import run_of
 from tuningsweep.controller.settings import OperatorSettings
-from tuningsweep.core.contract import ENV_PARAMS
-from tuningsweep.core.jobs import JobState
-from tuningsweep.core.results import parse_csv
+from tuningsweep.core.kube.jobs import JobState
+from tuningsweep.core.records.contract import ENV_PARAMS
+from tuningsweep.core.records.results import parse_csv
 from tuningsweep.io.storage import open_store
 
 PARENT_UID = "parent-uid"

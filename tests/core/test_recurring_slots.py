@@ -1,4 +1,4 @@
-"""When the operator starts a recurring sweep's runs (core/recurring_slots.py), and
+"""When the operator starts a recurring sweep's runs (core/recurring/slots.py), and
 ``spec.historyLimit``: plain tests of the pure decision."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from tuningsweep.core.errors import InvalidSpec
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.recurring_slots import ChildRun, decide_runs
-from tuningsweep.core.schedule import parse_schedule
+from tuningsweep.core.recurring.slots import ChildRun, decide_runs
+from tuningsweep.core.spec.errors import InvalidSpec
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.schedule import parse_schedule
 
 MONTHLY = parse_schedule("0 6 1 * *")
 

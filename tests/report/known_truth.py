@@ -3,7 +3,7 @@
 A scenario draws, per sweep, each configuration's true mean ~ N(0.10, spread), each
 window's shift ~ N(0, shift) (added to every configuration: a hard month), and per trial
 noise ~ N(0, noise); the objective is minimised. The rows go through the real
-:func:`~tuningsweep.core.summary.summarize` and each figure compares what it says with
+:func:`~tuningsweep.core.stats.summary.summarize` and each figure compares what it says with
 the truth:
 
 * **coverage**: share of the 95% intervals of (configuration - best) that contain the
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.summary import Summary, summarize
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.stats.summary import Summary, summarize
 
 Matrix = npt.NDArray[np.float64]
 ALPHA = 0.05

@@ -14,9 +14,9 @@ import sys
 import yaml
 
 from ..controller.settings import OperatorSettings
-from ..core.jobs import build_job, model_uri_for
-from ..core.planner import plan_trials
-from ..core.windows import resolve_windows
+from ..core.kube.jobs import build_job, model_uri_for
+from ..core.planning.planner import plan_trials
+from ..core.planning.windows import resolve_windows
 from ..io.manifests import read_sweeps
 from .common import Subparsers, add_today
 

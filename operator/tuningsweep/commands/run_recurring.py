@@ -4,7 +4,7 @@
 it starts that run, or resumes it when its folder exists. The run is a sweep of its
 own, ``<name>-<run>``, in ``<results>/<namespace>/<name>/runs/<run>/``; what it takes
 from the runs before it (seeds, reusable trials, the champion) is decided by
-:mod:`tuningsweep.core.recurring`, and pinned in its folder on its first start so a
+:mod:`tuningsweep.core.recurring.runs`, and pinned in its folder on its first start so a
 resumed run plans the same trials:
 
 * ``warm-start.json``: the seeds (the configurations carried over);
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..core.errors import FieldError
-from ..core.history import HistoryRow
-from ..core.recurring import RunStart
-from ..core.schedule import end_of_day, parse_schedule, run_id
-from ..core.spec import Sweep
+from ..core.recurring.history import HistoryRow
+from ..core.recurring.runs import RunStart
+from ..core.spec.errors import FieldError
+from ..core.spec.parse import Sweep
+from ..core.spec.schedule import end_of_day, parse_schedule, run_id
 from ..io.recurring_runs import RecurringRun, begin, finish, read_history, recurring_run
 
 __all__ = ["RecurringRun", "begin", "describe_end", "describe_start", "finish", "pick_run",

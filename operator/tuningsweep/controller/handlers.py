@@ -29,7 +29,7 @@ from typing import Any
 import kopf
 from kubernetes.client.exceptions import ApiException
 
-from ..core import api
+from ..core.spec import api
 from ..io.storage import open_store
 from . import settings as settings_module
 from .jobwatch import JobWatch, Key

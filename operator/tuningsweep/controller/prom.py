@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from prometheus_client import delete_from_gateway
 
-from ..core.contract import EPOCH_GAUGE, FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
+from ..core.records.contract import EPOCH_GAUGE, FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
 from .ports import MetricsUnavailable, TrialMetrics
 
 QUERY_TIMEOUT_S = 10.0

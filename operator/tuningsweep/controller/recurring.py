@@ -7,7 +7,7 @@ labelled with the parent and the run, whose spec is the parent's without ``sched
 ``historyLimit`` and ``search.warmStart``; the parent's whole spec rides along in an
 annotation, from which the child's reconciler takes what the run carries over (seeds,
 reuse: :mod:`.recurring_child`). Which run to start, wait for or delete is
-:func:`tuningsweep.core.recurring_slots.decide_runs`.
+:func:`tuningsweep.core.recurring.slots.decide_runs`.
 
 Each step, in an order that makes a crash at any point harmless:
 
@@ -35,15 +35,16 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..core import api, layout
-from ..core.errors import InvalidSpec, SpecError
-from ..core.history import HistoryRow
-from ..core.recurring import HISTORY_CSV
-from ..core.recurring_slots import ChildRun, RunsDecision, decide_runs
-from ..core.results import parse_csv
-from ..core.schedule import parse_schedule
-from ..core.spec import Sweep, parse_spec
-from ..core.windows import windows_from_data
+from ..core.planning.windows import windows_from_data
+from ..core.records import layout
+from ..core.records.results import parse_csv
+from ..core.recurring.history import HistoryRow
+from ..core.recurring.runs import HISTORY_CSV
+from ..core.recurring.slots import ChildRun, RunsDecision, decide_runs
+from ..core.spec import api
+from ..core.spec.errors import InvalidSpec, SpecError
+from ..core.spec.parse import Sweep, parse_spec
+from ..core.spec.schedule import parse_schedule
 from ..io.recurring_runs import begin, finish, read_history, recurring_run
 from ..io.storage import Store
 from . import metrics

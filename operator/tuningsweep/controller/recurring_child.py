@@ -20,11 +20,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..core.errors import InvalidSpec
-from ..core.planner import Trial
-from ..core.recurring import RunStart
-from ..core.results import ResultRow
-from ..core.spec import DateWindow, Sweep, parse_spec
+from ..core.planning.planner import Trial
+from ..core.records.results import ResultRow
+from ..core.recurring.runs import RunStart
+from ..core.spec.errors import InvalidSpec
+from ..core.spec.parse import DateWindow, Sweep, parse_spec
 from ..io.partitions import DataFolderMissing
 from ..io.recurring_runs import RecurringRun, begin, recurring_run
 from ..io.storage import Store

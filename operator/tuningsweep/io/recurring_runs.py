@@ -5,7 +5,7 @@ Shared by both executors (``tuningsweep run`` and the operator): what a run star
 later one, so a resumed run, or the operator's parent and child, see the same start; a
 finished run's line of ``<name>/history.csv`` replaces any earlier line of the same run,
 and the file is replaced whole (atomically), so a crash never leaves half a row or two.
-The decisions themselves are :mod:`tuningsweep.core.recurring`'s.
+The decisions themselves are :mod:`tuningsweep.core.recurring.runs`'s.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import layout
-from ..core.history import HistoryRow, parse_history, render_history, upsert
-from ..core.recurring import (
+from ..core.records import layout
+from ..core.records.results import ParamValue, ResultRow, ResultsFormatError, parse_csv
+from ..core.records.reuse import ReuseContext, trainer_identity
+from ..core.recurring.history import HistoryRow, parse_history, render_history, upsert
+from ..core.recurring.runs import (
     HISTORY_CSV,
     REUSE_JSON,
     RUNS_FOLDER,
@@ -29,9 +31,7 @@ from ..core.recurring import (
     run_sweep,
     start_run,
 )
-from ..core.results import ParamValue, ResultRow, ResultsFormatError, parse_csv
-from ..core.reuse import ReuseContext, trainer_identity
-from ..core.spec import DateWindow, Sweep
+from ..core.spec.parse import DateWindow, Sweep
 from .data_fingerprint import window_fingerprints
 from .errors import StorageError
 from .storage import Store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tuningsweep.core.results import ParamValue
+from tuningsweep.core.records.results import ParamValue
 
 #: Shown for a number that does not exist (an en dash).
 MISSING = "\u2013"
