@@ -180,6 +180,13 @@ def _sweep(name: str, namespace: str) -> dict[str, Any]:
                      "data": "synthetic://ctr?seed=1"}}
 
 
+def _recurring(name: str, namespace: str) -> dict[str, Any]:
+    sweep = _sweep(name, namespace)
+    sweep["spec"].update({"schedule": "0 6 1 * *", "historyLimit": 0,
+                          "parameters": {"learning_rate": {"values": [0.01]}}})
+    return sweep
+
+
 def _collect_dashboard(run: OperatorRun, prometheus: Prometheus, sweep: str,
                        log: Path) -> None:
     """Wait until Prometheus has scraped this run's final series twice (a rate needs two
@@ -281,6 +288,9 @@ def run_lifecycle(mode: Mode, cluster: LocalCluster, workdir: Path, prometheus: 
 
         for namespace in mode.sweep_namespaces:
             client.create(SWEEPS, _sweep(sweep_name, namespace))
+            # A recurring sweep: the operator creates its run (a child sweep) and, with
+            # historyLimit 0, deletes it once its history row is written.
+            client.create(SWEEPS, _recurring(f"recurring-{mode.name}", namespace))
 
         def all_done() -> dict[str, dict[str, Any]] | None:
             statuses = {f"{ns}/{sweep_name}": client.get(SWEEPS, sweep_name, ns).get(
@@ -293,6 +303,17 @@ def run_lifecycle(mode: Mode, cluster: LocalCluster, workdir: Path, prometheus: 
         run.final_status = _wait(all_done, LIFECYCLE_TIMEOUT_S, "the sweeps to succeed",
                                  log, operator)
 
+        def runs_recorded_and_pruned() -> bool | None:
+            parents = [client.get(SWEEPS, f"recurring-{mode.name}", ns)
+                       for ns in mode.sweep_namespaces]
+            return all((p.get("status") or {}).get("recurring", {}).get("lastRun")
+                       and not client.items(SWEEPS, p["metadata"]["namespace"],
+                                            label_selector="tuningsweep.io/recurring-sweep="
+                                            f"recurring-{mode.name}")
+                       for p in parents) or None
+        _wait(runs_recorded_and_pruned, LIFECYCLE_TIMEOUT_S,
+              "the recurring sweeps' runs to be recorded and pruned", log, operator)
+
         def recorded_jobs_removed() -> bool | None:
             return all(not client.items(JOBS, ns, label_selector=selector)
                        for ns in mode.sweep_namespaces) or None
@@ -304,6 +325,7 @@ def run_lifecycle(mode: Mode, cluster: LocalCluster, workdir: Path, prometheus: 
 
         for namespace in mode.sweep_namespaces:
             client.delete(SWEEPS, sweep_name, namespace)
+            client.delete(SWEEPS, f"recurring-{mode.name}", namespace)
 
         def all_gone() -> bool:
             return all(client.get_or_none(SWEEPS, sweep_name, ns) is None

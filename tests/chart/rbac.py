@@ -134,7 +134,7 @@ def compare(grants: Iterable[Grant], calls: Iterable[Call]) -> tuple[list[Call],
     Each distinct call and grant is listed once, sorted. Wildcard grants are always extra.
     """
     grants = sorted(set(grants))
-    calls = sorted(set(calls))
+    calls = sorted(set(calls), key=_call_order)
     missing = [c for c in calls if not any(g.covers(c) for g in grants)]
     extra = [g for g in grants if g.is_wildcard or not any(g.covers(c) for c in calls)]
     return missing, extra
@@ -146,8 +146,14 @@ def calls_from_audit(events: Iterable[AuditEvent]) -> list[Call]:
     The caller selects the identity's events (:func:`tests.kube.client.audit_events` with
     ``user=``); non-resource requests (discovery, ``/version``) are left out.
     """
+    # The same request may be made across all namespaces (None) and in one (kopf lists
+    # sweeps everywhere, a recurring sweep its runs in its namespace): None sorts first.
     return sorted({Call(e.group, e.resource, e.verb, e.namespace or None)
-                   for e in events if e.resource})
+                   for e in events if e.resource}, key=_call_order)
+
+
+def _call_order(call: Call) -> tuple[str, str, str, str]:
+    return (call.api_group, call.resource, call.verb, call.namespace or "")
 
 
 def describe(missing: Sequence[Call], extra: Sequence[Grant]) -> str:

@@ -38,7 +38,8 @@ def test_the_run_went_through_the_whole_lifecycle(operator_run: OperatorRun) -> 
     calls = {(c.resource, c.verb) for c in operator_run.calls}
     assert {("jobs", "create"), ("tuningsweeps/status", "patch"), ("events", "create"),
             ("tuningsweeps", "patch"), ("jobs", "watch"), ("tuningsweeps", "watch"),
-            ("jobs", "deletecollection"), ("pods", "list")} <= calls
+            ("jobs", "deletecollection"), ("pods", "list"),
+            ("tuningsweeps", "create"), ("tuningsweeps", "delete")} <= calls
     mode = operator_run.mode
     assert set(operator_run.final_status) == {f"{ns}/sweep-{mode.name}"
                                               for ns in mode.sweep_namespaces}

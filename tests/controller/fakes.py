@@ -204,3 +204,42 @@ class FakeGroups:
 
     async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
         return sorted(self.groups)
+
+
+class FakeSweeps:
+    """The TuningSweeps API of a recurring sweep (``controller/recurring.py``): the
+    objects by name, with their status; creates, deletes and status patches recorded."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.creates: list[str] = []  # names, refused ones (already exists) included
+        self.deleted: list[str] = []
+        self.events: list[tuple[str, str, str]] = []
+        self._uids = 0
+
+    async def list_sweeps(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        key, _, value = selector.partition("=")
+        return [dict(b) for b in self.objects.values()
+                if (b["metadata"].get("labels") or {}).get(key) == value]
+
+    async def create_sweep(self, namespace: str, body: dict[str, Any]) -> bool:
+        name = body["metadata"]["name"]
+        self.creates.append(name)
+        if name in self.objects:
+            return False
+        self._uids += 1
+        self.objects[name] = {**body, "metadata": {**body["metadata"],
+                                                   "uid": f"child-{self._uids}"},
+                              "status": {}}
+        return True
+
+    async def delete_sweep(self, namespace: str, name: str) -> None:
+        if self.objects.pop(name, None) is not None:
+            self.deleted.append(name)
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.objects[name].setdefault("status", {}).update(status)
+
+    def emit(self, type_: str, reason: str, message: str) -> None:
+        """The recurring sweep's Event sink."""
+        self.events.append((type_, reason, message))

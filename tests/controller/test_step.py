@@ -225,11 +225,11 @@ def test_a_path_is_the_trainers_not_the_operators_and_is_not_checked(tmp_path: P
     assert world.api.created == ["c0000-w0", "c0000-w1"]
 
 
-def test_a_recurring_sweep_is_refused_with_a_condition_not_run_once(tmp_path: Path) -> None:
+def test_a_recurring_sweep_is_never_run_once_as_a_sweep(tmp_path: Path) -> None:
+    # Its runs are child sweeps (controller/recurring.py, tests/controller/test_recurring.py);
+    # the sweep reconciler, should it ever get one, refuses it rather than run it once.
     world = World(tmp_path, schedule="0 6 1 * *")
     result = world.step()
     assert world.api.created == [] and result.done
-    assert world.api.status["phase"] == "Failed"
     failed = next(c for c in world.api.status["conditions"] if c["type"] == "Failed")
-    assert failed["reason"] == "RecurringNotSupported"
-    assert "spec.schedule" in failed["message"] and "tuningsweep run" in failed["message"]
+    assert failed["reason"] == "Recurring" and "child sweeps" in failed["message"]

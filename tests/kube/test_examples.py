@@ -30,6 +30,7 @@ can do (tests/local/test_examples_byo.py runs it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ from tuningsweep.core.planning.windows import resolve_windows
 from tuningsweep.core.spec import api
 from tuningsweep.core.spec.manifest import load_sweeps
 from tuningsweep.core.spec.parse import Sweep
+from tuningsweep.core.spec.schedule import parse_schedule, run_id
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -142,7 +144,23 @@ def _service_accounts(client: KubeClient, namespace: str, sweeps: list[Sweep]) -
                                                  "metadata": {"name": name}}, namespace)
 
 
-def _data_for_the_windows(client: storage.Client, sweep: Sweep) -> None:
+def _run_of(sweep: Sweep) -> tuple[Sweep, dt.date]:
+    """The sweep that runs and the date its windows are resolved against: the sweep itself
+    today, or, for a recurring one, its child sweep of the latest slot (that slot's date)."""
+    if sweep.spec.schedule is None:
+        return sweep, dt.date.today()
+    slot = parse_schedule(sweep.spec.schedule).latest_at_or_before(dt.datetime.now(dt.UTC))
+    assert slot is not None
+    return dataclasses.replace(sweep, name=f"{sweep.name}-{run_id(slot)}"), slot.date()
+
+
+def _wait_run(kube: Kube, ns: str, name: str, operator: OperatorProcess) -> dict[str, Any]:
+    wait_until(lambda: kube.client.get_or_none(SWEEPS, name, ns), 60,
+               what=f"{name} to be created")
+    return wait_phase(kube.client, ns, name, "Succeeded", timeout=480, operator=operator)
+
+
+def _data_for_the_windows(client: storage.Client, sweep: Sweep, anchor: dt.date) -> None:
     """A user's data bucket: one day of data in each window (the operator checks the
     windows against the data before any Job; the fake trainer reads none of it)."""
     if not sweep.spec.data.startswith("gs://"):
@@ -151,7 +169,7 @@ def _data_for_the_windows(client: storage.Client, sweep: Sweep) -> None:
     bucket = client.bucket(bucket_name)
     if not bucket.exists():
         client.create_bucket(bucket_name)
-    for window in resolve_windows(sweep.spec, dt.date.today()):
+    for window in resolve_windows(sweep.spec, anchor):
         path = f"{prefix.strip('/')}/date={window.start.isoformat()}/part.csv".lstrip("/")
         bucket.blob(path).upload_from_string("target\n1\n")
 
@@ -193,12 +211,13 @@ def test_example_runs_unchanged_to_success(
 ) -> None:
     ns = _namespace_of(source, kube)
     sweeps = _expected(source)
-    totals = {s.name: count_trials(s.spec, resolve_windows(s.spec, dt.date.today()))[1]
+    runs = {s.name: _run_of(s) for s in sweeps}  # the sweep that runs, and its date
+    totals = {s.name: count_trials(s.spec, resolve_windows(s.spec, runs[s.name][1]))[1]
               for s in sweeps}
     for sweep in sweeps:
         _empty_results(gcs_client, sweep.spec.results or f"gs://{gcs_bucket}/tuning/", ns,
                        sweep.name)
-        _data_for_the_windows(gcs_client, sweep)
+        _data_for_the_windows(gcs_client, sweep, runs[sweep.name][1])
     kube.cluster.install_chart(tuple(dict.fromkeys((kube.namespace, ns))))
     _service_accounts(kube.client, ns, sweeps)
     queued = any(s.spec.trainer.queue_name for s in sweeps)
@@ -213,10 +232,16 @@ def test_example_runs_unchanged_to_success(
         applied = _apply(kube, source)
         assert sorted(a["metadata"]["name"] for a in applied) == sorted(totals)
         assert {a["metadata"]["namespace"] for a in applied} == {ns}
-        statuses = {s.name: wait_phase(kube.client, ns, s.name, "Succeeded", timeout=480,
-                                       operator=operator) for s in sweeps}
+        # A recurring sweep's run is its child sweep, created at once for the latest slot.
+        statuses = {s.name: _wait_run(kube, ns, runs[s.name][0].name, operator)
+                    for s in sweeps}
         for sweep in sweeps:
-            _check_sweep(kube, ns, sweep, statuses[sweep.name], totals[sweep.name])
+            _check_sweep(kube, ns, runs[sweep.name][0], statuses[sweep.name],
+                         totals[sweep.name])
+            if sweep.spec.schedule is not None:
+                wait_until(lambda name=sweep.name: (kube.client.get(SWEEPS, name, ns).get(
+                    "status") or {}).get("recurring", {}).get("lastRun") == runs[name][1]
+                    .isoformat(), 60, what=f"{sweep.name} to record its run")
         if queued:
             _check_kueue_admitted(kube, ns, sweeps)
         # Everything the operator did, it did with the chart's RBAC, and none was refused.

@@ -21,7 +21,7 @@ GOOD = {"prometheus_url": "http://prom:9090", "pushgateway_url": "https://pgw.ex
         "pushgateway_admin_url": "http://pgw-admin:9091", "results_default": "gs://b/tuning/",
         "api_rate_limit": "7.5", "api_burst": "9", "status_interval": "0",
         "tick_interval": "0.5", "collect_timeout": "300", "job_retention": "0",
-        "metrics_port": "9100"}
+        "metrics_port": "9100", "clock_file": "/tmp/now"}
 
 
 def test_every_setting_is_covered_here() -> None:

@@ -92,10 +92,11 @@ calls: tests/chart/test_rbac_matches_operator.py compares them with the API requ
 a real operator run. */}}
 {{- define "tuningsweep.namespacedRules" -}}
 # The sweeps: kopf lists and watches them, patches them (finalizer, annotations);
-# the reconciler patches their status.
+# the reconciler patches their status. A recurring sweep (spec.schedule) lists its runs,
+# creates each as a child sweep when its slot comes and deletes those past historyLimit.
 - apiGroups: ["tuningsweep.io"]
   resources: ["tuningsweeps"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["list", "watch", "patch", "create", "delete"]
 - apiGroups: ["tuningsweep.io"]
   resources: ["tuningsweeps/status"]
   verbs: ["patch"]

@@ -10,6 +10,9 @@
   restarted operator sees every existing Job before it creates any.
 * An **event handler** on sweeps only wakes the sweep's daemon (parallelism, suspend).
   It persists nothing, so it costs no API writes.
+* A **recurring sweep** (``spec.schedule``) has a daemon of its own kind
+  (:mod:`.recurring`): it creates the runs as child sweeps when their slots come, and is
+  woken when one of its runs changes.
 
 kopf's own event posting is raised to errors only, so the API sees a handful of Events
 per sweep (main transitions) rather than one per log line. The handlers take only the
@@ -24,6 +27,7 @@ import logging
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from ..core.spec import api
 from ..io.storage import open_store
@@ -34,13 +38,16 @@ from .metrics import SWEEPS, forget_sweep, serve
 from .prom import PrometheusMetrics, PushgatewayCleaner
 from .ratelimit import TokenBucket
 from .reconciler import SweepReconciler
+from .recurring import LABEL_PARENT, RecurringSweep
 
+log = logging.getLogger(__name__)
 _wakeups: dict[Key, asyncio.Event] = {}
 _phases: dict[Key, str] = {}
 # Events that arrive together (several trials finishing at once) are handled in one step;
 # the Job watch already drops events that change nothing, so the window can be short.
 DEBOUNCE_S = 0.005
-READY_CHECK_S = 5.0  # how often a sweep waiting for the Job watch checks for its errors
+READY_CHECK_S = 5.0
+RECURRING_RETRY_S = 30.0  # a recurring sweep's step that failed (API, storage) is retried  # how often a sweep waiting for the Job watch checks for its errors
 
 
 def _wake(key: Key) -> None:
@@ -75,9 +82,14 @@ async def stop_watch(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(api.GROUP, api.VERSION, api.PLURAL)  # type: ignore[arg-type]
-def sweep_changed(namespace: str, name: str, **_: Any) -> None:
-    """A sweep changed (parallelism, suspend, ...): wake its daemon."""
+def sweep_changed(namespace: str, name: str, labels: kopf.Labels, status: kopf.Status,
+                  **_: Any) -> None:
+    """A sweep changed (parallelism, suspend, ...): wake its daemon; a recurring sweep's
+    run that has ended wakes the recurring sweep too (its history row, the next run)."""
     _wake((namespace, name))
+    parent = labels.get(LABEL_PARENT)
+    if parent and status.get("phase") in ("Succeeded", "Failed"):
+        _wake((namespace, parent))
 
 
 @kopf.daemon(api.GROUP, api.VERSION, api.PLURAL,  # type: ignore[arg-type]
@@ -92,6 +104,10 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
         kopf.event(body, type=type_, reason=reason, message=message[:1000])
 
     ours = settings_module.current
+    if (body.get("spec") or {}).get("schedule"):
+        await _run_recurring(RecurringSweep(ours, memo.kube, emit, namespace, name, uid,
+                                            open_store), body, key, wakeup, stopped)
+        return
     reconciler = SweepReconciler(
         ours, memo.kube, emit, namespace, name, uid,
         metrics_source=PrometheusMetrics(ours.prometheus_url),
@@ -117,6 +133,39 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
             _phases.pop(key, None)
             _count_phases()
             forget_sweep(namespace, name)
+
+
+async def _run_recurring(recurring: RecurringSweep, body: kopf.Body, key: Key,
+                         wakeup: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
+    """A recurring sweep's loop: step, then sleep until its next slot, a run's change or
+    a retry (its daemon lasts as long as the sweep)."""
+    said = ""
+    try:
+        while not stopped:
+            wakeup.clear()
+            try:
+                wait = await recurring.step(dict(body))
+            except Exception as exc:
+                # The API or the results store is down: say so (once), retry; never
+                # crash-loop.
+                detail = (f"Kubernetes API {exc.status}: {exc.body}"
+                          if isinstance(exc, ApiException) else f"{type(exc).__name__}: {exc}")
+                log.warning("%s/%s: recurring step failed: %s", *key, detail)
+                if detail != said:
+                    said = detail
+                    recurring.emit("Warning", "Degraded", detail)
+                wait = RECURRING_RETRY_S
+            _phases[key] = recurring.phase
+            _count_phases()
+            await _wait(wakeup, stopped, wait)
+    finally:
+        if _wakeups.get(key) is wakeup:
+            del _wakeups[key]
+        reason = stopped.reason
+        if reason is not None and reason & kopf.DaemonStoppingReason.RESOURCE_DELETED:
+            _phases.pop(key, None)
+            _count_phases()
+            forget_sweep(*key)
 
 
 async def _wait_ready(jobs: JobWatch, namespace: str, stopped: kopf.DaemonStopped,
@@ -152,5 +201,5 @@ def _count_phases() -> None:
     counts: dict[str, int] = {}
     for phase in _phases.values():
         counts[phase] = counts.get(phase, 0) + 1
-    for phase in ("Pending", "Running", "Succeeded", "Failed", "Suspended"):
+    for phase in ("Pending", "Running", "Succeeded", "Failed", "Suspended", "Scheduled"):
         SWEEPS.labels(phase).set(counts.get(phase, 0))

@@ -122,6 +122,40 @@ class KubeApi:
                              api.GROUP, api.VERSION, namespace, api.PLURAL, name,
                              {"status": status}, _preload_content=False))
 
+    async def list_sweeps(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """TuningSweeps of the namespace matching a label selector (a recurring sweep's runs)."""
+        response = await self._call("list", "tuningsweeps", lambda: (
+            self._custom.list_namespaced_custom_object(
+                api.GROUP, api.VERSION, namespace, api.PLURAL, label_selector=selector,
+                _preload_content=False)))
+        return list(json.loads(response.data).get("items") or [])
+
+    async def create_sweep(self, namespace: str, body: dict[str, Any]) -> bool:
+        """Create a TuningSweep (a recurring sweep's run); False when it already exists."""
+        await self.bucket.acquire()
+        try:
+            await self._call("create", "tuningsweeps", lambda: (
+                self._custom.create_namespaced_custom_object(
+                    api.GROUP, api.VERSION, namespace, api.PLURAL, body,
+                    _preload_content=False)))
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def delete_sweep(self, namespace: str, name: str) -> None:
+        """Delete a TuningSweep (a recurring sweep's pruned run; its Jobs go with it)."""
+        await self.bucket.acquire()
+        try:
+            await self._call("delete", "tuningsweeps", lambda: (
+                self._custom.delete_namespaced_custom_object(
+                    api.GROUP, api.VERSION, namespace, api.PLURAL, name,
+                    propagation_policy="Background", _preload_content=False)))
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
     async def _call(self, verb: str, resource: str, fn: Any) -> Any:
         try:
             result = await asyncio.to_thread(fn)

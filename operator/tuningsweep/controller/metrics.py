@@ -25,6 +25,14 @@ FLUSH_LATENCY = Histogram("tuningsweep_operator_csv_flush_seconds",
                           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30))
 PROMETHEUS_ERRORS = Counter("tuningsweep_operator_prometheus_errors_total",
                             "Failed Prometheus queries")
+RECURRING_CHANGED = Gauge(
+    "tuningsweep_recurring_winner_changed",
+    "1 when a recurring sweep's last run found a new winner (significantly better than "
+    "the champion), else 0", ["namespace", "sweep"])
+RECURRING_LAST_RUN = Gauge(
+    "tuningsweep_recurring_last_run_timestamp_seconds",
+    "The date (Unix time, 00:00 UTC) of a recurring sweep's last finished run",
+    ["namespace", "sweep"])
 
 
 def forget_sweep(namespace: str, sweep: str) -> None:
@@ -32,6 +40,9 @@ def forget_sweep(namespace: str, sweep: str) -> None:
     for phase in ("pending", "queued", "running", "succeeded", "failed", "stopped"):
         with contextlib.suppress(KeyError):
             TRIALS.remove(namespace, sweep, phase)
+    for gauge in (RECURRING_CHANGED, RECURRING_LAST_RUN):
+        with contextlib.suppress(KeyError):
+            gauge.remove(namespace, sweep)
     for labels in list(BEST._metrics):  # prometheus-client offers no label query
         if labels[:2] == (namespace, sweep):
             BEST.remove(*labels)

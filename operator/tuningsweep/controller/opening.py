@@ -2,9 +2,10 @@
 
 Runs once per sweep per operator start, before any Job is created:
 
-* an invalid spec is the user's to fix: phase Failed, reason ``InvalidSpec``, no retries;
-  so is a recurring sweep (``spec.schedule``, reason ``RecurringNotSupported``): its runs
-  are made by ``tuningsweep run``, not by the operator yet;
+* an invalid spec is the user's to fix: phase Failed, reason ``InvalidSpec``, no retries
+  (a recurring sweep, ``spec.schedule``, is not opened here: :mod:`.recurring` creates
+  its runs, and a run, a child sweep, opens here in its run's folder:
+  :mod:`.recurring_child`);
 * the results folder is opened and checked writable; rows already there are read back,
   so a restarted operator collects nothing twice;
 * a folder left by an earlier object of the same name (deleted and applied again, as
@@ -22,6 +23,7 @@ Runs once per sweep per operator start, before any Job is created:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -36,6 +38,7 @@ from ..io.data_check import check_data
 from ..io.errors import StorageError
 from ..io.results_store import ResultsConflict, ResultsStore, immutable_differences
 from .ports import Emit, OpenStore
+from .recurring_child import Reuse, run_of, start_child
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class OpenedSweep:
     results: ResultsStore
     windows: tuple[DateWindow, ...]
     pinned_now: bool  # the windows were resolved by this start (status needs them)
+    reuse: Reuse | None = None  # a recurring run's: earlier runs' rows copied, not trained
 
 
 @dataclass
@@ -87,14 +91,11 @@ async def open_sweep(body: dict[str, Any], name: str, namespace: str, uid: str,
     except InvalidSpec as exc:
         return Refused("InvalidSpec", "; ".join(e.render() for e in exc.errors))
     if sweep.spec.schedule is not None:
-        # Recurring runs are created by `tuningsweep run` (a CronJob can run it); the
-        # operator does not schedule them yet, and must not run the sweep once as if
-        # the schedule were not there.
-        error = SpecError("spec.schedule", "recurring sweeps are not run by the operator "
-                          "in this version", "run `tuningsweep run FILE` on its schedule "
-                          "(e.g. from a CronJob), or remove spec.schedule to run the sweep "
-                          "once")
-        return Refused("RecurringNotSupported", error.render())
+        # The handlers give a recurring sweep to .recurring, which creates its runs; it
+        # must never be run once as if the schedule were not there.
+        return Refused("Recurring", "a recurring sweep (spec.schedule) is not run itself: "
+                       "its runs are child sweeps the operator creates on its schedule")
+    picked = run_of(body, namespace)  # a run of a recurring sweep (None: an ordinary one)
     results_prefix = sweep.spec.results or results_default
     if not results_prefix:
         error = SpecError("spec.output.results", "is required on a cluster",
@@ -103,9 +104,19 @@ async def open_sweep(body: dict[str, Any], name: str, namespace: str, uid: str,
         return Refused("InvalidSpec", error.render())
     store = open_store(results_prefix)
     await asyncio.to_thread(store.check_writable)
-    results = ResultsStore(store, sweep, min_interval=RESULTS_MIN_INTERVAL_S, owner=uid)
+    results = ResultsStore(store, sweep, min_interval=RESULTS_MIN_INTERVAL_S, owner=uid,
+                           folder=picked.folder if picked else None)
     try:
-        opened = await _open_results(body, sweep, results, uid, emit)
+        opened = await _open_results(body, sweep, results, uid, emit,
+                                     picked.anchor if picked else None)
+        if picked is not None and isinstance(opened, OpenedSweep):
+            # Seeds and reuse record pinned before the first trial (read back after).
+            start, opened.reuse = await asyncio.to_thread(start_child, picked, store,
+                                                          opened.windows)
+            # The run's plan is the recurring spec's with its seeds; the spec compared
+            # with later edits stays the child's own.
+            opened.sweep = results.sweep = dataclasses.replace(
+                start.sweep, raw_spec=opened.sweep.raw_spec)
     except BaseException:
         await asyncio.to_thread(close_quietly, results)  # no writer thread per retry
         raise
@@ -115,7 +126,7 @@ async def open_sweep(body: dict[str, Any], name: str, namespace: str, uid: str,
 
 
 async def _open_results(body: dict[str, Any], sweep: Sweep, results: ResultsStore, uid: str,
-                        emit: Emit) -> OpenedSweep | Refused:
+                        emit: Emit, anchor: dt.date | None = None) -> OpenedSweep | Refused:
     previous = await asyncio.to_thread(results.previous_manifest)
     if previous is not None:
         if (previous.get("metadata") or {}).get("uid") == uid:
@@ -137,7 +148,8 @@ async def _open_results(body: dict[str, Any], sweep: Sweep, results: ResultsStor
         windows = windows_from_data(pinned)
         results.windows = windows
     else:
-        anchor = _date_of(body.get("metadata", {}).get("creationTimestamp"))
+        # A recurring run's windows are resolved against its slot's date.
+        anchor = anchor or _date_of(body.get("metadata", {}).get("creationTimestamp"))
         windows = await asyncio.to_thread(results.pin_windows,
                                           resolve_windows(sweep.spec, anchor))
     if not pinned:  # once per sweep: a sweep already running was checked when it started

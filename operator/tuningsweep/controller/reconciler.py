@@ -81,7 +81,7 @@ class _Running:
 
 
 #: Refusals the spec's author must fix (the spec cannot change): no retry.
-FINAL_REFUSALS = ("InvalidSpec", "RecurringNotSupported")
+FINAL_REFUSALS = ("InvalidSpec", "Recurring")
 
 
 def _api_message(exc: ApiException) -> str:
@@ -289,7 +289,7 @@ class SweepReconciler:
                 decision.plan.by_id, curves)
             state.flusher.collected(ended, {})
             decision = await self._decide(state, sweep, jobs)
-        await self.jobs.create(sweep, decision.start, state.models_uri)
+        decision = await self._create(state, sweep, jobs, decision)
 
         wait = self.settings.tick_interval
         done = results.done_ids
@@ -302,7 +302,7 @@ class SweepReconciler:
                 state.flusher.collected(collected.rows, collected.ended)
                 # Rows free slots and may complete a stage or the sweep: decide again.
                 decision = await self._decide(state, sweep, jobs)
-                await self.jobs.create(sweep, decision.start, state.models_uri)
+                decision = await self._create(state, sweep, jobs, decision)
             if collected.waited is not None:
                 # Final values reach Prometheus at its next scrape of the Pushgateway (a
                 # second in the tests, 15-30 s on a typical cluster): ask again soon at
@@ -348,6 +348,21 @@ class SweepReconciler:
         if decision.plan.final and all(t.id in observed for t in pending):
             wait = min(wait, 1.0)  # only collection is left
         return StepResult(wait=wait)
+
+    async def _create(self, state: _Running, sweep: Sweep, jobs: list[JobState],
+                      decision: Decision) -> Decision:
+        """Create the Jobs of the trials to start; a recurring run first copies the rows
+        of those an earlier run trained (no Job), and asks the core again for the slots
+        they leave free."""
+        reuse = state.opened.reuse
+        while reuse is not None:
+            reused = [row for row in map(reuse, decision.start) if row is not None]
+            if not reused:
+                break
+            state.flusher.collected(reused, {})
+            decision = await self._decide(state, sweep, jobs)
+        await self.jobs.create(sweep, decision.start, state.models_uri)
+        return decision
 
     def _total(self, state: _Running, sweep: Sweep) -> int:
         # Once the plan is final it is exact (a small discrete auto stage may hold fewer

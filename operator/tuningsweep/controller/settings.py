@@ -127,6 +127,9 @@ class OperatorSettings:
         600.0, _non_negative, "SECONDS", "seconds a collected trial's Job (and its pods) is "
         "kept before the operator deletes it; its row in results.csv is the record")
     metrics_port: int = _setting(8000, _port, "PORT", "port of the operator's /metrics (0 = off)")
+    clock_file: str | None = _setting(
+        None, str, "FILE", "testing aid: a file holding the time (ISO-8601, UTC) the operator "
+        "takes as now for recurring sweeps' schedules, read at each look; unset: the clock")
 
     @property
     def pushgateway_for_operator(self) -> str:

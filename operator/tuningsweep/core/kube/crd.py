@@ -23,7 +23,9 @@ _STATUS_SCHEMA: dict[str, Any] = {
     "x-kubernetes-preserve-unknown-fields": True,
     "properties": {
         "phase": {"type": "string",
-                  "enum": ["Pending", "Running", "Succeeded", "Failed", "Suspended"]},
+                  # Scheduled: a recurring sweep between runs.
+                  "enum": ["Pending", "Running", "Succeeded", "Failed", "Suspended",
+                           "Scheduled"]},
         "progress": {"type": "string", "description": "finished/total trials"},
         "windows": {
             "type": "array",
@@ -48,6 +50,16 @@ _STATUS_SCHEMA: dict[str, Any] = {
                                 "objective": {"type": "number"},
                                 "windowsWon": {"type": "integer"},
                                 "display": {"type": "string"}}},
+        "recurring": {
+            "type": "object", "description": "a recurring sweep's runs: the last finished "
+            "one, its winner and verdict, the run in progress, the next slot",
+            "properties": {
+                **{k: {"type": "string"} for k in ("lastStarted", "active", "next", "waiting",
+                                                   "lastRun", "winner", "verdict")},
+                **{k: {"type": "integer"} for k in ("runs", "trained", "reused")},
+                **{k: {"type": "number"} for k in ("objective", "gpuHoursSaved",
+                                                   "trialHoursSaved")},
+                "changed": {"type": "boolean"}}},
         "resultsURI": {"type": "string"},
         "observedGeneration": {"type": "integer"},
         "conditions": {"type": "array", "items": {
@@ -102,6 +114,18 @@ def build_crd() -> dict[str, Any]:
                     {"name": "Windows", "type": "integer", "priority": 1,
                      "jsonPath": ".status.best.windowsWon",
                      "description": "windows the best configuration won"},
+                    # A recurring sweep's (spec.schedule): its last finished run.
+                    {"name": "Last-Run", "type": "string",
+                     "jsonPath": ".status.recurring.lastRun",
+                     "description": "a recurring sweep's last finished run"},
+                    {"name": "Winner", "type": "string",
+                     "jsonPath": ".status.recurring.winner",
+                     "description": "the last run's winner (its parameters)"},
+                    {"name": "Changed", "type": "boolean",
+                     "jsonPath": ".status.recurring.changed",
+                     "description": "whether the last run's winner replaced the champion"},
+                    {"name": "Next", "type": "string", "jsonPath": ".status.recurring.next",
+                     "description": "a recurring sweep's next slot (UTC)"},
                     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
                 ],
                 "schema": {"openAPIV3Schema": schema},

@@ -153,6 +153,11 @@ SPEC = Field(
             "windows resolved against that date (runs locally with `tuningsweep run`)",
             immutable=True, pattern=r"^\s*\S+(\s+\S+){4}\s*$",
         ),
+        "historyLimit": Field(
+            "integer", "recurring sweeps on a cluster: how many finished runs (child "
+            "TuningSweeps) are kept; older ones are deleted, their results stay (default 3)",
+            minimum=0,
+        ),
         "search": Field(
             "object", "how configurations are chosen",
             default={"algorithm": "grid", "seed": 0}, immutable=True,

@@ -150,6 +150,7 @@ class Spec:
     batch_size: int = 4
     schedule: str | None = None  # a cron expression: the sweep is recurring
     warm_start: WarmStart | None = None
+    history_limit: int = 3  # a recurring sweep's finished runs kept on a cluster
     # What a recurring sweep's run carries over from the runs before it, pinned when the
     # run starts (not manifest fields): configurations entering the plan first, and the
     # earlier results tpe learns from besides the run's own (window ids replaced by

@@ -190,6 +190,10 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
     racing = racing_section(search.get("racing"), raw["mode"], rolling, ranges, err)
     schedule = raw.get("schedule")
     warm_start = warm_start_section(search.get("warmStart"), schedule, err)
+    history_limit = raw.get("historyLimit")
+    if history_limit is not None and schedule is None:
+        err("historyLimit", "is how many runs of a recurring sweep are kept, and this sweep "
+            "is not recurring", "add spec.schedule (e.g. '0 6 1 * *'), or remove historyLimit")
     check_fast_without_fast_mode(raw, err)
     if raw["trainer"].get("function") and raw["trainer"].get("command"):
         err("trainer.function", "is set together with trainer.command",
@@ -246,6 +250,7 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
         batch_size=search["batchSize"],
         schedule=schedule,
         warm_start=warm_start,
+        history_limit=3 if history_limit is None else history_limit,
     )
 
 
