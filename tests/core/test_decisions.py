@@ -52,7 +52,8 @@ def test_starts_up_to_the_parallel_limit_in_plan_order() -> None:
     # One running, one finished and waiting for collection: one slot, and neither restarts.
     later = decide(s.spec, windows, [], running=["c0000-w0"], collecting=["c0000-w1"])
     assert [t.id for t in later.start] == ["c0001-w0"]
-    assert decide(s.spec, windows, [], parallelism=5).start[-1].id == "c0002-w0"
+    wider = dataclasses.replace(s.spec, parallelism=5)
+    assert decide(wider, windows, []).start[-1].id == "c0002-w0"
 
 
 def test_succeeds_when_every_trial_has_a_row_and_nothing_is_collecting() -> None:

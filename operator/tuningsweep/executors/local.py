@@ -403,6 +403,8 @@ class LocalExecutor:
         would miss (that trial has no row yet and simply runs again).
         """
         outcome = Outcome()
+        # --parallel (the machine's cores by default, not the cluster's spec.parallelism)
+        # reaches the decisions the way a live edit does on a cluster: through the spec.
         spec = dataclasses.replace(self.sweep.spec, parallelism=self.settings.parallel)
         preload: threading.Thread | None = None
         plan: Plan | None = None

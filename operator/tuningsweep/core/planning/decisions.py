@@ -157,7 +157,6 @@ def decide(
     running: Collection[str] = (),
     collecting: Collection[str] = (),
     failing: Mapping[str, str] | None = None,
-    parallelism: int | None = None,
     previous: Plan | None = None,
     usage: Usage | None = None,
     curves: EpochCurves | Mapping[str, Mapping[int, float]] | None = None,
@@ -165,14 +164,14 @@ def decide(
     """Decide what to start and the sweep's phase (see the module docstring).
 
     Args:
-        spec: the sweep's spec (the live one for the mutable fields).
+        spec: the sweep's spec, with the mutable fields as they are now (the operator's
+            live object; the local runner's ``--parallel`` as ``parallelism``): one way
+            in for every field a decision reads.
         windows: the pinned windows.
         rows: the results that count.
         running: ids of trials started and not finished.
         collecting: ids of finished trials whose rows are not written yet.
         failing: failed trials not yet recorded, with their errors.
-        parallelism: trials at once (default ``spec.parallelism``; the local runner's
-            ``--parallel`` overrides it).
         previous: the last decision's plan; reused when it is final (planning a large
             grid on every step would cost more than the step).
         usage: what the running trials have used (the budget counts them).
@@ -213,7 +212,7 @@ def decide(
         return Decision(plan, (), SUSPENDED, REASON_SUSPENDED,
                         "no new trials start until spec.suspend is false", failed, stop,
                         gpu_hours=gpu_hours, trial_hours=trial_hours)
-    room = max(0, (parallelism or spec.parallelism) - len(busy) + len(stop))
+    room = max(0, spec.parallelism - len(busy) + len(stop))
     taken = busy.union(collecting)
     start = tuple(itertools.islice((t for t in pending if t.id not in taken), room))
     phase = RUNNING if taken or start or rows else PENDING
