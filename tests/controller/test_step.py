@@ -233,3 +233,30 @@ def test_a_recurring_sweep_is_never_run_once_as_a_sweep(tmp_path: Path) -> None:
     assert world.api.created == [] and result.done
     failed = next(c for c in world.api.status["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "Recurring" and "child sweeps" in failed["message"]
+
+
+def test_the_live_spec_is_parsed_once_per_generation_not_per_step(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuningsweep.controller import reconciler as reconciler_module
+
+    parsed: list[int] = []
+    real = reconciler_module.parse_spec
+
+    def counting(raw: Any, name: str, namespace: str = "default") -> Any:
+        parsed.append(1)
+        return real(raw, name, namespace)
+
+    monkeypatch.setattr(reconciler_module, "parse_spec", counting)
+    world = World(tmp_path)
+    for _ in range(3):
+        world.step()
+    # Opening parsed it; the steps of the same generation reuse that.
+    assert parsed == []
+    assert len(world.api.created) == 2
+    # An edit (a new generation) is parsed once, and its parallelism applies.
+    world.body["metadata"]["generation"] = 2
+    world.body["spec"]["parallelism"] = 3
+    world.step()
+    world.step()
+    assert len(parsed) == 1
+    assert len(world.api.created) == 3

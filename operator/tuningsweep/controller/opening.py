@@ -54,6 +54,10 @@ class OpenedSweep:
     windows: tuple[DateWindow, ...]
     pinned_now: bool  # the windows were resolved by this start (status needs them)
     reuse: Reuse | None = None  # a recurring run's: earlier runs' rows copied, not trained
+    # The live object's spec as parsed at opening, and the generation it was read at: the
+    # first step takes its mutable fields from it instead of parsing the same spec again.
+    live: Sweep | None = None
+    live_generation: int | None = None
 
 
 @dataclass
@@ -122,6 +126,10 @@ async def open_sweep(body: dict[str, Any], name: str, namespace: str, uid: str,
         raise
     if isinstance(opened, Refused):
         await asyncio.to_thread(close_quietly, results)
+    else:
+        generation = (body.get("metadata") or {}).get("generation")
+        opened.live = sweep
+        opened.live_generation = generation if isinstance(generation, int) else None
     return opened
 
 

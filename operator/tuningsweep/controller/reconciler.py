@@ -235,10 +235,14 @@ class SweepReconciler:
         generation = _generation(body)
         if generation is None or generation != state.checked_generation:
             state.checked_generation = generation
-            try:
-                state.live = parse_spec(body.get("spec") or {}, self.name, self.namespace)
-            except InvalidSpec:
-                state.live = None  # an invalid edit changes nothing; the CRD should refuse it
+            opened = state.opened
+            if generation is not None and generation == opened.live_generation:
+                state.live = opened.live  # parsed when the sweep was opened, this generation
+            else:
+                try:
+                    state.live = parse_spec(body.get("spec") or {}, self.name, self.namespace)
+                except InvalidSpec:
+                    state.live = None  # an invalid edit changes nothing; the CRD refuses it
             if state.live is not None:
                 changed = changed_fields(state.opened.sweep, state.live)
                 if changed:
