@@ -29,6 +29,7 @@ from typing import Any
 import kopf
 from kubernetes.client.exceptions import ApiException
 
+from ..core.kube.resource import sweep_body
 from ..core.spec import api
 from ..io.storage import open_store
 from . import settings as settings_module
@@ -117,7 +118,7 @@ async def run_sweep(body: kopf.Body, namespace: str, name: str, uid: str,
         await _wait_ready(jobs, namespace, stopped, reconciler, body)
         while not stopped:
             wakeup.clear()
-            result = await reconciler.step(dict(body), jobs.jobs(key))
+            result = await reconciler.step(sweep_body(body), jobs.jobs(key))
             _phases[key] = reconciler.phase
             _count_phases()
             if result.done:
@@ -144,7 +145,7 @@ async def _run_recurring(recurring: RecurringSweep, body: kopf.Body, key: Key,
         while not stopped:
             wakeup.clear()
             try:
-                wait = await recurring.step(dict(body))
+                wait = await recurring.step(sweep_body(body))
             except Exception as exc:
                 # The API or the results store is down: say so (once), retry; never
                 # crash-loop.
@@ -180,7 +181,7 @@ async def _wait_ready(jobs: JobWatch, namespace: str, stopped: kopf.DaemonStoppe
         await _wait(ready, stopped, READY_CHECK_S, debounce=False)
         error = jobs.error_for(namespace)
         if error and not ready.is_set():
-            await reconciler.report_degraded(dict(body), "JobWatchFailed", error)
+            await reconciler.report_degraded(sweep_body(body), "JobWatchFailed", error)
 
 
 async def _wait(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float,

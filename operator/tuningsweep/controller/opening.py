@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.kube.jobs import parse_timestamp
+from ..core.kube.resource import SweepBody
 from ..core.planning.windows import resolve_windows, windows_from_data
 from ..core.spec.errors import InvalidSpec, SpecError
 from ..core.spec.parse import DateWindow, Sweep, parse_spec
@@ -86,7 +87,7 @@ def changed_fields(original: Sweep, live: Sweep) -> list[str]:
     return immutable_differences(dict(original.raw_spec), dict(live.raw_spec))
 
 
-async def open_sweep(body: dict[str, Any], name: str, namespace: str, uid: str,
+async def open_sweep(body: SweepBody, name: str, namespace: str, uid: str,
                      open_store: OpenStore, results_default: str | None,
                      emit: Emit) -> OpenedSweep | Refused:
     """Validate the sweep and open its results (see the module docstring)."""
@@ -133,7 +134,7 @@ async def open_sweep(body: dict[str, Any], name: str, namespace: str, uid: str,
     return opened
 
 
-async def _open_results(body: dict[str, Any], sweep: Sweep, results: ResultsStore, uid: str,
+async def _open_results(body: SweepBody, sweep: Sweep, results: ResultsStore, uid: str,
                         emit: Emit, anchor: dt.date | None = None) -> OpenedSweep | Refused:
     previous = await asyncio.to_thread(results.previous_manifest)
     if previous is not None:

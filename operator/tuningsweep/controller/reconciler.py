@@ -27,11 +27,11 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from ..core.kube.jobs import JobState, gpus_requested, parse_timestamp
+from ..core.kube.resource import SweepBody
 from ..core.planning.decisions import Decision, Usage, decide
 from ..core.planning.ledger import pending_trials
 from ..core.planning.planner import Plan, count_trials
@@ -93,7 +93,7 @@ def _api_message(exc: ApiException) -> str:
     return str(body.get("message") or exc.reason or exc)
 
 
-def _generation(body: dict[str, Any]) -> int | None:
+def _generation(body: SweepBody) -> int | None:
     generation = (body.get("metadata") or {}).get("generation")
     return generation if isinstance(generation, int) else None
 
@@ -138,7 +138,7 @@ class SweepReconciler:
 
     # -- the step ----------------------------------------------------------------------
 
-    async def step(self, body: dict[str, Any], jobs: Iterable[JobState]) -> StepResult:
+    async def step(self, body: SweepBody, jobs: Iterable[JobState]) -> StepResult:
         """Reconcile once; see the module docstring for the order of things."""
         status = body.get("status") or {}
         if self._state is None:
@@ -184,17 +184,17 @@ class SweepReconciler:
             log.exception("%s/%s: reconcile failed", self.namespace, self.name)
             return await self._degraded(type(exc).__name__, str(exc))
 
-    async def report_degraded(self, body: dict[str, Any], reason: str, detail: str) -> None:
+    async def report_degraded(self, body: SweepBody, reason: str, detail: str) -> None:
         """Say in a Degraded condition why the sweep cannot proceed (cleared by a good step)."""
         if self._state is None:  # not opened yet: keep the conditions the status has
-            self.status.conditions = list((body.get("status") or {}).get("conditions") or [])
+            self.status.conditions = [dict(c) for c in body.get("status", {}).get("conditions", [])]
         await self._degraded(reason, detail)
 
     async def _degraded(self, reason: str, detail: str) -> StepResult:
         return StepResult(wait=await self.status.degraded(reason, detail))
 
-    async def _open(self, body: dict[str, Any]) -> StepResult | None:
-        self.status.conditions = list((body.get("status") or {}).get("conditions") or [])
+    async def _open(self, body: SweepBody) -> StepResult | None:
+        self.status.conditions = [dict(c) for c in body.get("status", {}).get("conditions", [])]
         opened = await open_sweep(body, self.name, self.namespace, self.uid, self.open_store,
                                   self.settings.results_default, self.emit)
         if isinstance(opened, Refused):
@@ -228,7 +228,7 @@ class SweepReconciler:
                                     force=True)
         return None
 
-    def _live_sweep(self, state: _Running, body: dict[str, Any]) -> Sweep:
+    def _live_sweep(self, state: _Running, body: SweepBody) -> Sweep:
         """The pinned sweep with the mutable fields taken from the live object."""
         # Only a spec edit bumps the generation: the live spec is parsed once per edit,
         # not on every step (each time a Job finishes).
@@ -277,7 +277,7 @@ class SweepReconciler:
                       "best learning-rate values fixed")
         return decision
 
-    async def _step(self, state: _Running, body: dict[str, Any], jobs: list[JobState],
+    async def _step(self, state: _Running, body: SweepBody, jobs: list[JobState],
                     recorded: list[JobState]) -> StepResult:
         sweep = self._live_sweep(state, body)
         results = state.opened.results

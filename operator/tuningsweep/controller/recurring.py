@@ -35,6 +35,7 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..core.kube.resource import SweepBody, SweepStatus, sweep_body
 from ..core.planning.windows import windows_from_data
 from ..core.records import layout
 from ..core.records.results import parse_csv
@@ -96,7 +97,7 @@ class SweepsApi(Protocol):
         """Merge-patch a sweep's status."""
 
 
-def child_manifest(parent: dict[str, Any], run: str) -> dict[str, Any]:
+def child_manifest(parent: SweepBody, run: str) -> dict[str, Any]:
     """The child TuningSweep of run ``run``: the parent's spec without the schedule."""
     meta = parent["metadata"]
     spec = json.loads(json.dumps(parent.get("spec") or {}))
@@ -118,7 +119,7 @@ def child_manifest(parent: dict[str, Any], run: str) -> dict[str, Any]:
     }
 
 
-def _child_run(body: dict[str, Any], parent_uid: str) -> ChildRun | None:
+def _child_run(body: SweepBody, parent_uid: str) -> ChildRun | None:
     meta = body.get("metadata") or {}
     owners = meta.get("ownerReferences") or []
     run = (meta.get("labels") or {}).get(LABEL_RUN)
@@ -168,7 +169,7 @@ class RecurringSweep:
         self.phase = ""
         self._waiting_said: str | None = None
 
-    async def step(self, body: dict[str, Any]) -> float:
+    async def step(self, body: SweepBody) -> float:
         """One look at the clock, the children and the history; the seconds to wait."""
         status = body.get("status") or {}
         try:
@@ -187,7 +188,7 @@ class RecurringSweep:
         schedule = parse_schedule(sweep.spec.schedule)
         store = self.open_store(prefix)
         top = layout.sweep_folder(self.namespace, self.name)
-        children = [c for c in (_child_run(b, self.uid) for b in await self.api.list_sweeps(
+        children = [c for c in (_child_run(sweep_body(b), self.uid) for b in await self.api.list_sweeps(
             self.namespace, f"{LABEL_PARENT}={self.name}")) if c is not None]
         history = await asyncio.to_thread(read_history, store, top)
         recorded = {h.run for h in history}
@@ -248,7 +249,7 @@ class RecurringSweep:
 
     async def _report(self, history: list[HistoryRow], decision: RunsDecision,
                       active: str | None, last_started: str | None,
-                      status: dict[str, Any]) -> None:
+                      status: SweepStatus) -> None:
         fields = status_fields(history, decision, active, last_started)
         last = history[-1] if history else None
         conditions = [c for c in status.get("conditions") or []
@@ -270,7 +271,7 @@ class RecurringSweep:
             metrics.RECURRING_LAST_RUN.labels(self.namespace, self.name).set(
                 finished.timestamp())
 
-    async def _fail(self, reason: str, message: str, status: dict[str, Any]) -> None:
+    async def _fail(self, reason: str, message: str, status: SweepStatus) -> None:
         self.phase = "Failed"
         if status.get("phase") == "Failed":
             return
@@ -280,7 +281,7 @@ class RecurringSweep:
                                                "reason": reason, "message": message}]})
 
 
-def _transition(status: dict[str, Any], type_: str, run: str) -> str:
+def _transition(status: SweepStatus, type_: str, run: str) -> str:
     """The condition's transition time: kept while it describes the same run."""
     for condition in status.get("conditions") or []:
         if condition.get("type") == type_ and str(condition.get("message", "")).startswith(

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
 
+from ..core.kube.resource import SweepBody
 from ..core.planning.planner import Trial
 from ..core.records.results import ResultRow
 from ..core.recurring.runs import RunStart
@@ -37,7 +37,7 @@ UNLISTED = "unlisted:"
 Reuse = Callable[[Trial], ResultRow | None]
 
 
-def run_of(body: dict[str, Any], namespace: str) -> RecurringRun | None:
+def run_of(body: SweepBody, namespace: str) -> RecurringRun | None:
     """The recurring run this TuningSweep is (None: an ordinary sweep).
 
     The labels name the parent and the run; the annotation holds the parent's spec as it

@@ -11,6 +11,8 @@ a sweep resumed next month still trains on the same data.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..spec.parse import DateWindow, Spec
 
@@ -64,7 +66,7 @@ def windows_to_data(windows: tuple[DateWindow, ...]) -> list[dict[str, str]]:
     return [{"id": w.id, "start": w.start.isoformat(), "end": w.end.isoformat()} for w in windows]
 
 
-def windows_from_data(data: list[dict[str, str]]) -> tuple[DateWindow, ...]:
+def windows_from_data(data: Sequence[Mapping[str, Any]]) -> tuple[DateWindow, ...]:
     """Read pinned windows back (ids default to their position)."""
     return tuple(
         DateWindow(item.get("id") or f"w{i}", dt.date.fromisoformat(item["start"]),
