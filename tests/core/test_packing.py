@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 
+from tuningsweep.core.jobs import JobState, Phase, build_job, job_state
+from tuningsweep.core.manifest import load_sweeps
 from tuningsweep.core.packing import (
     ENV_PACK,
+    TrialRecord,
+    build_pack_job,
     decode_trials,
     encode_trials,
     pack_env_json,
     pack_trials,
     pack_view,
     parse_pack_env,
+    trial_states,
 )
-from tuningsweep.core.planner import Trial
-from tuningsweep.core.spec import DateWindow
+from tuningsweep.core.planner import Trial, plan_trials
+from tuningsweep.core.spec import DateWindow, Sweep
+from tuningsweep.core.windows import resolve_windows
 
 W0 = DateWindow("w0", dt.date(2024, 1, 1), dt.date(2024, 1, 31))
 W1 = DateWindow("w1", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
@@ -118,3 +125,117 @@ def test_a_succeeded_pack_is_done_whatever_records_have_been_scraped() -> None:
 def test_a_pack_with_every_record_in_has_nothing_running() -> None:
     view = pack_view(PACK, dict.fromkeys(PACK, 0), "active")
     assert (view.done, view.current, view.unstarted) == (PACK, None, ())
+
+
+# -- a packed Job read as its trials -----------------------------------------------------
+
+def packed_job(phase: Phase, **fields: Any) -> JobState:
+    return JobState("a", phase, start=100.0, end=200.0 if phase != "active" else 0.0,
+                    owner="uid", trials=PACK, **fields)
+
+
+def by_trial(states: list[JobState]) -> dict[str, JobState]:
+    return {s.trial: s for s in states}
+
+
+def test_a_running_pack_reads_as_done_trials_one_running_and_the_rest_queued_in_the_pod(
+        ) -> None:
+    states = by_trial(trial_states(packed_job("active"), {
+        "a": TrialRecord(0, 101.0, 120.0), "b": TrialRecord(0, 120.0, 140.0)}))
+    assert set(states) == set(PACK)
+    assert states["a"][:4] == ("a", "succeeded", 101.0, 120.0)
+    assert states["b"][:4] == ("b", "succeeded", 120.0, 140.0)
+    # One trial trains now, from the previous trial's end; the last waits in the pod:
+    # it holds its place but no slot of parallelism and no budget time.
+    assert states["c"].running and states["c"].start == 140.0
+    assert not states["d"].running and not states["d"].finished and states["d"].start == 0.0
+    assert all(s.pack == "a" and s.owner == "uid" for s in states.values())
+
+
+def test_a_failed_pack_fails_its_current_trial_with_the_jobs_reason_and_drops_the_rest(
+        ) -> None:
+    states = by_trial(trial_states(
+        packed_job("failed", reason="PodFailurePolicy", message="exit 2"),
+        {"a": TrialRecord(0, 101.0, 120.0)}))
+    assert set(states) == {"a", "b"}  # c and d go back to the plan
+    assert states["b"].phase == "failed" and states["b"].bad_input
+    assert (states["b"].start, states["b"].end) == (120.0, 200.0)
+
+
+def test_a_succeeded_pack_is_every_trial_succeeded_times_from_the_job_until_records_come(
+        ) -> None:
+    states = trial_states(packed_job("succeeded"), {})
+    assert [s.trial for s in states] == list(PACK)
+    assert all(s.phase == "succeeded" and s.end == 200.0 for s in states)
+
+
+def test_a_queued_pack_is_all_queued() -> None:
+    states = trial_states(packed_job("active", suspended=True), {})
+    assert len(states) == 4 and not any(s.running or s.finished for s in states)
+
+
+def test_a_job_of_one_trial_reads_as_itself() -> None:
+    job = JobState("x", "failed", 1.0, 2.0, "Failed", "m", owner="u")
+    assert trial_states(job, {}) == [job._replace(pack="x")]
+
+
+# -- the packed Job -------------------------------------------------------------------
+
+MANIFEST = """\
+apiVersion: tuningsweep.io/v1alpha1
+kind: TuningSweep
+metadata: {name: pk, namespace: ml}
+spec:
+  architecture: mlp
+  mode: fast
+  parameters:
+    learning_rate: {values: [0.01, 0.02, 0.03]}
+  trainer:
+    image: example.org/trainer:1
+%s  output: {results: gs://b/r, models: gs://b/m}
+"""
+
+
+def sweep(trainer: str = "") -> Sweep:
+    return load_sweeps(MANIFEST % trainer)[0]
+
+
+def test_a_pack_job_is_the_lead_trials_job_running_every_trial_of_the_pack() -> None:
+    s = sweep()
+    plan = plan_trials(s.spec, resolve_windows(s.spec, dt.date(2026, 11, 27))).trials
+    pack = pack_trials(plan, 3, 1)[0]
+    assert len(pack) == 3
+    job = build_pack_job(s, pack, models_uri="gs://b/m/ml/pk", owner_uid="u",
+                         pushgateway="http://pgw:9091")
+    single = build_job(s, pack[0], model_uri="gs://b/m/ml/pk/" + pack[0].id, owner_uid="u",
+                       pushgateway="http://pgw:9091")
+    assert job["metadata"]["name"] == single["metadata"]["name"] == f"pk-{pack[0].id}"
+    assert job["metadata"]["labels"] == single["metadata"]["labels"]
+    listed = job["metadata"]["annotations"]["tuningsweep.io/trials"]
+    assert listed == ",".join(t.id for t in pack)
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "tuningsweep.executors.pack_runner",
+                                    "tuningsweep_trainer.cli:main"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    entries = parse_pack_env(env["TUNINGSWEEP_PACK"])
+    assert [e.trial for e in entries] == [t.id for t in pack]
+    for entry, trial in zip(entries, pack, strict=True):
+        assert entry.env["TUNINGSWEEP_MODEL_URI"] == f"gs://b/m/ml/pk/{trial.id}"
+        assert json.loads(entry.env["TUNINGSWEEP_PARAMS"]) == dict(trial.params)
+    assert env["TUNINGSWEEP_DATA_CACHE"].startswith("/tmp/")
+    # Read back as the watch reads it: the pack's trials, in order.
+    assert job_state(job).trials == tuple(t.id for t in pack)
+    # A pack of one is the Job of one trial.
+    assert build_pack_job(s, pack[:1], models_uri="gs://b/m/ml/pk", owner_uid="u",
+                          pushgateway="http://pgw:9091") == single
+
+
+def test_a_function_trainer_is_called_per_trial_and_a_plain_command_cannot_be_packed() -> None:
+    s = sweep("    function: mytrainer:train\n")
+    plan = plan_trials(s.spec, resolve_windows(s.spec, dt.date(2026, 11, 27))).trials
+    pack = pack_trials(plan, 2, 1)[0]
+    job = build_pack_job(s, pack, models_uri="m", owner_uid=None, pushgateway=None)
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "mytrainer:train"
+    s = sweep("    command: [python, train.py]\n")
+    with pytest.raises(ValueError, match="spec.trainer.function"):
+        build_pack_job(s, pack, models_uri="m", owner_uid=None, pushgateway=None)

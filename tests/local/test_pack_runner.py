@@ -65,6 +65,10 @@ def test_a_pack_runs_its_trials_in_order_in_one_process_each_in_its_own_group(
     for i in range(1, 5):  # each trial's final metrics in its own group
         assert f'tuningsweep_trial_metric{{instance="",job="tuningsweep",metric="loss",' \
                f'namespace="ns",sweep="sw",trial="t{i}"}} {i}' in body
+        # ... with the pod's record of when the trial ran (its row's own times)
+        for gauge in ("tuningsweep_trial_started_seconds", "tuningsweep_trial_ended_seconds"):
+            assert f'{gauge}{{instance="",job="tuningsweep",namespace="ns",sweep="sw",' \
+                   f'trial="t{i}"}}' in body
 
 
 def test_the_first_failing_trial_ends_the_pod_and_a_new_pod_runs_only_unfinished_trials(

@@ -35,18 +35,32 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from .contract import (
+    ENV_DATA_CACHE,
+    ENV_MODEL_URI,
+    ENV_PARAMS,
+    ENV_TRIAL,
+    trial_env,
+    trial_model_uri,
+)
+from .jobs import ANNOTATION_TRIALS, JobState, build_job
 from .planner import Trial
+from .spec import Sweep, Trainer
 
-#: The annotation listing a packed Job's trials, in the order its pod runs them.
-ANNOTATION_TRIALS = "tuningsweep.io/trials"
+__all__ = ["ANNOTATION_TRIALS"]  # re-exported: the annotation is read in .jobs
 #: The pod's environment variable with each packed trial's own environment (JSON).
 ENV_PACK = "TUNINGSWEEP_PACK"
 #: The gauge the pod pushes into a trial's own Pushgateway group once the trial returned:
 #: its exit status. It tells the operator the trial is over while the pod goes on, and a
 #: retried pod (an evicted one, or ``backoffLimit``) which trials to skip (status 0).
 EXIT_GAUGE = "tuningsweep_trial_exit_status"
+#: When the pod started and ended the trial (Unix seconds), pushed with its exit status:
+#: a packed trial's row has its own times, so ``gpu_seconds`` and the trial-hours budget
+#: count the trial, not the pod.
+STARTED_GAUGE = "tuningsweep_trial_started_seconds"
+ENDED_GAUGE = "tuningsweep_trial_ended_seconds"
 #: ``spec.trainer.trialsPerPod``'s upper bound: a pack's annotation and environment stay
 #: small, and one pod's failure costs at most this many trials a new pod.
 MAX_TRIALS_PER_POD = 64
@@ -192,3 +206,110 @@ def pack_view(trials: Sequence[str], exits: Mapping[str, int], phase: JobPhase) 
     if not rest:
         return PackView(done, None, ())
     return PackView(done, rest[0], tuple(rest[1:]))
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """A packed trial's exit record as the pod pushed it (times in Unix seconds, 0.0 when
+    not known)."""
+
+    status: int
+    started: float = 0.0
+    ended: float = 0.0
+
+
+def trial_states(job: JobState, records: Mapping[str, TrialRecord]) -> list[JobState]:
+    """One :class:`JobState` per trial of a packed Job, as a Job per trial would be seen.
+
+    The rest of the operator (the decision core, collection, budgets, status) reads
+    trials, not pods, so a packed Job is read as its trials (:func:`pack_view`):
+
+    * a done trial is a succeeded one, with its own start and end from its record;
+    * the current trial is active (the Job runs) or failed with the Job's reason (the Job
+      failed), from the previous trial's end (or the pod's start) on;
+    * while the Job runs, the trials after it are *queued in the pod*: they hold their
+      place (nothing else starts them) but are not running (``suspended``, no start), so
+      ``parallelism`` counts trials training at once (one per pod) and the budgets count
+      no time for them; once the Job failed they are left out, back to the plan.
+
+    Each state's ``pack`` names the Job's lead trial (the Job is named after it).
+    """
+    lead = job.trials[0] if job.trials else job.trial
+    view = pack_view(job.trials or (job.trial,),
+                     {t: r.status for t, r in records.items()}, job.phase)
+    states: list[JobState] = []
+    previous_end = job.start
+    for trial in view.done:
+        record = records.get(trial)
+        start = record.started if record and record.started else previous_end
+        end = record.ended if record and record.ended else job.end
+        states.append(JobState(trial, "succeeded", start, end, owner=job.owner, pack=lead))
+        previous_end = end or previous_end
+    if view.current is not None:
+        if job.phase == "failed":
+            states.append(JobState(view.current, "failed", previous_end, job.end, job.reason,
+                                   job.message, owner=job.owner, pack=lead))
+        else:
+            states.append(JobState(view.current, "active", previous_end if not job.suspended
+                                   else 0.0, owner=job.owner, suspended=job.suspended,
+                                   pack=lead))
+    if job.phase == "active":
+        states.extend(JobState(t, "active", owner=job.owner, suspended=True, pack=lead)
+                      for t in view.unstarted)
+    return states
+
+
+#: The trainer function a pack calls when the spec names none and runs the reference
+#: trainer image (no ``command``): its command-line entry point, called once per trial.
+REFERENCE_FUNCTION = "tuningsweep_trainer.cli:main"
+#: The pod's command for a pack (followed by the trainer function).
+PACK_COMMAND = ("python", "-m", "tuningsweep.executors.pack_runner")
+#: Where a packed pod's trainer keeps windows' data between its trials (the writable
+#: emptyDir at /tmp; the reference trainer's window cache also keeps them in memory).
+POD_DATA_CACHE = "/tmp/tuningsweep-data-cache"
+#: What differs between a pack's trials (the window is the same for all).
+_PER_TRIAL = (ENV_TRIAL, ENV_PARAMS, ENV_MODEL_URI)
+
+
+def pack_function(trainer: Trainer) -> str | None:
+    """The function a packed pod calls per trial; None for a plain command (a program
+    cannot be called twice in one process)."""
+    if trainer.function:
+        return trainer.function
+    return None if trainer.command else REFERENCE_FUNCTION
+
+
+def build_pack_job(sweep: Sweep, trials: Sequence[Trial], *, models_uri: str,
+                   owner_uid: str | None, pushgateway: str | None) -> dict[str, Any]:
+    """The Job manifest of a pack: the lead trial's Job, running every trial of the pack.
+
+    A pack of one trial is exactly :func:`tuningsweep.core.jobs.build_job`'s Job.
+
+    Raises:
+        ValueError: the pack is empty, mixes windows, or the trainer is a plain command.
+    """
+    if not trials:
+        raise ValueError("a pack holds at least one trial")
+    lead = trials[0]
+    job = build_job(sweep, lead, model_uri=trial_model_uri(models_uri, lead.id),
+                    owner_uid=owner_uid, pushgateway=pushgateway)
+    if len(trials) == 1:
+        return job
+    if any(t.window != lead.window for t in trials):
+        raise ValueError("a pack's trials share one window")
+    function = pack_function(sweep.spec.trainer)
+    if function is None:
+        raise ValueError("spec.trainer.command cannot be packed: set spec.trainer.function")
+    envs = []
+    for trial in trials:
+        env = trial_env(sweep, trial, model_uri=trial_model_uri(models_uri, trial.id),
+                        pushgateway=pushgateway)
+        envs.append((trial.id, {k: env[k] for k in _PER_TRIAL}))
+    job["metadata"]["annotations"][ANNOTATION_TRIALS] = encode_trials([t.id for t in trials])
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = [*PACK_COMMAND, function]
+    names = {e["name"] for e in container["env"]}
+    container["env"].append({"name": ENV_PACK, "value": pack_env_json(envs)})
+    if ENV_DATA_CACHE not in names:
+        container["env"].append({"name": ENV_DATA_CACHE, "value": POD_DATA_CACHE})
+    return job

@@ -32,8 +32,22 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..core.contract import ENV_NAMESPACE, ENV_PUSHGATEWAY, ENV_SWEEP, ENV_TRIAL, ENV_TRIAL_STARTED, PUSH_JOB
-from ..core.packing import ENV_PACK, EXIT_GAUGE, PackEntry, parse_pack_env
+from ..core.contract import (
+    ENV_NAMESPACE,
+    ENV_PUSHGATEWAY,
+    ENV_SWEEP,
+    ENV_TRIAL,
+    ENV_TRIAL_STARTED,
+    PUSH_JOB,
+)
+from ..core.packing import (
+    ENDED_GAUGE,
+    ENV_PACK,
+    EXIT_GAUGE,
+    STARTED_GAUGE,
+    PackEntry,
+    parse_pack_env,
+)
 from .warm_worker import TrialFunction, exit_code, free_trial_state, load_function
 
 USAGE = "usage: python -m tuningsweep.executors.pack_runner MODULE:FUNCTION [ARG...]"
@@ -81,8 +95,10 @@ def parse_exit_records(body: Any, namespace: str, sweep: str) -> dict[str, int]:
 
 
 def push_exit(pushgateway: str, namespace: str, sweep: str, trial: str, status: int,
+              started: float, ended: float,
               *, sleep: Callable[[float], None] = time.sleep) -> str | None:
-    """Add the trial's exit record to its Pushgateway group; the error text if it failed.
+    """Add the trial's exit record (status, start and end) to its Pushgateway group; the
+    error text if that failed.
 
     ``POST`` adds to the group without replacing what the trainer pushed. A record that
     cannot be pushed only costs a re-run of that trial if this pod is started again.
@@ -92,6 +108,9 @@ def push_exit(pushgateway: str, namespace: str, sweep: str, trial: str, status: 
     registry = CollectorRegistry()
     Gauge(EXIT_GAUGE, "the trial's exit status, pushed by the pod that ran it (packed "
           "trials)", registry=registry).set(status)
+    Gauge(STARTED_GAUGE, "when the pod started the trial (Unix seconds)",
+          registry=registry).set(started)
+    Gauge(ENDED_GAUGE, "when the trial returned (Unix seconds)", registry=registry).set(ended)
     error = ""
     for attempt in range(ATTEMPTS):
         try:
@@ -130,8 +149,9 @@ def run_pack(function: TrialFunction, args: list[str], entries: Sequence[PackEnt
         if done.get(entry.trial) == 0:
             _say(f"{label}: done in an earlier pod, skipped")
             continue
+        started_at = time.time()
         env = {**base_env, **entry.env, ENV_TRIAL: entry.trial,
-               ENV_TRIAL_STARTED: repr(time.time())}
+               ENV_TRIAL_STARTED: repr(started_at)}
         env.pop(ENV_PACK, None)
         os.environ.clear()
         os.environ.update(env)
@@ -142,7 +162,8 @@ def run_pack(function: TrialFunction, args: list[str], entries: Sequence[PackEnt
         free_trial_state()
         _say(f"{label}: exit status {status} after {time.monotonic() - started:.1f}s")
         if pushgateway:
-            error = push_exit(pushgateway, namespace, sweep, entry.trial, status)
+            error = push_exit(pushgateway, namespace, sweep, entry.trial, status,
+                              started_at, time.time())
             if error:
                 _say(f"{label}: could not push its exit record: {error}")
         if status != 0:
@@ -171,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         function = load_function(args[0])
     except (ValueError, ImportError) as err:
         print(f"tuningsweep: error: trainer function {args[0]}: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # the module itself fails: a bug no retry can fix
+        print(f"tuningsweep: error: trainer function {args[0]}: importing it failed: "
+              f"{type(err).__name__}: {err}", file=sys.stderr)
         return 2
     return run_pack(function, args[1:], entries, base_env)
 
