@@ -237,5 +237,5 @@ def test_a_function_trainer_is_called_per_trial_and_a_plain_command_cannot_be_pa
     job = build_pack_job(s, pack, models_uri="m", owner_uid=None, pushgateway=None)
     assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "mytrainer:train"
     s = sweep("    command: [python, train.py]\n")
-    with pytest.raises(ValueError, match="spec.trainer.function"):
+    with pytest.raises(ValueError, match=r"spec\.trainer\.function"):
         build_pack_job(s, pack, models_uri="m", owner_uid=None, pushgateway=None)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..core.packing import TrialRecord
 from ..io.storage import Store
 
 
@@ -24,6 +25,8 @@ class TrialMetrics:
 
     metrics: dict[str, float] = field(default_factory=dict)
     finished: bool = False
+    #: a packed trial's exit record as its pod pushed it (core/packing.py), else None
+    record: TrialRecord | None = None
 
 
 class MetricsUnavailable(Exception):

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from prometheus_client import delete_from_gateway
 
 from ..core.contract import EPOCH_GAUGE, FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
+from ..core.packing import ENDED_GAUGE, EXIT_GAUGE, STARTED_GAUGE, TrialRecord
 from .ports import MetricsUnavailable, TrialMetrics
 
 QUERY_TIMEOUT_S = 10.0
@@ -42,9 +43,13 @@ def _label_regex(values: Iterable[str]) -> str:
     return "|".join(items)
 
 
+_RECORD_GAUGES = f"{EXIT_GAUGE}|{STARTED_GAUGE}|{ENDED_GAUGE}"
+
+
 def trials_query(namespace: str, sweep: str, trials: Iterable[str]) -> str:
-    """One PromQL selector for the metric and finished series of many trials."""
-    return (f'{{__name__=~"{METRIC_GAUGE}|{FINISHED_GAUGE}",'
+    """One PromQL selector for the metric, finished and (packed trials) exit record series
+    of many trials."""
+    return (f'{{__name__=~"{METRIC_GAUGE}|{FINISHED_GAUGE}|{_RECORD_GAUGES}",'
             f'namespace="{namespace}",sweep="{sweep}",trial=~"{_label_regex(trials)}"}}')
 
 
@@ -71,6 +76,7 @@ async def query_trials(
     if not trials:
         return out
     series = await asyncio.to_thread(_query_sync, url, trials_query(namespace, sweep, trials))
+    records: dict[str, dict[str, float]] = {}
     for item in series:
         labels = item.get("metric") or {}
         value = item.get("value") or [0, "nan"]
@@ -78,10 +84,18 @@ async def query_trials(
         trial = str(labels.get("trial", ""))
         entry = out.setdefault(trial, TrialMetrics())
         number = float(value[1])
-        if labels.get("__name__") == FINISHED_GAUGE:
+        name = labels.get("__name__")
+        if name == FINISHED_GAUGE:
             entry.finished = number >= 1
+        elif name in (EXIT_GAUGE, STARTED_GAUGE, ENDED_GAUGE):
+            records.setdefault(trial, {})[str(name)] = number
         elif "metric" in labels:
             entry.metrics[str(labels["metric"])] = number
+    for trial, values in records.items():
+        if EXIT_GAUGE in values:
+            out[trial].record = TrialRecord(int(values[EXIT_GAUGE]),
+                                            values.get(STARTED_GAUGE, 0.0),
+                                            values.get(ENDED_GAUGE, 0.0))
     return out
 
 

@@ -22,6 +22,7 @@ deterministic; 409 is success) and collects each trial exactly once (rows merge 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -37,7 +38,7 @@ from ..core.early_stopping import EpochCurves
 from ..core.errors import InvalidSpec
 from ..core.jobs import JobState, gpus_requested, parse_timestamp
 from ..core.ledger import pending_trials
-from ..core.planner import Plan, count_trials
+from ..core.planner import Plan, Trial, count_trials
 from ..core.racing_summary import racing_status
 from ..core.spec import Sweep, parse_spec, with_live_fields
 from ..core.status import FAILED, SUCCEEDED
@@ -46,6 +47,14 @@ from .collection import Collector, job_failure
 from .flushing import Flusher
 from .job_creation import JobCreator
 from .opening import OpenedSweep, Refused, changed_fields, close_quietly, open_sweep
+from .packs import (
+    PackedJobs,
+    busy_pods,
+    offer_size,
+    packs_to_start,
+    pod_slots,
+    removable_packs,
+)
 from .ports import Emit, GroupCleaner, JobsApi, MetricsSource, MetricsUnavailable, OpenStore
 from .settings import OperatorSettings
 from .status_writer import StatusWriter
@@ -74,7 +83,9 @@ class _Running:
     flusher: Flusher
     cleanup: TrialCleanup
     models_uri: str
+    packs: PackedJobs
     plan: Plan | None = None
+    to_create: list[tuple[Trial, ...]] | None = None  # the last decision's packs (packing)
     total: int | None = None
     checked_generation: int | None = None  # the spec generation last checked for edits
     live: Sweep | None = None  # the live spec of that generation (None: invalid)
@@ -161,9 +172,11 @@ class SweepReconciler:
             done = self._state.opened.results.done_ids
             unrecorded: list[JobState] = []
             recorded: list[JobState] = []  # kept until job_retention removes them
-            for j in jobs:
-                if j.owner == self.uid:
-                    (recorded if j.trial in done else unrecorded).append(j)
+            # A packed Job is read as its trials (spec.trainer.trialsPerPod; .packs).
+            ours = await self._state.packs.as_trials(
+                [j for j in jobs if j.owner == self.uid], done)
+            for j in ours:
+                (recorded if j.trial in done else unrecorded).append(j)
             result = await self._step(self._state, body, unrecorded, recorded)
             self.status.recovered()
             return result
@@ -213,6 +226,7 @@ class SweepReconciler:
             flusher=Flusher(results, self.cleaner, self.namespace, self.name,
                             on_durable=cleanup.durable),
             cleanup=cleanup,
+            packs=PackedJobs(self.metrics_source, self.namespace, self.name),
             models_uri=sweep_models_uri(opened.sweep, results.store.uri, opened.sweep.spec.models))
         self._state = state
         # Only durable rows exist at this point, so groups of collected trials that a crash
@@ -252,6 +266,16 @@ class SweepReconciler:
         unrecorded = [j for j in jobs if j.trial not in done]
         now = time.time()
         elapsed = sum(now - j.start for j in unrecorded if j.running and j.start)
+        running = [j.trial for j in unrecorded if not j.finished] + list(self.jobs.in_flight)
+        size = sweep.spec.trainer.trials_per_pod
+        parallelism = free_pods = None
+        if size > 1:
+            # parallelism counts trials training at once, one per pod: ask the core for
+            # enough trials to fill the free pods' packs (see .packs).
+            free_pods = pod_slots(sweep.spec.parallelism,
+                                  busy_pods(unrecorded, self.jobs.in_flight_pods))
+            parallelism = offer_size(len(set(running)), free_pods, size,
+                                     len(state.opened.windows))
         # Planning is pure but not always quick (a model-based search asks the batch still
         # running again after an operator restart: a replay of every earlier result), so
         # it runs in a worker thread: other sweeps' steps and kopf's handlers go on
@@ -259,11 +283,15 @@ class SweepReconciler:
         # (awaiting) step.
         decision = await asyncio.to_thread(
             decide, sweep.spec, state.opened.windows, results.ledger,
-            running=[j.trial for j in unrecorded if not j.finished] + list(self.jobs.in_flight),
+            running=running,
             collecting=[j.trial for j in unrecorded if j.finished],
             failing={j.trial: job_failure(j) for j in unrecorded if j.phase == "failed"},
-            previous=state.plan, curves=curves,
+            previous=state.plan, curves=curves, parallelism=parallelism,
             usage=Usage(gpu_seconds=elapsed * gpus_requested(sweep), trial_seconds=elapsed))
+        if free_pods is not None:
+            state.to_create = packs_to_start(decision.start, size, free_pods)
+            decision = dataclasses.replace(
+                decision, start=tuple(t for pack in state.to_create for t in pack))
         previous, state.plan = state.plan, decision.plan
         if previous is not None and decision.plan.stage != previous.stage:
             self.emit("Normal", "StageStarted",
@@ -288,7 +316,7 @@ class SweepReconciler:
                 decision.plan.by_id, curves)
             state.flusher.collected(ended, {})
             decision = await self._decide(state, sweep, jobs)
-        await self.jobs.create(sweep, decision.start, state.models_uri)
+        await self._create(state, sweep, decision)
 
         wait = self.settings.tick_interval
         done = results.done_ids
@@ -301,7 +329,7 @@ class SweepReconciler:
                 state.flusher.collected(collected.rows, collected.ended)
                 # Rows free slots and may complete a stage or the sweep: decide again.
                 decision = await self._decide(state, sweep, jobs)
-                await self.jobs.create(sweep, decision.start, state.models_uri)
+                await self._create(state, sweep, decision)
             if collected.waited is not None:
                 # Final values reach Prometheus at its next scrape of the Pushgateway (a
                 # second in the tests, 15-30 s on a typical cluster): ask again soon at
@@ -311,7 +339,7 @@ class SweepReconciler:
         state.flusher.start()
         if state.flusher.deletes_pending:
             await state.flusher.retry_deletes()
-        await state.cleanup.remove_recorded_jobs([*recorded, *jobs])
+        await state.cleanup.remove_recorded_jobs(self._removable(state, recorded, jobs))
 
         if decision.phase == FAILED:
             if self.status.phase != FAILED:
@@ -329,8 +357,8 @@ class SweepReconciler:
             phase=decision.phase, total=self._total(state, sweep),
             succeeded=ledger.count("succeeded"), failed=ledger.count("failed"),
             stopped=ledger.count("stopped"),
-            running=sum(1 for j in live if j.running) + len(self.jobs.in_flight)
-            - queued_created,
+            running=sum(1 for j in live if j.running)
+            + (0 if queued_created else self.jobs.in_flight_pods),
             queued=sum(1 for j in live if j.suspended) + queued_created,
             windows=state.opened.windows, summary=results.summary,
             results_uri=results.results_uri, generation=_generation(body),
@@ -339,14 +367,31 @@ class SweepReconciler:
             racing=racing_status(sweep.spec, state.opened.windows, decision.plan))
         if decision.phase == SUCCEEDED:
             # Done once the recorded trials' Jobs are removed (after job_retention).
-            await state.cleanup.remove_recorded_jobs([*recorded, *jobs])
-            left = state.cleanup.next_removal([*recorded, *jobs])
+            removable = self._removable(state, recorded, jobs)
+            await state.cleanup.remove_recorded_jobs(removable)
+            left = state.cleanup.next_removal(removable)
             return StepResult(done=left is None, wait=left or 0.0)
         observed = {j.trial for j in jobs}
         pending = pending_trials(decision.plan, results.ledger, results.done_ids)
         if decision.plan.final and all(t.id in observed for t in pending):
             wait = min(wait, 1.0)  # only collection is left
         return StepResult(wait=wait)
+
+    async def _create(self, state: _Running, sweep: Sweep, decision: Decision) -> None:
+        """Create the decision's Jobs: one per trial, or one per pack (trialsPerPod)."""
+        if sweep.spec.trainer.trials_per_pod > 1:
+            packs, state.to_create = state.to_create or [], None
+            await self.jobs.create_packs(sweep, packs, state.models_uri)
+        else:
+            await self.jobs.create(sweep, decision.start, state.models_uri)
+
+    @staticmethod
+    def _removable(state: _Running, recorded: list[JobState],
+                   jobs: list[JobState]) -> list[JobState]:
+        """Jobs that retention may remove: a packed Job once every trial it lists is
+        durable (its trials' states are not Jobs)."""
+        single = [j for j in (*recorded, *jobs) if not j.pack]
+        return single + removable_packs(state.packs.packs, state.cleanup.is_durable)
 
     def _total(self, state: _Running, sweep: Sweep) -> int:
         # Once the plan is final it is exact (a small discrete auto stage may hold fewer

@@ -61,9 +61,6 @@ EXIT_GAUGE = "tuningsweep_trial_exit_status"
 #: count the trial, not the pod.
 STARTED_GAUGE = "tuningsweep_trial_started_seconds"
 ENDED_GAUGE = "tuningsweep_trial_ended_seconds"
-#: ``spec.trainer.trialsPerPod``'s upper bound: a pack's annotation and environment stay
-#: small, and one pod's failure costs at most this many trials a new pod.
-MAX_TRIALS_PER_POD = 64
 
 
 def pack_trials(candidates: Sequence[Trial], size: int, pods: int) -> list[tuple[Trial, ...]]:

@@ -1,0 +1,89 @@
+"""Packed Jobs in the reconcile step: read as trials, started as packs, removed whole.
+
+With ``spec.trainer.trialsPerPod`` above 1 a Job runs several trials of one window in one
+pod (:mod:`tuningsweep.core.packing` has the rules). The rest of the step reads trials,
+not pods, so this module stands between the two:
+
+* :meth:`PackedJobs.as_trials` turns each packed Job into its trials' states
+  (:func:`~tuningsweep.core.packing.trial_states`), reading the pod's exit records from
+  the metrics source in one batched query for every unrecorded trial of every pack: a
+  trial the pod finished is collected while the pod goes on with the next;
+* :func:`pod_slots` and :func:`packs_to_start` turn the decision core's trials to start
+  into packs, so that ``parallelism`` counts trials training at once (one per pod);
+* :func:`removable_packs` says which packed Jobs may go: finished, and every trial it
+  lists recorded durably (a Job removed earlier would leave a trial without its row and
+  without its Job after a crash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+
+from ..core.jobs import JobState
+from ..core.packing import TrialRecord, pack_trials, trial_states
+from ..core.planner import Trial
+from .ports import MetricsSource
+
+
+class PackedJobs:
+    """One sweep's packed Jobs and the exit records of their trials."""
+
+    def __init__(self, source: MetricsSource, namespace: str, name: str) -> None:
+        self.source = source
+        self.namespace = namespace
+        self.name = name
+        self.packs: list[JobState] = []  # the packed Jobs of the last step, as observed
+
+    async def as_trials(self, jobs: Sequence[JobState], done: Collection[str]
+                        ) -> list[JobState]:
+        """``jobs`` with each packed Job replaced by its trials' states.
+
+        Jobs of one trial are kept as they are; the packed ones are kept in
+        :attr:`packs` for :func:`removable_packs`.
+        """
+        self.packs = [j for j in jobs if j.trials]
+        if not self.packs:
+            return list(jobs)
+        ask = sorted({t for j in self.packs if j.phase != "succeeded" for t in j.trials
+                      if t not in done})
+        records: dict[str, TrialRecord] = {}
+        if ask:
+            found = await self.source.query_trials(self.namespace, self.name, ask)
+            records = {t: m.record for t, m in found.items() if m.record is not None}
+        out = [j for j in jobs if not j.trials]
+        for job in self.packs:
+            out.extend(trial_states(job, records))
+        return out
+
+
+def busy_pods(states: Iterable[JobState], in_flight_packs: int) -> int:
+    """Pods holding a slot: Jobs with an unfinished trial, and those just created."""
+    return len({s.pack or s.trial for s in states if not s.finished}) + in_flight_packs
+
+
+def pod_slots(parallelism: int, busy: int) -> int:
+    """How many new pods may start (``parallelism`` counts trials training at once)."""
+    return max(0, parallelism - busy)
+
+
+def offer_size(busy_trials: int, free_pods: int, size: int, windows: int) -> int:
+    """How many trials to ask the decision core for, so that ``free_pods`` packs can be
+    filled: up to ``size`` trials of one window each, and plan order spreads
+    consecutive trials over the windows."""
+    return busy_trials + free_pods * size * max(1, windows)
+
+
+def packs_to_start(offered: Sequence[Trial], size: int, free_pods: int
+                   ) -> list[tuple[Trial, ...]]:
+    """The packs to create now from the trials the decision core offers."""
+    return pack_trials(offered, size, free_pods)
+
+
+def removable_packs(packs: Iterable[JobState], durable: Callable[[str], bool]
+                    ) -> list[JobState]:
+    """Finished packed Jobs whose every listed trial is durably recorded.
+
+    A failed pack's unstarted trials are recorded by a later Job; its Job waits for them
+    too, which keeps the rule one line (it costs a little retention, nothing else).
+    """
+    return [j for j in packs if j.finished and all(durable(t) for t in j.trials)]
