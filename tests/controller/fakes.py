@@ -29,6 +29,7 @@ from tuningsweep.controller.ports import TrialMetrics
 from tuningsweep.core.contract import ENV_METRICS_FILE, ENV_PUSHGATEWAY, parse_metrics_log
 from tuningsweep.core.jobs import EXIT_BAD_INPUT, LABEL_TRIAL, REASON_POD_FAILURE_POLICY, JobState
 from tuningsweep.core.naming import job_name
+from tuningsweep.core.packing import TrialRecord
 
 UID = "uid-1"
 
@@ -193,9 +194,13 @@ class FakeGroups:
 
     def __init__(self) -> None:
         self.groups: set[str] = set()
+        self.records: dict[str, TrialRecord] = {}  # exit records packed pods pushed
 
     async def delete_groups(self, namespace: str, sweep: str, trials: Iterable[str]) -> None:
         self.groups.difference_update(trials)
 
     async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
         return sorted(self.groups)
+
+    async def exit_records(self, namespace: str, sweep: str) -> dict[str, TrialRecord]:
+        return {t: r for t, r in self.records.items() if t in self.groups}

@@ -78,10 +78,9 @@ class World:
 
     def report(self, trial: str, value: float, status: int = 0) -> None:
         """The pod ran ``trial`` to the end: final metrics and its exit record."""
-        self.metrics.reported[trial] = TrialMetrics(
-            {"val_mse": value}, finished=status == 0,
-            record=TrialRecord(status, 100.0 + value, 110.0 + value))
+        self.metrics.reported[trial] = TrialMetrics({"val_mse": value}, finished=status == 0)
         self.groups.groups.add(trial)
+        self.groups.records[trial] = TrialRecord(status, 100.0 + value, 110.0 + value)
 
     def end_job(self, lead: str, failed: bool = False) -> None:
         self.jobs[lead] = self.jobs[lead]._replace(
@@ -179,3 +178,40 @@ def test_a_restarted_operator_creates_nothing_twice_and_records_each_trial_once(
     # Both packed Jobs removed once every trial they list was durable (retention 0).
     assert sorted(world.api.deleted) == ["s-c0000-w0", "s-c0000-w1"]
     assert world.groups.groups == set()
+
+
+def test_a_trial_recorded_and_cleaned_up_still_counts_as_finished_in_its_pack(
+        tmp_path: Path) -> None:
+    # The first trial's row is durable and its Pushgateway group (with its exit record)
+    # deleted; the second finishes; the pod dies in the third: the third is the one that
+    # failed, and nothing runs again.
+    world = World(tmp_path)
+    world.step()
+    world.report("c0000-w0", 0.3)
+    world.step()
+    world.flush()
+    world.step()  # the group of the durable row goes
+    assert "c0000-w0" not in world.groups.groups
+    world.report("c0001-w0", 0.2)
+    world.end_job("c0000-w0", failed=True)
+    world.step()
+    world.flush()
+    rows = world.rows()
+    assert rows["c0001-w0"]["status"] == "succeeded"
+    assert rows["c0002-w0"]["status"] == "failed"
+    assert world.api.created == ["c0000-w0", "c0000-w1"]
+
+
+def test_the_trial_a_failed_pod_was_running_stays_the_only_one_blamed_once_recorded(
+        tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.step()
+    world.report("c0000-w0", 0.3)
+    world.end_job("c0000-w0", failed=True)
+    for _ in range(3):  # rows durable, groups gone: the failed pack is read again each step
+        world.step()
+        world.flush()
+    rows = world.rows()
+    assert [rows[t]["status"] for t in W0_PACK[:2]] == ["succeeded", "failed"]
+    assert "c0002-w0" not in rows or rows["c0002-w0"]["job"] == "s-c0002-w0"
+    assert world.api.created == ["c0000-w0", "c0000-w1", "c0002-w0"]

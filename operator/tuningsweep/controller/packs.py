@@ -5,9 +5,11 @@ pod (:mod:`tuningsweep.core.packing` has the rules). The rest of the step reads 
 not pods, so this module stands between the two:
 
 * :meth:`PackedJobs.as_trials` turns each packed Job into its trials' states
-  (:func:`~tuningsweep.core.packing.trial_states`), reading the pod's exit records from
-  the metrics source in one batched query for every unrecorded trial of every pack: a
-  trial the pod finished is collected while the pod goes on with the next;
+  (:func:`~tuningsweep.core.packing.trial_states`), reading the pods' exit records from
+  the Pushgateway (one call per step while packs have unrecorded trials; not from
+  Prometheus, whose scrape may not have happened yet when a failed Job is seen): a trial
+  the pod finished is collected while the pod goes on with the next. A recorded trial
+  counts as finished whether or not its group is still there;
 * :func:`pod_slots` and :func:`packs_to_start` turn the decision core's trials to start
   into packs, so that ``parallelism`` counts trials training at once (one per pod);
 * :func:`removable_packs` says which packed Jobs may go: finished, and every trial it
@@ -22,21 +24,24 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from ..core.jobs import JobState
 from ..core.packing import TrialRecord, pack_trials, trial_states
 from ..core.planner import Trial
-from .ports import MetricsSource
+from .ports import GroupCleaner
 
 
 class PackedJobs:
     """One sweep's packed Jobs and the exit records of their trials."""
 
-    def __init__(self, source: MetricsSource, namespace: str, name: str) -> None:
-        self.source = source
+    def __init__(self, groups: GroupCleaner, namespace: str, name: str) -> None:
+        self.groups = groups
         self.namespace = namespace
         self.name = name
         self.packs: list[JobState] = []  # the packed Jobs of the last step, as observed
 
-    async def as_trials(self, jobs: Sequence[JobState], done: Collection[str]
-                        ) -> list[JobState]:
+    async def as_trials(self, jobs: Sequence[JobState], done: Collection[str],
+                        failed: Collection[str] = ()) -> list[JobState]:
         """``jobs`` with each packed Job replaced by its trials' states.
+
+        ``done`` are the trials with a row and ``failed`` those whose row says failed: a
+        recorded trial's group (and exit record) may be gone, and the row says the same.
 
         Jobs of one trial are kept as they are; the packed ones are kept in
         :attr:`packs` for :func:`removable_packs`.
@@ -44,15 +49,17 @@ class PackedJobs:
         self.packs = [j for j in jobs if j.trials]
         if not self.packs:
             return list(jobs)
-        ask = sorted({t for j in self.packs if j.phase != "succeeded" for t in j.trials
-                      if t not in done})
         records: dict[str, TrialRecord] = {}
-        if ask:
-            found = await self.source.query_trials(self.namespace, self.name, ask)
-            records = {t: m.record for t, m in found.items() if m.record is not None}
+        if any(j.phase != "succeeded" and not all(t in done for t in j.trials)
+               for j in self.packs):
+            records = await self.groups.exit_records(self.namespace, self.name)
         out = [j for j in jobs if not j.trials]
         for job in self.packs:
-            out.extend(trial_states(job, records))
+            # A recorded trial is finished (its group may be gone once its row is durable).
+            known = {t: TrialRecord(1 if t in failed else 0) for t in job.trials
+                     if t in done}
+            known.update((t, records[t]) for t in job.trials if t in records)
+            out.extend(trial_states(job, known))
         return out
 
 

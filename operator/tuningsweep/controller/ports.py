@@ -25,8 +25,6 @@ class TrialMetrics:
 
     metrics: dict[str, float] = field(default_factory=dict)
     finished: bool = False
-    #: a packed trial's exit record as its pod pushed it (core/packing.py), else None
-    record: TrialRecord | None = None
 
 
 class MetricsUnavailable(Exception):
@@ -70,6 +68,10 @@ class GroupCleaner(Protocol):
 
     async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
         """Trials of the sweep that still have a group; raises OSError when unreachable."""
+
+    async def exit_records(self, namespace: str, sweep: str) -> dict[str, TrialRecord]:
+        """Exit records packed pods pushed for the sweep's trials (core/packing.py);
+        raises OSError when unreachable."""
 
 
 #: Opens the results location of a sweep (a local folder or a ``gs://`` prefix).

@@ -15,11 +15,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import delete_from_gateway
 
 from ..core.contract import EPOCH_GAUGE, FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
-from ..core.packing import ENDED_GAUGE, EXIT_GAUGE, STARTED_GAUGE, TrialRecord
+from ..core.packing import TrialRecord, parse_exit_records
 from .ports import MetricsUnavailable, TrialMetrics
 
 QUERY_TIMEOUT_S = 10.0
@@ -43,13 +44,9 @@ def _label_regex(values: Iterable[str]) -> str:
     return "|".join(items)
 
 
-_RECORD_GAUGES = f"{EXIT_GAUGE}|{STARTED_GAUGE}|{ENDED_GAUGE}"
-
-
 def trials_query(namespace: str, sweep: str, trials: Iterable[str]) -> str:
-    """One PromQL selector for the metric, finished and (packed trials) exit record series
-    of many trials."""
-    return (f'{{__name__=~"{METRIC_GAUGE}|{FINISHED_GAUGE}|{_RECORD_GAUGES}",'
+    """One PromQL selector for the metric and finished series of many trials."""
+    return (f'{{__name__=~"{METRIC_GAUGE}|{FINISHED_GAUGE}",'
             f'namespace="{namespace}",sweep="{sweep}",trial=~"{_label_regex(trials)}"}}')
 
 
@@ -76,7 +73,6 @@ async def query_trials(
     if not trials:
         return out
     series = await asyncio.to_thread(_query_sync, url, trials_query(namespace, sweep, trials))
-    records: dict[str, dict[str, float]] = {}
     for item in series:
         labels = item.get("metric") or {}
         value = item.get("value") or [0, "nan"]
@@ -84,18 +80,10 @@ async def query_trials(
         trial = str(labels.get("trial", ""))
         entry = out.setdefault(trial, TrialMetrics())
         number = float(value[1])
-        name = labels.get("__name__")
-        if name == FINISHED_GAUGE:
+        if labels.get("__name__") == FINISHED_GAUGE:
             entry.finished = number >= 1
-        elif name in (EXIT_GAUGE, STARTED_GAUGE, ENDED_GAUGE):
-            records.setdefault(trial, {})[str(name)] = number
         elif "metric" in labels:
             entry.metrics[str(labels["metric"])] = number
-    for trial, values in records.items():
-        if EXIT_GAUGE in values:
-            out[trial].record = TrialRecord(int(values[EXIT_GAUGE]),
-                                            values.get(STARTED_GAUGE, 0.0),
-                                            values.get(ENDED_GAUGE, 0.0))
     return out
 
 
@@ -155,11 +143,29 @@ async def delete_groups(url: str, namespace: str, sweep: str, trials: Iterable[s
         await asyncio.to_thread(_delete_group, url, namespace, sweep, trial)
 
 
-def _groups_sync(url: str) -> list[dict[str, str]]:
+def _metrics_sync(url: str) -> Any:
     with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/metrics",
                                 timeout=QUERY_TIMEOUT_S) as response:
-        payload = json.loads(response.read())
+        return json.loads(response.read())
+
+
+def _groups_sync(url: str) -> list[dict[str, str]]:
+    payload = _metrics_sync(url)
     return [g.get("labels", {}) for g in payload.get("data", [])]
+
+
+async def exit_records(url: str, namespace: str, sweep: str) -> dict[str, TrialRecord]:
+    """The exit records packed pods pushed for this sweep's trials (core/packing.py).
+
+    Raises:
+        OSError: the Pushgateway did not answer or answered nonsense (a transient outage
+            for the reconciler).
+    """
+    try:
+        return parse_exit_records(await asyncio.to_thread(_metrics_sync, url), namespace,
+                                  sweep)
+    except ValueError as exc:
+        raise OSError(f"Pushgateway {url}: {exc}") from exc
 
 
 async def leftover_groups(url: str, namespace: str, sweep: str) -> list[str]:
@@ -200,3 +206,7 @@ class PushgatewayCleaner:
     async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
         """See :func:`leftover_groups`."""
         return await leftover_groups(self.url, namespace, sweep)
+
+    async def exit_records(self, namespace: str, sweep: str) -> dict[str, TrialRecord]:
+        """See :func:`exit_records`."""
+        return await exit_records(self.url, namespace, sweep)

@@ -174,7 +174,8 @@ class SweepReconciler:
             recorded: list[JobState] = []  # kept until job_retention removes them
             # A packed Job is read as its trials (spec.trainer.trialsPerPod; .packs).
             ours = await self._state.packs.as_trials(
-                [j for j in jobs if j.owner == self.uid], done)
+                [j for j in jobs if j.owner == self.uid], done,
+                self._state.opened.results.ledger.failed)
             for j in ours:
                 (recorded if j.trial in done else unrecorded).append(j)
             result = await self._step(self._state, body, unrecorded, recorded)
@@ -226,7 +227,7 @@ class SweepReconciler:
             flusher=Flusher(results, self.cleaner, self.namespace, self.name,
                             on_durable=cleanup.durable),
             cleanup=cleanup,
-            packs=PackedJobs(self.metrics_source, self.namespace, self.name),
+            packs=PackedJobs(self.cleaner, self.namespace, self.name),
             models_uri=sweep_models_uri(opened.sweep, results.store.uri, opened.sweep.spec.models))
         self._state = state
         # Only durable rows exist at this point, so groups of collected trials that a crash

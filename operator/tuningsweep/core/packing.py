@@ -42,6 +42,7 @@ from .contract import (
     ENV_MODEL_URI,
     ENV_PARAMS,
     ENV_TRIAL,
+    PUSH_JOB,
     trial_env,
     trial_model_uri,
 )
@@ -213,6 +214,42 @@ class TrialRecord:
     status: int
     started: float = 0.0
     ended: float = 0.0
+
+
+def parse_exit_records(body: Any, namespace: str, sweep: str) -> dict[str, TrialRecord]:
+    """The exit records of one sweep's trials in the Pushgateway's ``/api/v1/metrics``
+    answer (every group with its metrics).
+
+    The operator and a retried pod read them from the Pushgateway itself, not from
+    Prometheus: a pod's pushes are there before the pod ends, so a failed Job is never
+    judged on a scrape that has not happened yet.
+
+    Raises:
+        ValueError: the answer is not the API's JSON.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise ValueError("the Pushgateway's /api/v1/metrics answer has no data list")
+    records: dict[str, TrialRecord] = {}
+    for group in body["data"]:
+        labels = group.get("labels") or {} if isinstance(group, dict) else {}
+        if (labels.get("job") != PUSH_JOB or labels.get("namespace") != namespace
+                or labels.get("sweep") != sweep or not labels.get("trial")):
+            continue
+        status = _gauge(group, EXIT_GAUGE)
+        if status is not None:
+            records[str(labels["trial"])] = TrialRecord(
+                int(status), _gauge(group, STARTED_GAUGE) or 0.0,
+                _gauge(group, ENDED_GAUGE) or 0.0)
+    return records
+
+
+def _gauge(group: dict[str, Any], name: str) -> float | None:
+    for sample in (group.get(name) or {}).get("metrics") or []:
+        try:
+            return float(sample.get("value"))
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def trial_states(job: JobState, records: Mapping[str, TrialRecord]) -> list[JobState]:

@@ -30,7 +30,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from ..core.contract import (
     ENV_NAMESPACE,
@@ -46,6 +45,7 @@ from ..core.packing import (
     EXIT_GAUGE,
     STARTED_GAUGE,
     PackEntry,
+    parse_exit_records,
     parse_pack_env,
 )
 from .warm_worker import TrialFunction, exit_code, free_trial_state, load_function
@@ -72,26 +72,7 @@ def exit_records(pushgateway: str, namespace: str, sweep: str,
     with urllib.request.urlopen(f"{_gateway(pushgateway)}/api/v1/metrics",
                                 timeout=timeout) as resp:
         body = json.load(resp)
-    return parse_exit_records(body, namespace, sweep)
-
-
-def parse_exit_records(body: Any, namespace: str, sweep: str) -> dict[str, int]:
-    """The exit records of one sweep's trials in a ``/api/v1/metrics`` answer."""
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise ValueError("the Pushgateway's /api/v1/metrics answer has no data list")
-    records: dict[str, int] = {}
-    for group in body["data"]:
-        labels = group.get("labels") or {}
-        if (labels.get("job") != PUSH_JOB or labels.get("namespace") != namespace
-                or labels.get("sweep") != sweep or not labels.get("trial")):
-            continue
-        family = group.get(EXIT_GAUGE) or {}
-        for sample in family.get("metrics") or []:
-            try:
-                records[str(labels["trial"])] = int(float(sample.get("value")))
-            except (TypeError, ValueError):
-                continue
-    return records
+    return {t: r.status for t, r in parse_exit_records(body, namespace, sweep).items()}
 
 
 def push_exit(pushgateway: str, namespace: str, sweep: str, trial: str, status: int,
