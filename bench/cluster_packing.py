@@ -92,8 +92,15 @@ def run(client: KubeClient, gcs: Any, bucket: str, data: Path, name: str,
     rows = list(csv.DictReader(io.StringIO(text)))
     assert all(r["status"] == "succeeded" for r in rows), [r["error"] for r in rows]
     pod_seconds = 0.0
-    jobs = [j for j in client.items(JOBS, NS)
-            if j["metadata"]["labels"].get("tuningsweep.io/sweep") == name]
+
+    def finished_jobs() -> list[dict[str, Any]]:
+        # A packed pod may still be exiting when its last trial's row is in (the sweep
+        # has Succeeded): wait for the Job controller's completion time.
+        jobs = [j for j in client.items(JOBS, NS)
+                if j["metadata"]["labels"].get("tuningsweep.io/sweep") == name]
+        return jobs if all((j.get("status") or {}).get("completionTime") for j in jobs) else []
+
+    jobs = wait_until(finished_jobs, timeout=120, interval=0.5, what=f"{name}'s Jobs done")
     for job in jobs:
         st = job.get("status") or {}
         pod_seconds += (dt.datetime.fromisoformat(st["completionTime"].replace("Z", "+00:00"))
