@@ -6,11 +6,12 @@ pushed.
 What a user relies on: every packed trial gets its own row (and its own model location
 and Pushgateway group); a pod that dies fails only the trial it was running, and only the
 trials it never reached run again, in a new Job; a killed operator neither loses nor
-doubles a row nor creates a Job twice.
+doubles a row nor creates a Job twice; Kueue admits a pack as one workload.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from google.cloud import storage
@@ -19,11 +20,14 @@ from tests.kube.client import wait_until
 from tests.kube.conftest import Kube
 from tests.kube.sweeps import (
     SWEEPS,
+    max_concurrent_pods,
     pushgateway_groups,
     results_rows,
+    status_of,
     sweep_manifest,
     wait_phase,
 )
+from tests.kube.test_queues import admitted_workloads, gpu_queue
 from tests.operator.operator_process import OperatorProcess
 from tests.services import Pushgateway
 
@@ -125,3 +129,27 @@ def test_a_killed_operator_loses_and_doubles_nothing_in_a_packed_sweep(
     creates = job_creates(kube)
     assert len(creates) == len(set(creates)) == 4, creates  # 12 trials, 3 per pod
     assert pushgateway_groups(pushgateway.url, ns, "crash") == []
+
+
+def test_kueue_admits_a_pack_as_one_workload_of_one_pods_gpu(
+    kube: Kube, kube_operator: OperatorProcess, gcs_bucket: str, gcs_client: storage.Client,
+) -> None:
+    ns = kube.namespace
+    with gpu_queue(kube, gpus=1):
+        kube_operator.start()
+        body = packed_manifest("queued", ns, gcs_bucket, env={"FAKE_SLEEP": "0.3"},
+                               parallelism=2)
+        body["spec"]["trainer"]["queueName"] = "gpu-queue"
+        kube.client.create(SWEEPS, body)
+        most_admitted = 0
+        deadline = time.monotonic() + 120
+        while status_of(kube.client, ns, "queued").get("phase") != "Succeeded":
+            most_admitted = max(most_admitted, len(admitted_workloads(kube.client, ns)))
+            assert time.monotonic() < deadline, "the queued packed sweep did not finish"
+            time.sleep(0.2)
+    # One GPU of quota: one pack at a time, each pack one workload of one GPU.
+    assert most_admitted == 1
+    assert max_concurrent_pods(kube, ns, "queued") == 1
+    assert sorted(job_creates(kube)) == ["queued-c0000-w0", "queued-c0000-w1"]
+    rows = rows_by_trial(gcs_client, gcs_bucket, ns, "queued")
+    assert len(rows) == 6 and all(r["status"] == "succeeded" for r in rows.values())
