@@ -190,8 +190,11 @@ def test_a_trial_recorded_and_cleaned_up_still_counts_as_finished_in_its_pack(
     world.report("c0000-w0", 0.3)
     world.step()
     world.flush()
-    world.step()  # the group of the durable row goes
-    assert "c0000-w0" not in world.groups.groups
+    world.step()
+    # The row is durable, but the group (with its exit record) stays while the pod may
+    # run again (an eviction's replacement pod skips the trial by it).
+    assert "c0000-w0" in world.groups.groups
+    world.groups.groups.discard("c0000-w0")  # as a restarted operator's clean-up may
     world.report("c0001-w0", 0.2)
     world.end_job("c0000-w0", failed=True)
     world.step()
@@ -215,3 +218,21 @@ def test_the_trial_a_failed_pod_was_running_stays_the_only_one_blamed_once_recor
     assert [rows[t]["status"] for t in W0_PACK[:2]] == ["succeeded", "failed"]
     assert "c0002-w0" not in rows or rows["c0002-w0"]["job"] == "s-c0002-w0"
     assert world.api.created == ["c0000-w0", "c0000-w1", "c0002-w0"]
+
+
+def test_packed_trials_groups_stay_until_their_pod_has_ended(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.step()
+    world.report("c0000-w0", 0.3)
+    for _ in range(2):
+        world.step()
+        world.flush()
+    assert "c0000-w0" in world.rows()
+    assert "c0000-w0" in world.groups.groups  # its pod still runs the pack
+    for trial in W0_PACK[1:]:
+        world.report(trial, 0.2)
+    world.end_job("c0000-w0")
+    for _ in range(3):
+        world.step()
+        world.flush()
+    assert not world.groups.groups & set(W0_PACK)  # the Job ended: all three go

@@ -12,6 +12,9 @@ not pods, so this module stands between the two:
   counts as finished whether or not its group is still there;
 * :func:`pod_slots` and :func:`packs_to_start` turn the decision core's trials to start
   into packs, so that ``parallelism`` counts trials training at once (one per pod);
+* :meth:`PackedJobs.running_trials` holds back the deletion of a packed trial's
+  Pushgateway group until its Job has ended, so that a replacement pod (an eviction)
+  still finds the trial's exit record and skips it;
 * :func:`removable_packs` says which packed Jobs may go: finished, and every trial it
   lists recorded durably (a Job removed earlier would leave a trial without its row and
   without its Job after a crash).
@@ -61,6 +64,11 @@ class PackedJobs:
             known.update((t, records[t]) for t in job.trials if t in records)
             out.extend(trial_states(job, known))
         return out
+
+    def running_trials(self) -> set[str]:
+        """Trials of packed Jobs not finished yet: their Pushgateway groups (with the exit
+        records a replacement pod reads to skip them) stay until the Job ends."""
+        return {t for j in self.packs if not j.finished for t in j.trials}
 
 
 def busy_pods(states: Iterable[JobState], in_flight_packs: int) -> int:

@@ -220,14 +220,15 @@ class SweepReconciler:
                                    "creationTimestamp")) or time.time() - 86400.0,
                                self.settings.job_retention)
         cleanup.durable(results.done_ids)  # read back from results.csv: durable
+        packs = PackedJobs(self.cleaner, self.namespace, self.name)
         state = _Running(
             opened=opened,
             collector=Collector(self.metrics_source, self.api, self.status, self.namespace,
                                 self.name, self.settings.collect_timeout),
             flusher=Flusher(results, self.cleaner, self.namespace, self.name,
-                            on_durable=cleanup.durable),
+                            on_durable=cleanup.durable, held=packs.running_trials),
             cleanup=cleanup,
-            packs=PackedJobs(self.cleaner, self.namespace, self.name),
+            packs=packs,
             models_uri=sweep_models_uri(opened.sweep, results.store.uri, opened.sweep.spec.models))
         self._state = state
         # Only durable rows exist at this point, so groups of collected trials that a crash
@@ -347,7 +348,9 @@ class SweepReconciler:
                 await self.status.fail(decision.reason, decision.message, _generation(body))
             return StepResult(wait=min(wait, FAILED_RECHECK_S) if finished else FAILED_RECHECK_S)
         if decision.phase == SUCCEEDED:
-            # Succeeded only once every row is durable and every group is gone.
+            # Succeeded only once every row is durable and every group is gone (a packed
+            # pod may still be exiting: its trials are recorded, its groups go now too).
+            state.flusher.held = None
             await state.flusher.finish()
             await state.flusher.clean_leftovers()
         ledger = results.ledger
