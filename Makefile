@@ -48,7 +48,7 @@ bench: system-deps install
 
 ## crds: regenerate crds/tuningsweep.yaml from the API schema (and the chart's copy)
 crds: install
-	$(PY) -c "from tuningsweep.core.crd import render_crd; open('crds/tuningsweep.yaml','w').write(render_crd())"
+	$(PY) -c "from tuningsweep.core.kube.crd import render_crd; open('crds/tuningsweep.yaml','w').write(render_crd())"
 	cp crds/tuningsweep.yaml $(CHART)/files/crds/tuningsweep.yaml
 
 ## chart: sync the chart's CRD copy, lint, run the chart tests, package into dist/

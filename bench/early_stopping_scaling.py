@@ -2,7 +2,7 @@
 
 Each decision judges the running trials (16 here, 3 windows, curves of 20 epochs) against
 the finished trials of their windows. The executors keep finished curves folded in an
-:class:`~tuningsweep.core.early_stopping.EpochCurves`, so a decision costs a few bisects
+:class:`~tuningsweep.core.search.early_stopping.EpochCurves`, so a decision costs a few bisects
 per running trial; the plain alternative rebuilds the table from every finished curve at
 each decision (what ``decide`` does when given a ``{trial: curve}`` mapping; before the
 table, the executors' decisions walked every finished curve once per running trial,
@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ratio, write
 
-from tuningsweep.core.early_stopping import EpochCurves
-from tuningsweep.core.spec import EarlyStopping
+from tuningsweep.core.search.early_stopping import EpochCurves
+from tuningsweep.core.spec.parse import EarlyStopping
 
 SIZES = (1000, 10000)
 RUNNING = 16

@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 from common import ratio, write  # noqa: E402
 from tests.controller.test_step import UID, Api, World  # noqa: E402
 
-from tuningsweep.core.jobs import LABEL_TRIAL, JobState  # noqa: E402
+from tuningsweep.core.kube.jobs import LABEL_TRIAL, JobState  # noqa: E402
 
 SIZES = (1000, 10000)
 PARALLELISM = 16

@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import write
 
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.planner import plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.spec.manifest import load_sweeps
 
 ANCHOR = dt.date(2026, 11, 27)
 

@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO))
 from common import write  # noqa: E402
 from tests.report.synthetic import large_sweep  # noqa: E402
 
-from tuningsweep.core.results import parse_csv, render_csv  # noqa: E402
-from tuningsweep.core.summary import summarize, summary_csv  # noqa: E402
+from tuningsweep.core.records.results import parse_csv, render_csv  # noqa: E402
+from tuningsweep.core.stats.summary import summarize, summary_csv  # noqa: E402
 from tuningsweep.reports import report_command  # noqa: E402
 
 TARGET_REPORT_S = 10.0

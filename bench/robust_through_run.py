@@ -9,7 +9,7 @@ easiest), relative trial noise 10%, and in every sweep one trial, drawn at rando
 diverges (x10). Seeds start at 1000, away from any seed the statistics were tuned on.
 
 For each sweep it reads the report's JSON (``after``: the scale choice and the flagged
-trials of :mod:`tuningsweep.core.robust`) and summarises the same ``results.csv`` with
+trials of :mod:`tuningsweep.core.stats.robust`) and summarises the same ``results.csv`` with
 ``robust=False`` (``before``), then scores both: **power** (share of the configurations
 truly worse than the selected best that are claimed worse), **claims** per sweep,
 **wrong claims** (claimed worse, truly not), sweeps with a wrong claim, and for
@@ -45,8 +45,8 @@ from common import write  # noqa: E402
 from known_truth_trainer import true_mean  # noqa: E402
 from tests.racing_truth import TODAY, Scenario, manifest  # noqa: E402
 
-from tuningsweep.core.results import parse_csv  # noqa: E402
-from tuningsweep.core.summary import summarize  # noqa: E402
+from tuningsweep.core.records.results import parse_csv  # noqa: E402
+from tuningsweep.core.stats.summary import summarize  # noqa: E402
 
 SCENARIO = Scenario(configs=8, windows=3, spread=0.02, noise=0.01, racing="")
 MULTIPLICATIVE = 0.4

@@ -33,10 +33,10 @@ sys.path.insert(0, str(REPO))
 from common import write  # noqa: E402
 from tests.search_truth import SEARCH, early_sweep, search_sweep  # noqa: E402
 
-from tuningsweep.core.manifest import load_sweeps  # noqa: E402
-from tuningsweep.core.outcomes import TrialEnd, trial_row  # noqa: E402
-from tuningsweep.core.planner import plan_trials  # noqa: E402
-from tuningsweep.core.windows import resolve_windows  # noqa: E402
+from tuningsweep.core.planning.outcomes import TrialEnd, trial_row  # noqa: E402
+from tuningsweep.core.planning.planner import plan_trials  # noqa: E402
+from tuningsweep.core.planning.windows import resolve_windows  # noqa: E402
+from tuningsweep.core.spec.manifest import load_sweeps  # noqa: E402
 
 
 def planning_cost(finished: int = 1000) -> float:
@@ -53,7 +53,7 @@ def planning_cost(finished: int = 1000) -> float:
     started = time.perf_counter()
     plan_trials(sweep.spec, windows, rows[:finished])  # replayed: every batch is cached
     cached = time.perf_counter() - started
-    from tuningsweep.core import search_tpe
+    from tuningsweep.core.search import tpe as search_tpe
     search_tpe._CACHE.clear()
     started = time.perf_counter()
     plan_trials(sweep.spec, windows, rows[:finished])

@@ -15,7 +15,7 @@ real code, and measures against the truth (definitions in
   (k - 1) tests that ignore that the best was selected from the same data.
 
 Then what real training does (issue 22), each **before** (the plain additive model in the
-metric's units) and **after** :mod:`tuningsweep.core.robust` (the scale chosen by Box-Cox,
+metric's units) and **after** :mod:`tuningsweep.core.stats.robust` (the scale chosen by Box-Cox,
 diverged trials flagged and left out of the tests): multiplicative window effects,
 heavy-tailed noise, one diverged trial per sweep, all three at once, and the user's case
 (8 configurations, 3 windows, multiplicative, one diverged trial): coverage, power (share

@@ -35,7 +35,7 @@ from typing import Any
 
 from common import write  # bench/ is on sys.path when this file runs as a script
 
-from tuningsweep.core import presets
+from tuningsweep.core.spec import presets
 from tuningsweep.reporting import Reporter
 from tuningsweep_trainer import models, tf_runtime, training
 from tuningsweep_trainer.data_synthetic import SyntheticSource

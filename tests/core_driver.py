@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tuningsweep.core.decisions import decide
-from tuningsweep.core.outcomes import TrialEnd, trial_row
-from tuningsweep.core.planner import Plan, Trial
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.spec import DateWindow, Sweep
+from tuningsweep.core.planning.decisions import decide
+from tuningsweep.core.planning.outcomes import TrialEnd, trial_row
+from tuningsweep.core.planning.planner import Plan, Trial
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.spec.parse import DateWindow, Sweep
 
 
 def drive(sweep: Sweep, windows: tuple[DateWindow, ...], value: Callable[[Trial], float],

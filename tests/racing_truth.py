@@ -4,7 +4,7 @@ A sweep searches one integer parameter ``arm`` (one configuration per arm); each
 objective is ``true mean of the arm + shift of the window + noise``, computed by the
 functions of ``bench/known_truth_trainer.py`` (the trainer command the benchmark also
 runs through ``tuningsweep run``). :func:`run_sweep` drives
-:func:`tuningsweep.core.decisions.decide` exactly as an executor does, with the values
+:func:`tuningsweep.core.planning.decisions.decide` exactly as an executor does, with the values
 that trainer would report instead of processes, so a sweep takes milliseconds and the
 rows equal those of ``tuningsweep run`` with that trainer (``bench/racing_bench.py
 --through-run`` checks it). Each sweep is then scored:
@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.core_driver import drive
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.planner import Trial
-from tuningsweep.core.racing_summary import summarize_sweep
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.spec import Sweep
-from tuningsweep.core.summary import Summary
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.planner import Trial
+from tuningsweep.core.planning.racing_summary import summarize_sweep
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import Sweep
+from tuningsweep.core.stats.summary import Summary
 
 TODAY = dt.date(2026, 11, 30)
 _TRAINER = Path(__file__).resolve().parents[1] / "bench" / "known_truth_trainer.py"

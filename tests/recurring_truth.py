@@ -13,8 +13,8 @@ Eight monthly runs are driven through the real core, two ways:
   memory; its "change" is today's practice: this month's winner differs from last
   month's;
 * **(b) one recurring sweep** with ``search.warmStart: {}`` and reuse: each run goes
-  through :func:`tuningsweep.core.recurring.start_run` / ``finish_run`` and
-  :func:`tuningsweep.core.decisions.decide`, as ``tuningsweep run`` does, with reused
+  through :func:`tuningsweep.core.recurring.runs.start_run` / ``finish_run`` and
+  :func:`tuningsweep.core.planning.decisions.decide`, as ``tuningsweep run`` does, with reused
   rows copied instead of trained; its change is the verdict's *new winner* (or *the
   champion left the race*).
 
@@ -33,16 +33,22 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tuningsweep.core.decisions import decide
-from tuningsweep.core.history import HistoryRow
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.outcomes import TrialEnd, trial_row
-from tuningsweep.core.planner import Plan, Trial
-from tuningsweep.core.racing_summary import summarize_sweep
-from tuningsweep.core.recurring import EarlierRun, RunStart, choose_run_seeds, finish_run, start_run
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.spec import DateWindow, Sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.decisions import decide
+from tuningsweep.core.planning.outcomes import TrialEnd, trial_row
+from tuningsweep.core.planning.planner import Plan, Trial
+from tuningsweep.core.planning.racing_summary import summarize_sweep
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.recurring.history import HistoryRow
+from tuningsweep.core.recurring.runs import (
+    EarlierRun,
+    RunStart,
+    choose_run_seeds,
+    finish_run,
+    start_run,
+)
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import DateWindow, Sweep
 
 FIRST_RUN = dt.date(2026, 1, 1)
 RUNS = 8

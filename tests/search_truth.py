@@ -1,6 +1,6 @@
 """TPE and early stopping measured against a known truth, through the decision core.
 
-Sweeps are driven through :func:`tuningsweep.core.decisions.decide` exactly as the
+Sweeps are driven through :func:`tuningsweep.core.planning.decisions.decide` exactly as the
 executors drive it, with the values a known-truth trainer would report instead of
 processes, so dozens of sweeps take seconds:
 
@@ -23,12 +23,12 @@ import random
 from dataclasses import dataclass
 
 from tests.core_driver import drive
-from tuningsweep.core.decisions import decide
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.outcomes import TrialEnd, trial_row
-from tuningsweep.core.racing_summary import summarize_sweep
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.decisions import decide
+from tuningsweep.core.planning.outcomes import TrialEnd, trial_row
+from tuningsweep.core.planning.racing_summary import summarize_sweep
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.spec.manifest import load_sweeps
 
 TODAY = dt.date(2026, 11, 30)
 

@@ -3,7 +3,7 @@
 Commands follow kubectl and helm conventions: ``-f``-less positional files, ``--format``
 (``-o``) for machine-readable output, errors on stderr as ``file:line: field: problem;
 fix``, exit status 2 for bad input and 130 when interrupted. User mistakes never print a
-traceback: every one is a :class:`~tuningsweep.core.errors.UserError` carrying its exit
+traceback: every one is a :class:`~tuningsweep.core.spec.errors.UserError` carrying its exit
 status, caught once in :func:`main`.
 
 Each subcommand is a module of :mod:`tuningsweep.commands` with an ``add_parser``
@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from . import __version__
 from .commands.common import EXIT_INTERRUPTED, EXIT_OK, print_error
-from .core.errors import UserError
+from .core.spec.errors import UserError
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS = ("validate", "plan", "run", "report", "render", "operator")

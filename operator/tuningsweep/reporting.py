@@ -48,8 +48,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
-from .core.baseline import baseline_metric as baseline_metric  # re-exported for trainers
-from .core.contract import (
+from .core.records.contract import (
     ENV_METRICS_FILE,
     ENV_NAMESPACE,
     ENV_PUSH_ATTEMPTS,
@@ -66,6 +65,7 @@ from .core.contract import (
     RECORD_FINAL,
     metrics_record,
 )
+from .core.stats.baseline import baseline_metric as baseline_metric  # re-exported for trainers
 
 log = logging.getLogger(__name__)
 

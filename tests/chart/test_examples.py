@@ -17,8 +17,8 @@ import yaml
 from tests.chart.manifests import validate_manifest
 from tests.chart.render import REPO_ROOT, helm_binary
 from tests.core.test_crd import _json_ready  # YAML dates as JSON strings
-from tuningsweep.core.crd import build_crd
-from tuningsweep.core.manifest import load_sweeps
+from tuningsweep.core.kube.crd import build_crd
+from tuningsweep.core.spec.manifest import load_sweeps
 
 EXAMPLES = REPO_ROOT / "examples"
 GITOPS = EXAMPLES / "gitops"

@@ -21,9 +21,9 @@ import pytest
 
 from tests.contract.cluster import UID, FakeCluster, reconcile, reconciler
 from tests.local.conftest import FAKE_TRAINER
-from tuningsweep.core.results import ResultRow, parse_csv
-from tuningsweep.core.spec import parse_sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records.results import ResultRow, parse_csv
+from tuningsweep.core.spec.parse import parse_sweep
 from tuningsweep.executors.local import Events, LocalExecutor, LocalSettings
 from tuningsweep.executors.warm_pool import WarmSettings
 from tuningsweep.io.results_store import ResultsStore

@@ -26,10 +26,15 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from tuningsweep.controller.ports import TrialMetrics
-from tuningsweep.core.contract import ENV_METRICS_FILE, ENV_PUSHGATEWAY, parse_metrics_log
-from tuningsweep.core.jobs import EXIT_BAD_INPUT, LABEL_TRIAL, REASON_POD_FAILURE_POLICY, JobState
-from tuningsweep.core.naming import job_name
-from tuningsweep.core.packing import TrialRecord
+from tuningsweep.core.kube.jobs import (
+    EXIT_BAD_INPUT,
+    LABEL_TRIAL,
+    REASON_POD_FAILURE_POLICY,
+    JobState,
+)
+from tuningsweep.core.kube.packing import TrialRecord
+from tuningsweep.core.records.contract import ENV_METRICS_FILE, ENV_PUSHGATEWAY, parse_metrics_log
+from tuningsweep.core.records.naming import job_name
 
 UID = "uid-1"
 

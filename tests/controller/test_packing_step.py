@@ -16,8 +16,8 @@ from tests.controller.fakes import UID, FakeGroups, FakeJobs, FakeMetrics
 from tuningsweep.controller.ports import TrialMetrics
 from tuningsweep.controller.reconciler import SweepReconciler
 from tuningsweep.controller.settings import OperatorSettings
-from tuningsweep.core.jobs import JobState, job_state
-from tuningsweep.core.packing import TrialRecord
+from tuningsweep.core.kube.jobs import JobState, job_state
+from tuningsweep.core.kube.packing import TrialRecord
 from tuningsweep.io.storage import open_store
 
 

@@ -20,8 +20,8 @@ from tests.controller.fakes import UID, FakeGroups, FakeJobs, FakeMetrics
 from tuningsweep.controller.ports import TrialMetrics
 from tuningsweep.controller.reconciler import SweepReconciler
 from tuningsweep.controller.settings import OperatorSettings
-from tuningsweep.core.jobs import JobState
-from tuningsweep.core.results import parse_csv
+from tuningsweep.core.kube.jobs import JobState
+from tuningsweep.core.records.results import parse_csv
 from tuningsweep.io.storage import open_store
 
 

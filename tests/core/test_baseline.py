@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from tuningsweep.core.baseline import VersusBaseline, compare_with_baseline
-from tuningsweep.core.results import ResultRow
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.stats.baseline import VersusBaseline, compare_with_baseline
 
 
 def rows(table: dict[str, list[float]], baselines: list[float],

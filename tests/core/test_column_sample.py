@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuningsweep.core.column_sample import Sample, column_flags, is_number, sample_problems
+from tuningsweep.core.planning.column_sample import Sample, column_flags, is_number, sample_problems
 
 
 def test_flags_are_read_as_argparse_would() -> None:
@@ -19,7 +19,7 @@ def test_numbers_follow_the_trainers_rule() -> None:
 
 
 def test_the_same_missing_markers_as_the_trainer() -> None:
-    from tuningsweep.core.column_sample import MISSING_MARKERS
+    from tuningsweep.core.planning.column_sample import MISSING_MARKERS
     from tuningsweep_trainer.table import MISSING_MARKERS as TRAINER_MARKERS
     assert MISSING_MARKERS == TRAINER_MARKERS
 

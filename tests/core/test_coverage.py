@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tuningsweep.core.coverage import coverage_problems, window_coverage
-from tuningsweep.core.spec import DateWindow
+from tuningsweep.core.planning.coverage import coverage_problems, window_coverage
+from tuningsweep.core.spec.parse import DateWindow
 
 JAN = DateWindow("w1", dt.date(2026, 1, 1), dt.date(2026, 1, 31))
 FEB = DateWindow("w0", dt.date(2026, 2, 1), dt.date(2026, 2, 28))

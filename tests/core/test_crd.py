@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
-from tuningsweep.core.crd import build_crd, render_crd
-from tuningsweep.core.manifest import load_sweeps
+from tuningsweep.core.kube.crd import build_crd, render_crd
+from tuningsweep.core.spec.manifest import load_sweeps
 
 ROOT = Path(__file__).resolve().parents[2]
 

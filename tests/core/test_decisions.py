@@ -6,13 +6,13 @@ import dataclasses
 import datetime as dt
 import math
 
-from tuningsweep.core.decisions import decide
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.outcomes import TrialEnd, trial_row
-from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.spec import Sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.decisions import decide
+from tuningsweep.core.planning.outcomes import TrialEnd, trial_row
+from tuningsweep.core.planning.planner import plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import Sweep
 
 ANCHOR = dt.date(2026, 11, 27)
 GRID = """\

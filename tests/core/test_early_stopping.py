@@ -9,11 +9,11 @@ import statistics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tuningsweep.core.decisions import decide
-from tuningsweep.core.early_stopping import EpochCurves, _median, best_so_far, trials_to_stop
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.spec import EarlyStopping
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.decisions import decide
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.search.early_stopping import EpochCurves, _median, best_so_far, trials_to_stop
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import EarlyStopping
 
 MEDIAN = EarlyStopping("median", grace_epochs=2, min_trials=2, reduction_factor=3)
 ASHA = EarlyStopping("asha", grace_epochs=1, min_trials=2, reduction_factor=2)

@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 from kubernetes.client import V1Job
 
-from tuningsweep.core.errors import InvalidSpec
-from tuningsweep.core.jobs import (
+from tuningsweep.core.kube.jobs import (
     build_job,
     gpus_requested,
     job_state,
     model_uri_for,
     pod_failure_message,
 )
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.spec import Sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.planner import plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.spec.errors import InvalidSpec
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import Sweep
 
 MANIFEST = """\
 apiVersion: tuningsweep.io/v1alpha1

@@ -32,9 +32,8 @@ def test_import_contracts_hold() -> None:
     assert "0 broken" in proc.stdout
 
 
-def absolute_imports(path: Path) -> set[str]:
+def absolute_imports(path: Path, package: str = "tuningsweep.core") -> set[str]:
     """Every module ``path`` imports, relative imports resolved against its package."""
-    package = "tuningsweep.core"
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -53,9 +52,10 @@ def absolute_imports(path: Path) -> set[str]:
 
 def test_core_imports_no_io_module_and_nothing_outside_core() -> None:
     offenders: dict[str, list[str]] = {}
-    for path in sorted(CORE.glob("*.py")):
+    for path in sorted(CORE.rglob("*.py")):
+        package = ".".join(["tuningsweep", *path.relative_to(CORE.parent).parent.parts])
         bad = sorted(
-            name for name in absolute_imports(path)
+            name for name in absolute_imports(path, package)
             if name.split(".")[0] in IO_MODULES
             or (name.startswith("tuningsweep.") and not name.startswith("tuningsweep.core"))
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tuningsweep.core import layout
-from tuningsweep.core.jobs import model_uri_for
-from tuningsweep.core.manifest import load_sweeps
+from tuningsweep.core.kube.jobs import model_uri_for
+from tuningsweep.core.records import layout
+from tuningsweep.core.spec.manifest import load_sweeps
 
 MANIFEST = """\
 apiVersion: tuningsweep.io/v1alpha1

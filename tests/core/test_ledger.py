@@ -8,10 +8,10 @@ import random
 import pytest
 
 from tests.core.test_decisions import ANCHOR, row, sweep
-from tuningsweep.core.decisions import decide
-from tuningsweep.core.ledger import Ledger, used_seconds
-from tuningsweep.core.planner import Plan
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.decisions import decide
+from tuningsweep.core.planning.ledger import Ledger, used_seconds
+from tuningsweep.core.planning.planner import Plan
+from tuningsweep.core.planning.windows import resolve_windows
 
 
 def test_rows_sorted_by_trial_and_a_later_row_replaces_an_earlier_one() -> None:

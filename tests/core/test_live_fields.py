@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuningsweep.core import api
-from tuningsweep.core.spec import parse_spec, with_live_fields
+from tuningsweep.core.spec import api
+from tuningsweep.core.spec.parse import parse_spec, with_live_fields
 
 
 def spec(**changes: Any) -> dict[str, Any]:

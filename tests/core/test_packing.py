@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from tuningsweep.core.jobs import JobState, Phase, build_job, job_state
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.packing import (
+from tuningsweep.core.kube.jobs import JobState, Phase, build_job, job_state
+from tuningsweep.core.kube.packing import (
     ENV_PACK,
     TrialRecord,
     build_pack_job,
@@ -23,9 +22,10 @@ from tuningsweep.core.packing import (
     parse_pack_env,
     trial_states,
 )
-from tuningsweep.core.planner import Trial, plan_trials
-from tuningsweep.core.spec import DateWindow, Sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.planner import Trial, plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import DateWindow, Sweep
 
 W0 = DateWindow("w0", dt.date(2024, 1, 1), dt.date(2024, 1, 31))
 W1 = DateWindow("w1", dt.date(2024, 2, 1), dt.date(2024, 2, 29))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tuningsweep.core import naming, presets
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.spec import Spec
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.planner import plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records import naming
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.spec import presets
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import Spec
 
 ANCHOR = dt.date(2026, 11, 27)
 
@@ -111,7 +112,7 @@ def test_auto_stage_with_only_failures_falls_back_to_defaults() -> None:
 
 
 def test_a_diverged_configuration_is_never_the_best() -> None:
-    from tuningsweep.core.planner import best_config_params
+    from tuningsweep.core.planning.planner import best_config_params
 
     rows = [ResultRow("s", f"c000{i}-w0", f"c000{i}", "w0", "", "", "succeeded",
                       {"lr": i}, {"val_mse": v}) for i, v in enumerate([float("nan"), 0.2, 0.1])]
@@ -119,9 +120,9 @@ def test_a_diverged_configuration_is_never_the_best() -> None:
 
 
 def test_every_algorithm_and_stopping_rule_the_api_accepts_has_its_class() -> None:
-    from tuningsweep.core import api
-    from tuningsweep.core.early_stopping import RULES
-    from tuningsweep.core.planner import ALGORITHMS
+    from tuningsweep.core.planning.planner import ALGORITHMS
+    from tuningsweep.core.search.early_stopping import RULES
+    from tuningsweep.core.spec import api
 
     search = api.SPEC.properties["search"]
     assert search.properties is not None

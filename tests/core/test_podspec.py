@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tuningsweep.core.errors import InvalidSpec
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.quantity import QuantityError, canonical_quantity, quantity_value
+from tuningsweep.core.spec.errors import InvalidSpec
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.quantity import QuantityError, canonical_quantity, quantity_value
 
 BASE = """\
 apiVersion: tuningsweep.io/v1alpha1

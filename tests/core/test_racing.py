@@ -8,11 +8,11 @@ import pytest
 
 from tests.core_driver import drive
 from tests.racing_truth import Scenario, simulate
-from tuningsweep.core.errors import InvalidSpec
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.planner import Trial, plan_trials
-from tuningsweep.core.spec import Sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.planner import Trial, plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.spec.errors import InvalidSpec
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import Sweep
 
 TODAY = dt.date(2026, 11, 30)
 MANIFEST = """\
@@ -85,7 +85,7 @@ def test_a_failed_trial_takes_its_configuration_out_of_the_race() -> None:
     s = sweep(arms=4)
     windows = resolve_windows(s.spec, TODAY)
     plan = plan_trials(s.spec, windows, [])
-    from tuningsweep.core.outcomes import TrialEnd, trial_row
+    from tuningsweep.core.planning.outcomes import TrialEnd, trial_row
     rows = [trial_row(s, TrialEnd(t, t.config != "c0000", final={"val_mse": 1.0},
                                   failure="boom")) for t in plan.trials]
     after = plan_trials(s.spec, windows, rows)

@@ -8,18 +8,29 @@ import datetime as dt
 import pytest
 
 from tests.recurring_truth import RUNS, Scenario, compare, run_recurring
-from tuningsweep.core.errors import InvalidSpec
-from tuningsweep.core.history import HistoryRow, parse_history, render_history, upsert
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.results import ResultRow, parse_csv, render_csv
-from tuningsweep.core.reuse import ReuseContext, ReuseIndex, data_fingerprint, trainer_identity
-from tuningsweep.core.schedule import Schedule, ScheduleError, end_of_day, parse_schedule, run_id
-from tuningsweep.core.spec import DateWindow, Sweep
-from tuningsweep.core.summary import Summary, summarize
-from tuningsweep.core.verdict import judge
-from tuningsweep.core.warm_start import choose_seeds
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.planner import plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records.results import ResultRow, parse_csv, render_csv
+from tuningsweep.core.records.reuse import (
+    ReuseContext,
+    ReuseIndex,
+    data_fingerprint,
+    trainer_identity,
+)
+from tuningsweep.core.recurring.history import HistoryRow, parse_history, render_history, upsert
+from tuningsweep.core.recurring.verdict import judge
+from tuningsweep.core.search.warm_start import choose_seeds
+from tuningsweep.core.spec.errors import InvalidSpec
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import DateWindow, Sweep
+from tuningsweep.core.spec.schedule import (
+    Schedule,
+    ScheduleError,
+    end_of_day,
+    parse_schedule,
+    run_id,
+)
+from tuningsweep.core.stats.summary import Summary, summarize
 
 UTC = dt.UTC
 
@@ -173,7 +184,7 @@ def test_a_reused_row_keeps_the_run_that_trained_it() -> None:
 
 
 def test_reused_from_round_trips_through_results_csv_and_costs_no_budget() -> None:
-    from tuningsweep.core.ledger import Ledger
+    from tuningsweep.core.planning.ledger import Ledger
 
     rows = [_row("c0000-w0", JUNE, {"lr": 0.1}, 0.5),
             _row("c0001-w0", JUNE, {"lr": 0.2}, 0.6, reused_from="2026-07-01")]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tuningsweep.core.results import (
+from tuningsweep.core.records.results import (
     CsvLines,
     ResultRow,
     ResultsFormatError,

@@ -1,12 +1,12 @@
-"""The scale, the diverged trials and the model checks (tuningsweep.core.robust)."""
+"""The scale, the diverged trials and the model checks (tuningsweep.core.stats.robust)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tuningsweep.core.racing import behind_p_values
-from tuningsweep.core.robust import (
+from tuningsweep.core.search.racing import behind_p_values
+from tuningsweep.core.stats.robust import (
     OUTLIER_ALPHA,
     choose_scale,
     dominant_window,
@@ -55,7 +55,7 @@ def test_studentized_residuals_match_refitting_without_the_cell() -> None:
     t, df = result
     assert df == 7 * 3 - 7 - 2 - 1
     # By hand for one cell: predict it from the fit without it, scale by that fit's noise.
-    from tuningsweep.core.noise import additive_fit
+    from tuningsweep.core.stats.noise import additive_fit
 
     without = values.copy()
     without[2, 1] = np.nan
@@ -145,6 +145,6 @@ def test_racing_uses_the_reports_test_a_diverged_trial_does_not_save_the_field()
     values = _issue_matrix()
     p = behind_p_values(values, 0, "minimize")
     assert p[7] < 0.01 and p[1] > p[7]
-    from tuningsweep.core.comparisons import behind_p_values as plain_test
+    from tuningsweep.core.stats.comparisons import behind_p_values as plain_test
 
     assert plain_test(values, 0, "minimize", robust=False)[7] > 0.05

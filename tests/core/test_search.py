@@ -9,8 +9,14 @@ import tracemalloc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tuningsweep.core.search import Permutation, grid_configs, grid_point, grid_size, random_configs
-from tuningsweep.core.spec import Parameter
+from tuningsweep.core.search.spaces import (
+    Permutation,
+    grid_configs,
+    grid_point,
+    grid_size,
+    random_configs,
+)
+from tuningsweep.core.spec.parse import Parameter
 
 
 @given(size=st.integers(1, 3000), seed=st.integers(0, 2**40))

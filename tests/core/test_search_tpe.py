@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 
 from tests.core_driver import drive
-from tuningsweep.core import planner, search_tpe
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.outcomes import TrialEnd, trial_row
-from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.results import ResultRow, parse_csv, render_csv
-from tuningsweep.core.search_tpe import config_levels
-from tuningsweep.core.spec import ParamValue, Spec, Sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning import planner
+from tuningsweep.core.planning.outcomes import TrialEnd, trial_row
+from tuningsweep.core.planning.planner import plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records.results import ResultRow, parse_csv, render_csv
+from tuningsweep.core.search import tpe as search_tpe
+from tuningsweep.core.search.tpe import config_levels
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import ParamValue, Spec, Sweep
 
 TODAY = dt.date(2026, 11, 30)
 MANIFEST = """\

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.report.synthetic import rows_from_table
-from tuningsweep.core.summary import Summary, summarize
+from tuningsweep.core.stats.summary import Summary, summarize
 
 NOISY = {
     "c01": [1.00, 1.21, 1.09],
@@ -75,7 +75,7 @@ def test_the_best_is_significant_only_when_every_other_is_claimed() -> None:
 def test_p_values_against_a_reference_are_the_reports_unadjusted_ones() -> None:
     import numpy as np
 
-    from tuningsweep.core.comparisons import p_values_against
+    from tuningsweep.core.stats.comparisons import p_values_against
 
     s = _summary(NOISY)
     matrix = np.asarray([NOISY[c] for c in sorted(NOISY)])

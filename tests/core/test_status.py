@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.status import build_status, set_condition
-from tuningsweep.core.summary import summarize
-from tuningsweep.core.windows import windows_from_data
+from tuningsweep.core.planning.status import build_status, set_condition
+from tuningsweep.core.planning.windows import windows_from_data
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.stats.summary import summarize
 
 
 def test_condition_transition_time_moves_only_on_change() -> None:

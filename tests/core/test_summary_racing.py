@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from tests.report.synthetic import rows_from_table
-from tuningsweep.core.noise import digamma, fit_noise, residual_variance, trigamma, trigamma_inverse
-from tuningsweep.core.summary import summarize
+from tuningsweep.core.stats.noise import (
+    digamma,
+    fit_noise,
+    residual_variance,
+    trigamma,
+    trigamma_inverse,
+)
+from tuningsweep.core.stats.summary import summarize
 
 
 def _least_squares(matrix: np.ndarray) -> tuple[float, int]:

@@ -8,14 +8,14 @@ import math
 import pytest
 
 from tests.core.test_decisions import ANCHOR, row, sweep
-from tuningsweep.core.errors import InvalidSpec
-from tuningsweep.core.jobs import FUNCTION_COMMAND, build_job
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.outcomes import TrialEnd, trial_row
-from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.results import TIME_SPLIT_COLUMNS, parse_csv, render_csv
-from tuningsweep.core.time_split import time_split
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.kube.jobs import FUNCTION_COMMAND, build_job
+from tuningsweep.core.planning.outcomes import TrialEnd, trial_row
+from tuningsweep.core.planning.planner import plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.records.results import TIME_SPLIT_COLUMNS, parse_csv, render_csv
+from tuningsweep.core.spec.errors import InvalidSpec
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.stats.time_split import time_split
 
 
 def test_a_trainers_time_split_becomes_its_rows_columns() -> None:

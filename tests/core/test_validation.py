@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from tuningsweep.core.errors import InvalidSpec
-from tuningsweep.core.manifest import load_sweeps
+from tuningsweep.core.spec.errors import InvalidSpec
+from tuningsweep.core.spec.manifest import load_sweeps
 
 BASE = """\
 apiVersion: tuningsweep.io/v1alpha1

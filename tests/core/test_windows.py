@@ -8,9 +8,9 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.spec import Spec
-from tuningsweep.core.windows import resolve_windows, windows_from_data, windows_to_data
+from tuningsweep.core.planning.windows import resolve_windows, windows_from_data, windows_to_data
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import Spec
 
 
 def spec_with(windows: str, extra: str = "") -> Spec:

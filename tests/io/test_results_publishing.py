@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from tests.core.test_decisions import row, sweep
-from tuningsweep.core.results import parse_csv, render_csv
+from tuningsweep.core.records.results import parse_csv, render_csv
 from tuningsweep.io.local_store import LocalStore
 from tuningsweep.io.render_gate import RENDER_COST_FACTOR, RENDER_FLOOR_S, RenderGate
 from tuningsweep.io.results_store import ResultsStore

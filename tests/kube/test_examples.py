@@ -44,11 +44,11 @@ from tests.kube.client import ApiError, KubeClient, wait_until
 from tests.kube.conftest import Kube
 from tests.kube.sweeps import JOBS, SWEEPS, max_concurrent_pods, wait_phase
 from tests.operator.operator_process import OperatorProcess
-from tuningsweep.core import api
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.planner import count_trials
-from tuningsweep.core.spec import Sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.planning.planner import count_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.spec import api
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import Sweep
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

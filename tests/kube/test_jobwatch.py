@@ -51,7 +51,7 @@ from tests.kube.sweeps import JOBS, SWEEPS, sweep_manifest
 from tests.kube.test_cluster import RESTRICTED_CONTAINER, RESTRICTED_POD
 from tuningsweep.controller import jobwatch
 from tuningsweep.controller.jobwatch import JobWatch, Key
-from tuningsweep.core.jobs import JobState
+from tuningsweep.core.kube.jobs import JobState
 
 pytestmark = pytest.mark.asyncio
 

@@ -18,10 +18,10 @@ from tests.kube.conftest import Kube
 from tests.kube.sweeps import JOBS, PODS
 from tuningsweep.controller.kube import JobRefused, KubeApi, load_credentials
 from tuningsweep.controller.ratelimit import TokenBucket
-from tuningsweep.core.jobs import build_job
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.kube.jobs import build_job
+from tuningsweep.core.planning.planner import plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.spec.manifest import load_sweeps
 
 
 def default_job(namespace: str, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -37,12 +37,12 @@ from tests.kube.client import ApiError, KubeClient
 from tests.kube.conftest import Kube
 from tests.kube.sweeps import EVENTS, JOBS, SWEEPS, sweep_manifest, wait_phase
 from tests.operator.operator_process import OperatorProcess
-from tuningsweep.core.errors import InvalidSpec
-from tuningsweep.core.jobs import build_job, model_uri_for
-from tuningsweep.core.manifest import load_sweeps
-from tuningsweep.core.planner import plan_trials
-from tuningsweep.core.spec import parse_sweep
-from tuningsweep.core.windows import resolve_windows
+from tuningsweep.core.kube.jobs import build_job, model_uri_for
+from tuningsweep.core.planning.planner import plan_trials
+from tuningsweep.core.planning.windows import resolve_windows
+from tuningsweep.core.spec.errors import InvalidSpec
+from tuningsweep.core.spec.manifest import load_sweeps
+from tuningsweep.core.spec.parse import parse_sweep
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMESPACE = "schema-checks"  # one namespace for the whole table: nothing is stored in it

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tuningsweep.core.manifest import load_sweeps
+from tuningsweep.core.spec.manifest import load_sweeps
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

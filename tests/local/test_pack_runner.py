@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.services import Pushgateway
-from tuningsweep.core.contract import ENV_NAMESPACE, ENV_PARAMS, ENV_PUSHGATEWAY, ENV_SWEEP
-from tuningsweep.core.packing import ENV_PACK, pack_env_json
+from tuningsweep.core.kube.packing import ENV_PACK, pack_env_json
+from tuningsweep.core.records.contract import ENV_NAMESPACE, ENV_PARAMS, ENV_PUSHGATEWAY, ENV_SWEEP
 from tuningsweep.executors.pack_runner import exit_records
 
 TRAINER = '''

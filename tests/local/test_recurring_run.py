@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tuningsweep.cli import main
-from tuningsweep.core.history import parse_history
-from tuningsweep.core.results import parse_csv
+from tuningsweep.core.records.results import parse_csv
+from tuningsweep.core.recurring.history import parse_history
 
 RECURRING = """\
 apiVersion: tuningsweep.io/v1alpha1

@@ -24,7 +24,7 @@ from tests.local.fake_trainer import objective
 from tuningsweep.cli import main
 from tuningsweep.commands import run as run_command_module
 from tuningsweep.commands.common import EXIT_FAILED, EXIT_FAILURE_BUDGET, EXIT_SUSPENDED
-from tuningsweep.core.results import parse_csv
+from tuningsweep.core.records.results import parse_csv
 
 ANCHOR = "2026-11-27"
 

@@ -14,7 +14,7 @@ from google.cloud import storage
 from tests.faultproxy import DROP, FaultProxy
 from tests.local.conftest import write_grid
 from tests.services import FakeGcsServer
-from tuningsweep.core.results import parse_csv
+from tuningsweep.core.records.results import parse_csv
 
 ANCHOR = "2026-11-27"
 

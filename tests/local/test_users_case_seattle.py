@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 
 from tuningsweep.cli import main
-from tuningsweep.core.results import parse_csv
-from tuningsweep.core.summary import summarize
+from tuningsweep.core.records.results import parse_csv
+from tuningsweep.core.stats.summary import summarize
 
 pytestmark = pytest.mark.slow
 

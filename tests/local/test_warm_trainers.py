@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.local.test_run import run_cli
-from tuningsweep.core.results import parse_csv
+from tuningsweep.core.records.results import parse_csv
 from tuningsweep.executors.warm_pool import WarmSettings, Worker
 
 ANCHOR = "2026-11-27"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tuningsweep.core.results import ParamValue
+from tuningsweep.core.records.results import ParamValue
 
 from .synthetic import FAIL, history, rows_from_table, write_results
 

@@ -3,7 +3,7 @@
 A scenario draws, per sweep, each configuration's true mean ~ N(0.10, spread), each
 window's shift ~ N(0, shift) (added to every configuration: a hard month), and per trial
 noise ~ N(0, noise); the objective is minimised. The rows go through the real
-:func:`~tuningsweep.core.summary.summarize` and each figure compares what it says with
+:func:`~tuningsweep.core.stats.summary.summarize` and each figure compares what it says with
 the truth:
 
 * **coverage**: share of the 95% intervals of (configuration - best) that contain the
@@ -35,7 +35,7 @@ What real training does, as three departures from the additive normal model:
 
 ``power`` is the share of the configurations truly worse than the selected best that
 are claimed worse. ``robust=False`` measures what the report did before
-:mod:`tuningsweep.core.robust` (no scale choice, nothing flagged).
+:mod:`tuningsweep.core.stats.robust` (no scale choice, nothing flagged).
 
 With ``racing`` a simple elimination stands in for the planner's: every configuration
 runs the first window, the better half (on that window) the next two, and the 3 best
@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.summary import Summary, summarize
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.stats.summary import Summary, summarize
 
 Matrix = npt.NDArray[np.float64]
 ALPHA = 0.05

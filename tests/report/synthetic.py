@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tuningsweep.core.results import ParamValue, ResultRow, render_csv
+from tuningsweep.core.records.results import ParamValue, ResultRow, render_csv
 
 FAIL = "fail"
 Cell = float | str | None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from google.cloud import storage
 
-from tuningsweep.core.layout import SPEC_YAML
+from tuningsweep.core.records.layout import SPEC_YAML
 from tuningsweep.reports import add_report_parser, report_command
 from tuningsweep.reports.objective import ObjectiveError, infer_goal, resolve_objective
 
@@ -169,7 +169,7 @@ def test_gcs_results_through_the_emulator(
     bucket = gcs_client.bucket(gcs_bucket)
     model_root = f"gs://{gcs_bucket}/models"
     rows = rows_from_table(TABLE, PARAMS, model_root=model_root)
-    from tuningsweep.core.results import render_csv
+    from tuningsweep.core.records.results import render_csv
 
     bucket.blob("tuning/ml/demo/results.csv").upload_from_string(render_csv(rows))
     bucket.blob(f"tuning/ml/demo/{SPEC_YAML}").upload_from_string(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tuningsweep.core.curves import (
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.stats.curves import (
     HistoryFormatError,
     converged_epoch,
     curve_metric,
@@ -12,7 +13,6 @@ from tuningsweep.core.curves import (
     normalize_history,
     windowed_learning_curves,
 )
-from tuningsweep.core.results import ResultRow
 from tuningsweep.reports.model import build_report
 from tuningsweep.reports.verdict import verdict
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tuningsweep.core.results import ParamValue
+from tuningsweep.core.records.results import ParamValue
 from tuningsweep.reports import report_command
 
 from .synthetic import FAIL, history, rows_from_table, write_results

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tuningsweep.core.curves import normalize_history
-from tuningsweep.core.summary import summarize
-from tuningsweep.core.trends import compute_trends
+from tuningsweep.core.stats.curves import normalize_history
+from tuningsweep.core.stats.summary import summarize
+from tuningsweep.core.stats.trends import compute_trends
 from tuningsweep.reports.model import Report, build_report
 from tuningsweep.reports.plots import trend_plot
 from tuningsweep.reports.render_html import render_html

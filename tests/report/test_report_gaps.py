@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tuningsweep.core.curves import normalize_history
+from tuningsweep.core.stats.curves import normalize_history
 from tuningsweep.reports.model import Report, build_report
 from tuningsweep.reports.render_html import render_html
 from tuningsweep.reports.render_json import render_json

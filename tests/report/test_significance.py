@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from tuningsweep.core.significance import (
+from tuningsweep.core.stats.significance import (
     min_two_sided_p,
     paired_t_intervals,
     sign_test,

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from tuningsweep.core.summary import Summary, summarize, summary_csv
+from tuningsweep.core.stats.summary import Summary, summarize, summary_csv
 
 from .synthetic import FAIL, Cell, large_sweep, rows_from_table
 

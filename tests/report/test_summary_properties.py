@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tuningsweep.core.summary import summarize
+from tuningsweep.core.stats.summary import summarize
 
 from .synthetic import FAIL, Cell, rows_from_table
 

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from tuningsweep.core.results import ParamValue
-from tuningsweep.core.summary import summarize
-from tuningsweep.core.trends import compute_trends, trends_from_summary
+from tuningsweep.core.records.results import ParamValue
+from tuningsweep.core.stats.summary import summarize
+from tuningsweep.core.stats.trends import compute_trends, trends_from_summary
 
 from .synthetic import FAIL, Cell, rows_from_table
 

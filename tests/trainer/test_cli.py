@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.trainer.helpers import CONSOLE_SCRIPT, RunMain, clean_process_env, run_console, trial_env
-from tuningsweep.core import presets
+from tuningsweep.core.spec import presets
 
 #: Runs main() in a fresh interpreter and reports whether TensorFlow got imported.
 _PROBE = """

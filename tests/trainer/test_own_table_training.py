@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.trainer.helpers import RunMain, trial_env, write_partition
-from tuningsweep.core import presets
+from tuningsweep.core.spec import presets
 from tuningsweep_trainer import models, schema
 
 pytestmark = pytest.mark.filterwarnings(

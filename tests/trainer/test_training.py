@@ -13,7 +13,7 @@ from google.cloud import storage
 
 from tests.services import Pushgateway, free_port, http_get
 from tests.trainer.helpers import TINY_DATA, WINDOW, RunMain, run_console, trial_env
-from tuningsweep.core import presets
+from tuningsweep.core.spec import presets
 from tuningsweep_trainer import models, schema
 from tuningsweep_trainer.data_synthetic import SyntheticSource
 from tuningsweep_trainer.errors import TrainingFailedError

@@ -5,7 +5,7 @@ the **training rows' mean of the target**, for every row: what a model that lear
 nothing from the inputs would predict. Its metrics on the same rows as the model's are
 reported as ``baseline_<metric>`` (``baseline_val_mse``, ``baseline_val_loss``,
 ``baseline_mse``, ``baseline_loss``; the loss is the mean squared error), and the report
-shows each configuration's distance from it (``tuningsweep.core.baseline``).
+shows each configuration's distance from it (``tuningsweep.core.stats.baseline``).
 
 Why the mean and not the last value: the reference trainer's rows are examples of a
 day, often many per day and from many series (clicks, flights), with no order inside

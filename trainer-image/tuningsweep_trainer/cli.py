@@ -36,8 +36,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tuningsweep import reporting
-from tuningsweep.core import presets
-from tuningsweep.core.contract import ENV_DATA, ENV_DATA_CACHE, ENV_TRIAL_STARTED
+from tuningsweep.core.records.contract import ENV_DATA, ENV_DATA_CACHE, ENV_TRIAL_STARTED
+from tuningsweep.core.spec import presets
 
 from . import config
 from .errors import EXIT_OK, BadInputError, TrainerError, TrainingFailedError

@@ -3,7 +3,7 @@
 Everything a trial needs is resolved and checked here, before any data is read or
 TensorFlow is imported: the architecture must be one the trainer builds, the
 hyperparameters must be known to the shared presets table
-(:mod:`tuningsweep.core.presets`) and inside its ranges, the window must be two ISO
+(:mod:`tuningsweep.core.spec.presets`) and inside its ranges, the window must be two ISO
 dates in order. Problems are collected and reported together in one line naming each
 offending parameter, so a typo in a sweep fails its first trial in a second instead of
 training with a default for hours.
@@ -19,8 +19,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tuningsweep.core import presets
-from tuningsweep.core.contract import (  # the contract's names, defined once
+from tuningsweep.core.records.contract import (  # the contract's names, defined once
     ENV_ARCHITECTURE,
     ENV_DATA,
     ENV_MAX_EPOCHS,
@@ -35,6 +34,7 @@ from tuningsweep.core.contract import (  # the contract's names, defined once
     ENV_WINDOW_END,
     ENV_WINDOW_START,
 )
+from tuningsweep.core.spec import presets
 
 from .columns import FIXED, ColumnSpec, parse_columns
 from .errors import BadInputError

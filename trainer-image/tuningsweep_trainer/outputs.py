@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from tuningsweep.core.layout import HISTORY_JSON
+from tuningsweep.core.records.layout import HISTORY_JSON
 
 from . import gcs
 from .errors import TrainingFailedError

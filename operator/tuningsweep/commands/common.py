@@ -11,7 +11,7 @@ import datetime as dt
 import sys
 from typing import TYPE_CHECKING, TypeAlias
 
-from ..core.errors import EXIT_FAILED, EXIT_USAGE, FieldError, UserError
+from ..core.spec.errors import EXIT_FAILED, EXIT_USAGE, FieldError, UserError
 from ..io.data_check import DataCheck
 
 # The exit statuses of every command, defined once (README's commands table and

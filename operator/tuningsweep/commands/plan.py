@@ -16,11 +16,11 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from ..core.coverage import WindowCoverage
-from ..core.errors import InvalidSpec, SpecError
-from ..core.planner import Plan, adaptive_note, count_trials, plan_trials
-from ..core.spec import DateWindow, Sweep
-from ..core.windows import resolve_windows, windows_to_data
+from ..core.planning.coverage import WindowCoverage
+from ..core.planning.planner import Plan, adaptive_note, count_trials, plan_trials
+from ..core.planning.windows import resolve_windows, windows_to_data
+from ..core.spec.errors import InvalidSpec, SpecError
+from ..core.spec.parse import DateWindow, Sweep
 from ..io.data_check import check_data
 from ..io.manifests import read_sweeps
 from .common import EXIT_OK, Subparsers, add_today, print_warnings

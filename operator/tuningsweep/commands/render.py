@@ -15,11 +15,11 @@ from typing import Any
 import yaml
 
 from ..controller.settings import OperatorSettings
-from ..core import layout
-from ..core.jobs import build_job, model_uri_for
-from ..core.packing import build_pack_job, pack_trials
-from ..core.planner import plan_trials
-from ..core.windows import resolve_windows
+from ..core.kube.jobs import build_job, model_uri_for
+from ..core.kube.packing import build_pack_job, pack_trials
+from ..core.planning.planner import plan_trials
+from ..core.planning.windows import resolve_windows
+from ..core.records import layout
 from ..io.manifests import read_sweeps
 from .common import Subparsers, add_today
 
@@ -64,7 +64,7 @@ def render_command(path: str, today: dt.date | None, pushgateway: str,
         size = sweep.spec.trainer.trials_per_pod
         if size > 1:
             # Packs as the operator fills them when every pod is free; which trials share
-            # a pod depends on what runs when (core/packing.py).
+            # a pod depends on what runs when (core/kube/packing.py).
             models = layout.sweep_models(sweep.namespace, sweep.name, results,
                                          sweep.spec.models)
             documents.extend(build_pack_job(sweep, pack, models_uri=models, owner_uid=None,

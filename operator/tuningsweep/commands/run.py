@@ -29,13 +29,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ..core import layout
-from ..core.contract import sweep_models_uri
-from ..core.planner import count_trials
-from ..core.recurring import HISTORY_CSV
-from ..core.spec import Sweep
-from ..core.status import SUSPENDED, TERMINAL
-from ..core.windows import resolve_windows
+from ..core.planning.planner import count_trials
+from ..core.planning.status import SUSPENDED, TERMINAL
+from ..core.planning.windows import resolve_windows
+from ..core.records import layout
+from ..core.records.contract import sweep_models_uri
+from ..core.recurring.runs import HISTORY_CSV
+from ..core.spec.parse import Sweep
 from ..executors.local import Events, LocalExecutor, LocalSettings, default_workdir
 from ..io.data_check import check_data
 from ..io.manifests import read_sweeps

@@ -1,6 +1,6 @@
 """What ``tuningsweep run`` checks before anything trains (besides the manifest and data).
 
-Each check ends in a :class:`~tuningsweep.core.errors.UserError` naming the field or
+Each check ends in a :class:`~tuningsweep.core.spec.errors.UserError` naming the field or
 flag and the fix (exit 2): a trainer command that cannot run, hyperparameters the
 reference trainer does not take, a ``--today`` contradicting the windows an earlier run
 pinned (issue 14: it used to be ignored silently, and the resume failed as before).
@@ -18,9 +18,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..core import presets
-from ..core.errors import FieldError, InvalidSpec, SpecError
-from ..core.spec import DateWindow, Sweep
+from ..core.spec import presets
+from ..core.spec.errors import FieldError, InvalidSpec, SpecError
+from ..core.spec.parse import DateWindow, Sweep
 from ..executors.warm_pool import WORKER_MODULE, WarmSettings
 from .common import MissingDependency
 

@@ -12,14 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..core.planner import Plan, Trial
-from ..core.results import ResultRow
-from ..core.time_split import time_split
+from ..core.planning.planner import Plan, Trial
+from ..core.records.results import ResultRow
+from ..core.stats.time_split import time_split
 from ..executors.local import Events
 from ..io.results_store import ResultsStore
 
 if TYPE_CHECKING:  # the statistics load numpy: only once there are rows to summarise
-    from ..core.summary import ConfigSummary, Summary
+    from ..core.stats.summary import ConfigSummary, Summary
 
 LEADERBOARD_ROWS = 10
 

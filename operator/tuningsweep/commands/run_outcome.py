@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..core.decisions import REASON_BAD_INPUT, REASON_BUDGET
-from ..core.outcomes import first_line
-from ..core.results import ResultRow
-from ..core.spec import DateWindow
-from ..core.status import FAILED, SUSPENDED
+from ..core.planning.decisions import REASON_BAD_INPUT, REASON_BUDGET
+from ..core.planning.outcomes import first_line
+from ..core.planning.status import FAILED, SUSPENDED
+from ..core.records.results import ResultRow
+from ..core.spec.parse import DateWindow
 from .common import EXIT_FAILED, EXIT_FAILURE_BUDGET, EXIT_OK, EXIT_SUSPENDED, EXIT_USAGE
 
 ALSO_LISTED = 8

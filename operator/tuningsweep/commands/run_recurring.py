@@ -4,7 +4,7 @@
 it starts that run, or resumes it when its folder exists. The run is a sweep of its
 own, ``<name>-<run>``, in ``<results>/<namespace>/<name>/runs/<run>/``; what it takes
 from the runs before it (seeds, reusable trials, the champion) is decided by
-:mod:`tuningsweep.core.recurring`, and pinned in its folder on its first start so a
+:mod:`tuningsweep.core.recurring.runs`, and pinned in its folder on its first start so a
 resumed run plans the same trials:
 
 * ``warm-start.json``: the seeds (the configurations carried over);
@@ -23,10 +23,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import layout
-from ..core.errors import FieldError
-from ..core.history import HistoryRow, parse_history, render_history, upsert
-from ..core.recurring import (
+from ..core.records import layout
+from ..core.records.results import ParamValue, ResultRow, ResultsFormatError, parse_csv
+from ..core.records.reuse import ReuseContext, trainer_identity
+from ..core.recurring.history import HistoryRow, parse_history, render_history, upsert
+from ..core.recurring.runs import (
     HISTORY_CSV,
     REUSE_JSON,
     RUNS_FOLDER,
@@ -38,10 +39,9 @@ from ..core.recurring import (
     run_sweep,
     start_run,
 )
-from ..core.results import ParamValue, ResultRow, ResultsFormatError, parse_csv
-from ..core.reuse import ReuseContext, trainer_identity
-from ..core.schedule import end_of_day, parse_schedule, run_id
-from ..core.spec import DateWindow, Sweep
+from ..core.spec.errors import FieldError
+from ..core.spec.parse import DateWindow, Sweep
+from ..core.spec.schedule import end_of_day, parse_schedule, run_id
 from ..io.data_fingerprint import window_fingerprints
 from ..io.errors import StorageError
 from ..io.storage import Store

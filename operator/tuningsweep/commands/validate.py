@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from ..core.errors import InvalidSpec
-from ..core.planner import count_trials
-from ..core.windows import resolve_windows
+from ..core.planning.planner import count_trials
+from ..core.planning.windows import resolve_windows
+from ..core.spec.errors import InvalidSpec
 from ..io.data_check import check_data
 from ..io.manifests import read_sweeps
 from .common import EXIT_OK, EXIT_USAGE, Subparsers, add_today, print_error, print_warnings

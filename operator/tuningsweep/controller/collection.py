@@ -5,7 +5,7 @@ For every finished Job without a row, one batched query asks the metrics source
 scraped yet waits (Prometheus scrapes the Pushgateway every few seconds), up to
 ``collect_timeout``; past it the trial is recorded as failed with a condition saying
 where the metrics were expected. What a finished trial becomes is decided by
-:func:`tuningsweep.core.outcomes.trial_row`, the rule the local executor uses too.
+:func:`tuningsweep.core.planning.outcomes.trial_row`, the rule the local executor uses too.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 from kubernetes.client.exceptions import ApiException
 
-from ..core import naming
-from ..core.contract import ENV_PUSHGATEWAY, trial_model_uri
-from ..core.jobs import JobState, gpus_requested
-from ..core.outcomes import TrialEnd, mark_bad_input, trial_row
-from ..core.planner import Trial
-from ..core.results import ResultRow
-from ..core.spec import Sweep
+from ..core.kube.jobs import JobState, gpus_requested
+from ..core.planning.outcomes import TrialEnd, mark_bad_input, trial_row
+from ..core.planning.planner import Trial
+from ..core.records import naming
+from ..core.records.contract import ENV_PUSHGATEWAY, trial_model_uri
+from ..core.records.results import ResultRow
+from ..core.spec.parse import Sweep
 from . import metrics
 from .ports import JobsApi, MetricsSource, MetricsUnavailable
 from .status_writer import StatusWriter

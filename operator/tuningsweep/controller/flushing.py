@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Mapping
 
-from ..core.results import ResultRow
+from ..core.records.results import ResultRow
 from ..io.render_gate import RenderGate
 from ..io.results_store import ResultsStore
 from . import metrics

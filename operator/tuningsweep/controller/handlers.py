@@ -25,7 +25,7 @@ from typing import Any
 
 import kopf
 
-from ..core import api
+from ..core.spec import api
 from ..io.storage import open_store
 from . import settings as settings_module
 from .jobwatch import JobWatch, Key

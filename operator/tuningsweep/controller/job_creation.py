@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Iterable, Sequence
 
-from ..core import naming
-from ..core.contract import trial_model_uri
-from ..core.jobs import build_job
-from ..core.packing import build_pack_job
-from ..core.planner import Trial
-from ..core.spec import Sweep
+from ..core.kube.jobs import build_job
+from ..core.kube.packing import build_pack_job
+from ..core.planning.planner import Trial
+from ..core.records import naming
+from ..core.records.contract import trial_model_uri
+from ..core.spec.parse import Sweep
 from .ports import JobsApi
 from .status_writer import StatusWriter
 

@@ -5,7 +5,7 @@ Why not kopf's index: kopf keeps per watched object its own bookkeeping (a
 before any state of ours, and it runs every Job event through its handler machinery.
 The operator tracks every Job of every sweep it watches, finished ones included (they
 stay until their sweep is deleted), so that cost is per tracked trial. Here each Job is
-one :class:`~tuningsweep.core.jobs.JobState` tuple in a dict per sweep, and a sweep is
+one :class:`~tuningsweep.core.kube.jobs.JobState` tuple in a dict per sweep, and a sweep is
 woken only when the state of one of its Jobs changed: a status write that the reconciler
 would not read (``active``, ``ready``, ``uncountedTerminatedPods``) wakes nobody.
 
@@ -42,8 +42,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from .. import __version__
-from ..core import naming
-from ..core.jobs import LABEL_SWEEP, JobState, job_state
+from ..core.kube.jobs import LABEL_SWEEP, JobState, job_state
+from ..core.records import naming
 from . import metrics
 from .namespaces import matches_any
 

@@ -20,8 +20,8 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from .. import __version__
-from ..core import api
-from ..core.jobs import LABEL_JOB_NAME, LABEL_SWEEP, LABEL_TRIAL, pod_failure_message
+from ..core.kube.jobs import LABEL_JOB_NAME, LABEL_SWEEP, LABEL_TRIAL, pod_failure_message
+from ..core.spec import api
 from . import metrics
 from .ratelimit import TokenBucket
 
@@ -34,7 +34,7 @@ class JobRefused(ApiException):  # type: ignore[misc]
     The client validates request bodies against the API's types; a body it refuses would
     be refused on every retry, exactly like the API server's 422, so it is raised as one:
     callers that end a sweep on 422 treat both alike. Validation of ``spec.trainer``
-    (``core/podspec.py``) keeps user mistakes from getting here; this is the safety net.
+    (``core/spec/podspec.py``) keeps user mistakes from getting here; this is the safety net.
     """
 
     def __init__(self, error: pydantic.ValidationError) -> None:

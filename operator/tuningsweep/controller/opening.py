@@ -28,10 +28,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.errors import InvalidSpec, SpecError
-from ..core.jobs import parse_timestamp
-from ..core.spec import DateWindow, Sweep, parse_spec
-from ..core.windows import resolve_windows, windows_from_data
+from ..core.kube.jobs import parse_timestamp
+from ..core.planning.windows import resolve_windows, windows_from_data
+from ..core.spec.errors import InvalidSpec, SpecError
+from ..core.spec.parse import DateWindow, Sweep, parse_spec
 from ..io.data_check import check_data
 from ..io.errors import StorageError
 from ..io.results_store import ResultsConflict, ResultsStore, immutable_differences

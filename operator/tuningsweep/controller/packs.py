@@ -1,11 +1,11 @@
 """Packed Jobs in the reconcile step: read as trials, started as packs, removed whole.
 
 With ``spec.trainer.trialsPerPod`` above 1 a Job runs several trials of one window in one
-pod (:mod:`tuningsweep.core.packing` has the rules). The rest of the step reads trials,
+pod (:mod:`tuningsweep.core.kube.packing` has the rules). The rest of the step reads trials,
 not pods, so this module stands between the two:
 
 * :meth:`PackedJobs.as_trials` turns each packed Job into its trials' states
-  (:func:`~tuningsweep.core.packing.trial_states`), reading the pods' exit records from
+  (:func:`~tuningsweep.core.kube.packing.trial_states`), reading the pods' exit records from
   the Pushgateway (one call per step while packs have unrecorded trials; not from
   Prometheus, whose scrape may not have happened yet when a failed Job is seen): a trial
   the pod finished is collected while the pod goes on with the next. A recorded trial
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 
-from ..core.jobs import JobState
-from ..core.packing import TrialRecord, pack_trials, trial_states
-from ..core.planner import Trial
+from ..core.kube.jobs import JobState
+from ..core.kube.packing import TrialRecord, pack_trials, trial_states
+from ..core.planning.planner import Trial
 from .ports import GroupCleaner
 
 

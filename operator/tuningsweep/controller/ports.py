@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..core.packing import TrialRecord
+from ..core.kube.packing import TrialRecord
 from ..io.storage import Store
 
 
@@ -70,7 +70,7 @@ class GroupCleaner(Protocol):
         """Trials of the sweep that still have a group; raises OSError when unreachable."""
 
     async def exit_records(self, namespace: str, sweep: str) -> dict[str, TrialRecord]:
-        """Exit records packed pods pushed for the sweep's trials (core/packing.py);
+        """Exit records packed pods pushed for the sweep's trials (core/kube/packing.py);
         raises OSError when unreachable."""
 
 

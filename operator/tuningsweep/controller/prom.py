@@ -19,8 +19,8 @@ from typing import Any
 
 from prometheus_client import delete_from_gateway
 
-from ..core.contract import EPOCH_GAUGE, FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
-from ..core.packing import TrialRecord, parse_exit_records
+from ..core.kube.packing import TrialRecord, parse_exit_records
+from ..core.records.contract import EPOCH_GAUGE, FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
 from .ports import MetricsUnavailable, TrialMetrics
 
 QUERY_TIMEOUT_S = 10.0
@@ -155,7 +155,7 @@ def _groups_sync(url: str) -> list[dict[str, str]]:
 
 
 async def exit_records(url: str, namespace: str, sweep: str) -> dict[str, TrialRecord]:
-    """The exit records packed pods pushed for this sweep's trials (core/packing.py).
+    """The exit records packed pods pushed for this sweep's trials (core/kube/packing.py).
 
     Raises:
         OSError: the Pushgateway did not answer or answered nonsense (a transient outage

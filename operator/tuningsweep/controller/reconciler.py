@@ -5,7 +5,7 @@ Each :meth:`SweepReconciler.step` works from state, never from remembered events
 CSV has, and the spec. It
 
 1. opens the sweep once (:mod:`.opening`: validation, results, pinned windows);
-2. asks :func:`tuningsweep.core.decisions.decide` what to start and the sweep's phase,
+2. asks :func:`tuningsweep.core.planning.decisions.decide` what to start and the sweep's phase,
    and creates those Jobs (:mod:`.job_creation`);
 3. collects finished, uncollected trials (:mod:`.collection`), makes their rows durable
    in the background and only then deletes their Pushgateway groups (:mod:`.flushing`);
@@ -32,16 +32,16 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from ..core.contract import sweep_models_uri
-from ..core.decisions import Decision, Usage, decide
-from ..core.early_stopping import EpochCurves
-from ..core.errors import InvalidSpec
-from ..core.jobs import JobState, gpus_requested, parse_timestamp
-from ..core.ledger import pending_trials
-from ..core.planner import Plan, Trial, count_trials
-from ..core.racing_summary import racing_status
-from ..core.spec import Sweep, parse_spec, with_live_fields
-from ..core.status import FAILED, SUCCEEDED
+from ..core.kube.jobs import JobState, gpus_requested, parse_timestamp
+from ..core.planning.decisions import Decision, Usage, decide
+from ..core.planning.ledger import pending_trials
+from ..core.planning.planner import Plan, Trial, count_trials
+from ..core.planning.racing_summary import racing_status
+from ..core.planning.status import FAILED, SUCCEEDED
+from ..core.records.contract import sweep_models_uri
+from ..core.search.early_stopping import EpochCurves
+from ..core.spec.errors import InvalidSpec
+from ..core.spec.parse import Sweep, parse_spec, with_live_fields
 from ..io.storage import StorageError
 from .collection import Collector, job_failure
 from .flushing import Flusher

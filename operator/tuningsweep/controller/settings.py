@@ -20,7 +20,7 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.errors import UserError
+from ..core.spec.errors import UserError
 
 ENV_PREFIX = "TUNINGSWEEP_OPERATOR_"
 NAMESPACES_ENV = ENV_PREFIX + "NAMESPACES"

@@ -15,8 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.decisions import REASON_BUDGET
-from ..core.status import (
+from ..core.planning.decisions import REASON_BUDGET
+from ..core.planning.status import (
     FAILED,
     PENDING,
     RUNNING,
@@ -25,7 +25,7 @@ from ..core.status import (
     build_status,
     set_condition,
 )
-from ..core.summary import Summary
+from ..core.stats.summary import Summary
 from . import metrics
 from .ports import Emit, JobsApi
 

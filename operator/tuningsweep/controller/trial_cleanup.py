@@ -5,7 +5,7 @@
   decision core, and carries its decision out: the Job is deleted (no retry) and the
   trial recorded as ``stopped`` with the last value it reported. Finished trials' curves
   do not change, so each is read once per operator start and kept in an
-  :class:`~tuningsweep.core.early_stopping.EpochCurves`: a step queries only the running
+  :class:`~tuningsweep.core.search.early_stopping.EpochCurves`: a step queries only the running
   trials and those finished since the last step, whatever the sweep's size.
 * **Retention**: the row in results.csv is the record of a collected trial; its Job and
   pods are deleted ``job_retention`` seconds after the row is durable, so a sweep of
@@ -18,13 +18,13 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Iterable, Mapping
 
-from ..core import naming
-from ..core.early_stopping import EpochCurves
-from ..core.jobs import JobState, format_timestamp, gpus_requested
-from ..core.outcomes import TrialEnd, trial_row
-from ..core.planner import Trial
-from ..core.results import ResultRow
-from ..core.spec import Sweep
+from ..core.kube.jobs import JobState, format_timestamp, gpus_requested
+from ..core.planning.outcomes import TrialEnd, trial_row
+from ..core.planning.planner import Trial
+from ..core.records import naming
+from ..core.records.results import ResultRow
+from ..core.search.early_stopping import EpochCurves
+from ..core.spec.parse import Sweep
 from .ports import JobsApi, MetricsSource
 
 

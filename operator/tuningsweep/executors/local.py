@@ -1,7 +1,7 @@
 """The local executor: every planned trial as a process of the trainer on this machine.
 
-It decides nothing. :func:`tuningsweep.core.decisions.decide` says which trials to start
-and when the sweep is over, :func:`tuningsweep.core.outcomes.trial_row` what a finished
+It decides nothing. :func:`tuningsweep.core.planning.decisions.decide` says which trials to start
+and when the sweep is over, :func:`tuningsweep.core.planning.outcomes.trial_row` what a finished
 process becomes; this module starts processes, waits for them, reads what they left
 (exit status, metrics file, log) and records rows. The operator runs the same core with
 Jobs instead of processes. State lives only in the results folder, so a killed runner
@@ -43,7 +43,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.contract import (
+from ..core.kube.jobs import EXIT_BAD_INPUT
+from ..core.planning.decisions import Usage, decide
+from ..core.planning.ledger import Ledger
+from ..core.planning.outcomes import TrialEnd, trial_row
+from ..core.planning.planner import Plan, Trial
+from ..core.planning.status import FAILED, PENDING
+from ..core.records.contract import (
     ENV_DATA_CACHE,
     ENV_METRICS_FILE,
     ENV_TF_THREADS,
@@ -52,15 +58,9 @@ from ..core.contract import (
     trial_env,
     trial_model_uri,
 )
-from ..core.decisions import Usage, decide
-from ..core.early_stopping import EpochCurves
-from ..core.jobs import EXIT_BAD_INPUT
-from ..core.ledger import Ledger
-from ..core.outcomes import TrialEnd, trial_row
-from ..core.planner import Plan, Trial
-from ..core.results import ResultRow
-from ..core.spec import DateWindow, Sweep
-from ..core.status import FAILED, PENDING
+from ..core.records.results import ResultRow
+from ..core.search.early_stopping import EpochCurves
+from ..core.spec.parse import DateWindow, Sweep
 from ..io.results_store import ResultsStore
 from .process_exits import ProcessExits
 from .trial_files import (
@@ -89,7 +89,7 @@ class LocalSettings:
     data: str | None = None
     retry_failed: bool = False
     # A recurring sweep's run: a trial's row copied from an earlier run, or None to
-    # train it (core/recurring.py).
+    # train it (core/recurring/runs.py).
     reuse: Callable[[Trial], ResultRow | None] | None = None
     warm: WarmSettings | None = None  # a warm worker per slot instead of a process per trial
     data_cache: Path | None = None  # where trainers keep windows' data (TUNINGSWEEP_DATA_CACHE)
@@ -443,7 +443,7 @@ class LocalExecutor:
                     # once the first trial finishes; loading them while this thread waits
                     # on the first trials keeps that from delaying a freed slot's refill.
                     preload = threading.Thread(
-                        target=importlib.import_module, args=("tuningsweep.core.summary",),
+                        target=importlib.import_module, args=("tuningsweep.core.stats.summary",),
                         daemon=True, name="preload-statistics")
                     preload.start()
                 self._record(finished)

@@ -3,14 +3,14 @@
 Run as ``python -m tuningsweep.executors.pack_runner MODULE:FUNCTION [ARG...]`` in a pod
 whose environment holds the common trainer contract plus :data:`~tuningsweep.core.
 packing.ENV_PACK`, each trial's own variables (id, parameters, model location...). The
-rules are :mod:`tuningsweep.core.packing`'s; this module carries them out:
+rules are :mod:`tuningsweep.core.kube.packing`'s; this module carries them out:
 
 * for each trial in order, the process environment becomes the container's plus the
   trial's, and ``FUNCTION(args)`` is called in this process (the warm worker's call,
   :func:`.warm_worker.exit_code`): imports, CUDA's start and the window's data (the
   reference trainer's window cache, one window per pack) are paid once per pod;
 * after each trial its exit status goes into the trial's own Pushgateway group
-  (:data:`~tuningsweep.core.packing.EXIT_GAUGE`, added to the group the trainer pushed,
+  (:data:`~tuningsweep.core.kube.packing.EXIT_GAUGE`, added to the group the trainer pushed,
   so the trial's metrics and grouping key stay its own);
 * the first trial that fails ends the pod with that trial's exit status (2 stays 2, so
   the Job's pod failure policy fails it at once on bad input); the trials after it are
@@ -31,15 +31,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 
-from ..core.contract import (
-    ENV_NAMESPACE,
-    ENV_PUSHGATEWAY,
-    ENV_SWEEP,
-    ENV_TRIAL,
-    ENV_TRIAL_STARTED,
-    PUSH_JOB,
-)
-from ..core.packing import (
+from ..core.kube.packing import (
     ENDED_GAUGE,
     ENV_PACK,
     EXIT_GAUGE,
@@ -47,6 +39,14 @@ from ..core.packing import (
     PackEntry,
     parse_exit_records,
     parse_pack_env,
+)
+from ..core.records.contract import (
+    ENV_NAMESPACE,
+    ENV_PUSHGATEWAY,
+    ENV_SWEEP,
+    ENV_TRIAL,
+    ENV_TRIAL_STARTED,
+    PUSH_JOB,
 )
 from .warm_worker import TrialFunction, exit_code, free_trial_state, load_function
 

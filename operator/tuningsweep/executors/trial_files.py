@@ -1,7 +1,7 @@
 """What a local trial leaves behind, read back: its metrics file and its log.
 
 The trainer writes the metrics file through :class:`tuningsweep.reporting.Reporter` (the
-record format is :mod:`tuningsweep.core.contract`'s); its output goes to a log of which
+record format is :mod:`tuningsweep.core.records.contract`'s); its output goes to a log of which
 the informative end becomes a failed trial's ``error``. With early stopping, the
 metrics files' per-epoch records are the curves (:class:`TrialCurves`).
 """
@@ -13,9 +13,9 @@ import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ..core.contract import MetricsLog, parse_metrics_log
-from ..core.early_stopping import EpochCurves
-from ..core.results import ResultRow
+from ..core.records.contract import MetricsLog, parse_metrics_log
+from ..core.records.results import ResultRow
+from ..core.search.early_stopping import EpochCurves
 
 ERROR_TAIL_LINES = 40
 ERROR_TAIL_CHARS = 1500

@@ -7,7 +7,7 @@
 * :mod:`.gcs_client`: the one GCS client factory, shared with the trainer image.
 * :mod:`.throttled_writer`: rewrites of an object coalesced to the rate GCS allows.
 * :mod:`.results_store`: one sweep's results folder (rows, summary, pinned windows,
-  resolved spec) in the layout of :mod:`tuningsweep.core.layout`.
+  resolved spec) in the layout of :mod:`tuningsweep.core.records.layout`.
 * :mod:`.errors`: :class:`~.errors.StorageError`, a user error importable without any
   client library.
 

@@ -2,7 +2,7 @@
 against partitions.
 
 The data folder is listed (:mod:`tuningsweep.io.partitions`) and each window's coverage
-judged by the pure :mod:`tuningsweep.core.coverage`: a missing folder or a window
+judged by the pure :mod:`tuningsweep.core.planning.coverage`: a missing folder or a window
 without data is an error (exit 2, nothing trains), a window reaching outside the data a
 warning. ``synthetic://`` data has no folder and is not checked, nor is the data of a trainer of
 your own unless it is a folder of ``date=`` partitions (such a trainer may read a file
@@ -10,7 +10,7 @@ or a table name from ``spec.data``).
 
 For the reference trainer, the columns ``spec.trainer.args`` names (``--target``,
 ``--numeric``...) are checked against a sample of the data too
-(:mod:`tuningsweep.io.data_sample`, judged by :mod:`tuningsweep.core.column_sample`):
+(:mod:`tuningsweep.io.data_sample`, judged by :mod:`tuningsweep.core.planning.column_sample`):
 a column missing from the sample's header, or text in a column read as numbers, is an
 error, which every trial would otherwise meet in turn. A sample that cannot be read is a
 warning (the trainer still checks every row).
@@ -27,10 +27,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..core.column_sample import column_flags, sample_problems
-from ..core.coverage import WindowCoverage, coverage_problems, window_coverage
-from ..core.errors import InvalidSpec, SpecError
-from ..core.spec import DateWindow, Sweep
+from ..core.planning.column_sample import column_flags, sample_problems
+from ..core.planning.coverage import WindowCoverage, coverage_problems, window_coverage
+from ..core.spec.errors import InvalidSpec, SpecError
+from ..core.spec.parse import DateWindow, Sweep
 from .data_sample import read_sample, sample_files
 from .errors import StorageError
 from .partitions import DataFolderMissing, is_data_folder, list_partitions, rows_per_day

@@ -1,7 +1,7 @@
 """The data fingerprint of each window: what a reused trial's data must still be.
 
 A recurring sweep reuses a trial only if the window's data is what it was when the trial
-was trained (core/reuse.py). The fingerprint is a digest of the window's partition
+was trained (core/records/reuse.py). The fingerprint is a digest of the window's partition
 listing: every data file of its days with its size and modification time (local) or
 checksum (``gs://``), so a partition that arrived late, was rewritten or removed changes
 it. ``synthetic://`` data is generated from its URI and the window's dates, so the URI
@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from ..core.reuse import data_fingerprint
-from ..core.spec import DateWindow
+from ..core.records.reuse import data_fingerprint
+from ..core.spec.parse import DateWindow
 from .errors import StorageError
 from .partitions import LIST_TIMEOUT_S, DataFolderMissing, is_data_folder, partition_date
 

@@ -3,7 +3,7 @@
 What is read stays small whatever the data: the first :data:`SAMPLE_BYTES` of a CSV file
 (a partial last line is dropped) and at most :data:`SAMPLE_ROWS` rows of it, or a local
 Parquet file's column names (its footer; needs ``pyarrow``, optional as for the trainer). In
-``gs://`` only that byte range is downloaded. :mod:`tuningsweep.core.column_sample`
+``gs://`` only that byte range is downloaded. :mod:`tuningsweep.core.planning.column_sample`
 judges what is read.
 """
 
@@ -16,8 +16,8 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core.column_sample import Sample
-from ..core.spec import DateWindow
+from ..core.planning.column_sample import Sample
+from ..core.spec.parse import DateWindow
 from .errors import StorageError
 
 SAMPLE_BYTES = 256 * 1024

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.errors import EXIT_FAILED, UserError
+from ..core.spec.errors import EXIT_FAILED, UserError
 
 
 class StorageError(UserError):

@@ -15,9 +15,9 @@ import os
 import sys
 from pathlib import Path
 
-from ..core.errors import InvalidSpec, SpecError
-from ..core.manifest import load_sweeps
-from ..core.spec import Sweep
+from ..core.spec.errors import InvalidSpec, SpecError
+from ..core.spec.manifest import load_sweeps
+from ..core.spec.parse import Sweep
 
 
 def read_sweeps(path: str) -> list[Sweep]:

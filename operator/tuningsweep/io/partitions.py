@@ -3,7 +3,7 @@
 The layout is the reference trainer's (docs/bring-your-own-data.md): folders named
 ``date=YYYY-MM-DD`` under a local folder or a ``gs://`` prefix, holding ``*.csv`` or
 ``*.parquet`` files. ``validate``, ``plan`` and ``run`` list it to check the windows
-against the data (:mod:`tuningsweep.core.coverage` decides what is an error) before a
+against the data (:mod:`tuningsweep.core.planning.coverage` decides what is an error) before a
 single trial fails on it.
 
 Listing is cheap (one directory scan, or one GCS listing); counting rows is done only

@@ -1,10 +1,10 @@
 """The sweep's durable record: results.csv, summary.csv, pinned windows, resolved spec.
 
 Both executors keep a sweep's state here and nowhere else (no database). The folder is
-``<results>/<namespace>/<name>/`` on a local disk or in GCS (:mod:`tuningsweep.core.layout`):
+``<results>/<namespace>/<name>/`` on a local disk or in GCS (:mod:`tuningsweep.core.records.layout`):
 
-* ``results.csv``: one row per finished trial (:mod:`tuningsweep.core.results`);
-* ``summary.csv``: one row per configuration (:mod:`tuningsweep.core.summary`);
+* ``results.csv``: one row per finished trial (:mod:`tuningsweep.core.records.results`);
+* ``summary.csv``: one row per configuration (:mod:`tuningsweep.core.stats.summary`);
 * ``windows.json``: the windows resolved when the sweep first ran, never re-resolved,
   so a sweep resumed next month trains on the same data;
 * ``resolved-spec.yaml``: the validated manifest with defaults, so a resume can refuse a
@@ -39,21 +39,22 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..core import api, layout
-from ..core.errors import InvalidSpec, SpecError
-from ..core.layout import RESULTS_CSV, SPEC_YAML, SUMMARY_CSV, SWEEP_FILES, WINDOWS_JSON
-from ..core.ledger import Ledger
-from ..core.racing_summary import summarize_sweep
-from ..core.results import CsvLines, ResultRow, ResultsFormatError, parse_csv
-from ..core.spec import DateWindow, Sweep
-from ..core.windows import windows_from_data, windows_to_data
+from ..core.planning.ledger import Ledger
+from ..core.planning.racing_summary import summarize_sweep
+from ..core.planning.windows import windows_from_data, windows_to_data
+from ..core.records import layout
+from ..core.records.layout import RESULTS_CSV, SPEC_YAML, SUMMARY_CSV, SWEEP_FILES, WINDOWS_JSON
+from ..core.records.results import CsvLines, ResultRow, ResultsFormatError, parse_csv
+from ..core.spec import api
+from ..core.spec.errors import InvalidSpec, SpecError
+from ..core.spec.parse import DateWindow, Sweep
 from .local_store import LocalStore
 from .render_gate import RenderGate
 from .storage import StorageError, Store
 from .throttled_writer import ThrottledWriter
 
 if TYPE_CHECKING:
-    from ..core.summary import Summary
+    from ..core.stats.summary import Summary
 
 
 class ResultsConflict(InvalidSpec):
@@ -117,7 +118,7 @@ class ResultsStore:
         self.store = store
         self.sweep = sweep
         self.owner = owner
-        # A recurring sweep's run lives in its sweep's runs/<run>/ (core/recurring.py).
+        # A recurring sweep's run lives in its sweep's runs/<run>/ (core/recurring/runs.py).
         self.folder = folder or layout.sweep_folder(sweep.namespace, sweep.name)
         self._ledger = Ledger()
         self._sorted: list[ResultRow] | None = []
@@ -148,7 +149,7 @@ class ResultsStore:
 
     @property
     def ledger(self) -> Ledger:
-        """Every row as a :class:`~tuningsweep.core.ledger.Ledger` (read-only; no copy)."""
+        """Every row as a :class:`~tuningsweep.core.planning.ledger.Ledger` (read-only; no copy)."""
         return self._ledger
 
     @property
@@ -317,7 +318,7 @@ class ResultsStore:
     def _write_summary(self, rows: list[ResultRow] | None = None) -> None:
         rows = self.rows if rows is None else rows
         self.summary = summarize_sweep(self.sweep, rows, windows=self.windows)
-        from ..core.summary import summary_csv  # the statistics load with the first summary
+        from ..core.stats.summary import summary_csv  # the statistics load with the first summary
 
         self._writer.submit(self.path(SUMMARY_CSV), summary_csv(self.summary))
         self._summary_behind = False

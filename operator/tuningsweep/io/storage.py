@@ -1,7 +1,7 @@
 """Object storage for results and models: a local folder or a GCS prefix, one interface.
 
 The local runner and the operator both keep their durable state in a results folder
-(:mod:`tuningsweep.core.layout`) and save trial models under a models prefix. Both
+(:mod:`tuningsweep.core.records.layout`) and save trial models under a models prefix. Both
 locations are URIs in the manifest, so storage is chosen by URI:
 
 * ``gs://bucket/prefix`` -> :class:`~tuningsweep.io.gcs_store.GcsStore`, and

@@ -1,7 +1,7 @@
 """``tuningsweep report``: which configuration really wins, shown as table, JSON or HTML.
 
-The statistics live in the pure core (:mod:`tuningsweep.core.summary`,
-:mod:`~tuningsweep.core.trends`, :mod:`~tuningsweep.core.curves`); this package is the
+The statistics live in the pure core (:mod:`tuningsweep.core.stats.summary`,
+:mod:`~tuningsweep.core.stats.trends`, :mod:`~tuningsweep.core.stats.curves`); this package is the
 edge around them:
 
 * :mod:`.sources` reads the results CSV, the resolved spec beside it and trial

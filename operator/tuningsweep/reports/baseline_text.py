@@ -1,4 +1,4 @@
-"""The baseline in words and cells, for every rendering (:mod:`tuningsweep.core.baseline`).
+"""The baseline in words and cells, for every rendering (:mod:`tuningsweep.core.stats.baseline`).
 
 A configuration's cell reads ``+23% 3/3``: 23% better than the naive baseline on
 average, better in 3 of the 3 windows compared; ``-4% 1/3`` is worse than doing
@@ -8,8 +8,8 @@ when it does not.
 
 from __future__ import annotations
 
-from tuningsweep.core.baseline import BaselineComparison, VersusBaseline
-from tuningsweep.core.summary import Summary
+from tuningsweep.core.stats.baseline import BaselineComparison, VersusBaseline
+from tuningsweep.core.stats.summary import Summary
 from tuningsweep.reports.formatting import MISSING
 
 HEADER = "vs baseline"

@@ -29,8 +29,8 @@ def _error(message: str) -> int:
 
 def _compute(results: str, metric: str | None, goal: str | None, curves: bool,
              max_curves: int) -> Report:
-    from tuningsweep.core.results import parse_csv
-    from tuningsweep.core.summary import summarize
+    from tuningsweep.core.records.results import parse_csv
+    from tuningsweep.core.stats.summary import summarize
     from tuningsweep.reports.model import build_report
     from tuningsweep.reports.objective import resolve_objective
     from tuningsweep.reports.sources import (
@@ -94,7 +94,7 @@ def report_command(
         0 on success, 2 for bad input (with an ``error:`` line on stderr), 1 when the
         output cannot be written.
     """
-    from tuningsweep.core.results import ResultsFormatError
+    from tuningsweep.core.records.results import ResultsFormatError
     from tuningsweep.reports.objective import ObjectiveError
     from tuningsweep.reports.sources import DEFAULT_MAX_HISTORIES, ReportInputError
 

@@ -1,7 +1,7 @@
 """The learning-curve plot: one panel per window, each on its own scale (matplotlib).
 
 A trial is compared only with trials of its own window (windows' levels differ several
-fold; see :mod:`tuningsweep.core.curves`), so each window gets its panel: the median and
+fold; see :mod:`tuningsweep.core.stats.curves`), so each window gets its panel: the median and
 interquartile band of its trials, the best configuration's trial in that window, and
 the epoch where that window's median converges. One window: one panel.
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-from tuningsweep.core.curves import Epochs, LearningCurves
+from tuningsweep.core.stats.curves import Epochs, LearningCurves
 from tuningsweep.reports.charts import BEST, DARK, Mark, chart_svg, figure
 
 CURVE_PANELS_PER_ROW = 3

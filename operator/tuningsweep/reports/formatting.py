@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from tuningsweep.core.results import ParamValue
-from tuningsweep.core.trends import Trends
+from tuningsweep.core.records.results import ParamValue
+from tuningsweep.core.stats.trends import Trends
 
 #: Shown for a number that does not exist (an en dash).
 MISSING = "\u2013"

@@ -1,7 +1,7 @@
 """``tuningsweep report <results>/<namespace>/<name>`` on a recurring sweep: its history.
 
 A recurring sweep's folder holds ``history.csv`` (one row per finished run, written by
-``tuningsweep run``; core/history.py) and each run's own results under ``runs/<run>/``
+``tuningsweep run``; core/recurring/history.py) and each run's own results under ``runs/<run>/``
 (``report`` on such a folder gives that run's leaderboard as for any sweep). The history
 report shows one line per run: its windows, the winner and its parameters, the
 objective, trials trained and reused, and the verdict against the champion; the HTML
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ..core.history import HistoryRow, parse_history
-from ..core.recurring import HISTORY_CSV
+from ..core.recurring.history import HistoryRow, parse_history
+from ..core.recurring.runs import HISTORY_CSV
 from ..io.errors import StorageError
 from ..io.storage import open_store
 from .sources import ReportInputError

@@ -10,12 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tuningsweep.core.baseline import BaselineComparison, compare_with_baseline
-from tuningsweep.core.curves import Epochs, LearningCurves, curve_metric, windowed_learning_curves
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.summary import Goal, Summary, summarize
-from tuningsweep.core.time_split import TimeSplit, time_split
-from tuningsweep.core.trends import Trends, trends_from_summary
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.stats.baseline import BaselineComparison, compare_with_baseline
+from tuningsweep.core.stats.curves import (
+    Epochs,
+    LearningCurves,
+    curve_metric,
+    windowed_learning_curves,
+)
+from tuningsweep.core.stats.summary import Goal, Summary, summarize
+from tuningsweep.core.stats.time_split import TimeSplit, time_split
+from tuningsweep.core.stats.trends import Trends, trends_from_summary
 from tuningsweep.reports.objective import DEFAULT_GOAL, infer_goal
 
 

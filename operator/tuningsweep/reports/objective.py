@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from tuningsweep.core.summary import GOALS, Goal
+from tuningsweep.core.stats.summary import GOALS, Goal
 
 DEFAULT_METRIC = "val_mse"
 DEFAULT_GOAL: Goal = "minimize"

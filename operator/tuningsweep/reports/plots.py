@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.ticker import LogLocator, MaxNLocator, PercentFormatter
 
-from tuningsweep.core.results import ParamValue
-from tuningsweep.core.summary import ConfigSummary, Goal, Summary
-from tuningsweep.core.trends import Interaction, ParameterTrend, Trends, adjusted_scores
+from tuningsweep.core.records.results import ParamValue
+from tuningsweep.core.stats.summary import ConfigSummary, Goal, Summary
+from tuningsweep.core.stats.trends import Interaction, ParameterTrend, Trends, adjusted_scores
 from tuningsweep.reports.charts import BEST, MAIN, Mark, chart_svg, figure
 from tuningsweep.reports.formatting import MISSING, fmt_param, fmt_rank, fmt_share, fmt_value
 from tuningsweep.reports.svg import (

@@ -10,8 +10,8 @@ reading the statistics.
 
 from __future__ import annotations
 
-from tuningsweep.core.baseline import BaselineComparison
-from tuningsweep.core.summary import ConfigSummary, Summary
+from tuningsweep.core.stats.baseline import BaselineComparison
+from tuningsweep.core.stats.summary import ConfigSummary, Summary
 from tuningsweep.reports.baseline_text import HEADER, fmt_improvement
 from tuningsweep.reports.curve_plot import learning_curve_plot
 from tuningsweep.reports.formatting import (

@@ -33,7 +33,7 @@ time went: ``trials`` (those that reported ``train_seconds``), ``trial_seconds``
 (``1 - train / trial``; ``null`` when no trainer reported its training time).
 
 When the trainer reported a naive baseline (``baseline_<metric>``, see
-:mod:`tuningsweep.core.baseline`), top-level ``baseline`` has its ``metric``, its
+:mod:`tuningsweep.core.stats.baseline`), top-level ``baseline`` has its ``metric``, its
 ``per_window`` value and, per configuration in ``configs``, the mean relative
 ``improvement`` over it (0.23: 23% better; negative: worse than doing nothing), the
 windows in which it was ``beaten`` and the ``windows`` compared. Absent otherwise.
@@ -45,15 +45,15 @@ import json
 import math
 from typing import Any
 
-from tuningsweep.core.baseline import BaselineComparison
-from tuningsweep.core.curves import LearningCurves
-from tuningsweep.core.summary import (
+from tuningsweep.core.stats.baseline import BaselineComparison
+from tuningsweep.core.stats.curves import LearningCurves
+from tuningsweep.core.stats.summary import (
     Comparison,
     ConfigSummary,
     SignificanceTest,
     rank_number,
 )
-from tuningsweep.core.trends import Interaction, Level, Trends
+from tuningsweep.core.stats.trends import Interaction, Level, Trends
 from tuningsweep.reports.model import Report
 from tuningsweep.reports.verdict import verdict
 

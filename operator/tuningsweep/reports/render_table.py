@@ -14,10 +14,10 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tuningsweep.core.baseline import BaselineComparison
-from tuningsweep.core.curves import LearningCurves
-from tuningsweep.core.summary import ConfigSummary, Summary
-from tuningsweep.core.trends import Interaction, ParameterTrend
+from tuningsweep.core.stats.baseline import BaselineComparison
+from tuningsweep.core.stats.curves import LearningCurves
+from tuningsweep.core.stats.summary import ConfigSummary, Summary
+from tuningsweep.core.stats.trends import Interaction, ParameterTrend
 from tuningsweep.reports.baseline_text import HEADER, fmt_improvement
 from tuningsweep.reports.formatting import (
     MISSING,

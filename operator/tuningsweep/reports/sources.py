@@ -3,7 +3,7 @@
 RESULTS is what a user has at hand: a ``results.csv`` path, a results folder, or the
 same as ``gs://`` URIs (read through :mod:`tuningsweep.io.storage`, so the GCS emulator,
 anonymous credentials and retries behave as everywhere else). Beside the CSV the
-runners write ``resolved-spec.yaml`` and ``windows.json`` (:mod:`tuningsweep.core.layout`):
+runners write ``resolved-spec.yaml`` and ``windows.json`` (:mod:`tuningsweep.core.records.layout`):
 the spec's objective (``spec.objective``) tells the report what to rank by, and the pinned windows
 (or a spec's ``status.windows``) which windows exist even if none of their trials
 finished yet. An empty ``results.csv`` (``run --fresh`` empties it) is a sweep with no
@@ -28,13 +28,13 @@ from typing import Any
 
 import yaml
 
-from tuningsweep.core import layout
-from tuningsweep.core.curves import Epochs, HistoryFormatError, normalize_history
-from tuningsweep.core.errors import InvalidSpec
-from tuningsweep.core.racing_summary import eliminations
-from tuningsweep.core.results import ResultRow
-from tuningsweep.core.spec import parse_sweep
-from tuningsweep.core.summary_csv import recorded_eliminations
+from tuningsweep.core.planning.racing_summary import eliminations
+from tuningsweep.core.records import layout
+from tuningsweep.core.records.results import ResultRow
+from tuningsweep.core.spec.errors import InvalidSpec
+from tuningsweep.core.spec.parse import parse_sweep
+from tuningsweep.core.stats.curves import Epochs, HistoryFormatError, normalize_history
+from tuningsweep.core.stats.summary_csv import recorded_eliminations
 from tuningsweep.io.storage import StorageError, Store, open_store
 
 #: Spec files looked for next to ``results.csv``, in order: the runner's, then a user's.

@@ -3,7 +3,7 @@
 Shared by the table and HTML renderers (and included in the JSON), so every format
 gives the same judgement. It leads with consistency across windows, the project's
 criterion, then the paired comparison with the closest contender and the corrected test
-(:mod:`tuningsweep.core.comparisons`), and says outright when no test is possible
+(:mod:`tuningsweep.core.stats.comparisons`), and says outright when no test is possible
 rather than printing a p-value alone.
 
 It never picks one of several equals: configurations tied for the most windows won, or
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-from tuningsweep.core.outcomes import first_line
-from tuningsweep.core.summary import Comparison, ConfigSummary, Summary
+from tuningsweep.core.planning.outcomes import first_line
+from tuningsweep.core.stats.summary import Comparison, ConfigSummary, Summary
 from tuningsweep.reports.baseline_text import baseline_sentences
 from tuningsweep.reports.formatting import fmt_p, fmt_param, fmt_share, fmt_signed, fmt_value
 from tuningsweep.reports.model import Report, TrialFailure

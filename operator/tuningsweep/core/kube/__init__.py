@@ -1,0 +1,1 @@
+"""The Kubernetes objects: each trial's Job and the CustomResourceDefinition."""

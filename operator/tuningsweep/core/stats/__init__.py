@@ -1,0 +1,1 @@
+"""Statistics and the report's model: comparisons across windows, noise, significance, the leaderboard, trends and learning curves."""
