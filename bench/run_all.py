@@ -23,6 +23,7 @@ BENCHMARKS = [
     "recurring_bench.py",
     "operator_scaling.py",
     "cluster_bench.py",
+    "cluster_packing.py",
 ]
 
 

@@ -67,12 +67,12 @@ spec:
 """
 
 
-def write_table(folder: Path) -> None:
-    """31 daily partitions of 4,000 rows: y depends on x1..x5, with noise."""
+def write_table(folder: Path, start: dt.date = dt.date(2026, 10, 1), days: int = DAYS) -> None:
+    """``days`` daily partitions of 4,000 rows from ``start`` (by default October 2026's
+    31): y depends on x1..x5, with noise."""
     rng = np.random.default_rng(7)
     weights = rng.normal(size=len(COLUMNS))
-    start = dt.date(2026, 10, 1)
-    for day in range(DAYS):
+    for day in range(days):
         x = rng.normal(size=(ROWS, len(COLUMNS)))
         y = x @ weights + 0.5 * np.sin(x[:, 0] * x[:, 1]) + rng.normal(scale=0.1, size=ROWS)
         partition = folder / f"date={start + dt.timedelta(days=day)}"

@@ -32,6 +32,7 @@ from tuningsweep.core.kube.jobs import (
     REASON_POD_FAILURE_POLICY,
     JobState,
 )
+from tuningsweep.core.kube.packing import TrialRecord
 from tuningsweep.core.records.contract import ENV_METRICS_FILE, ENV_PUSHGATEWAY, parse_metrics_log
 from tuningsweep.core.records.naming import job_name
 
@@ -198,6 +199,7 @@ class FakeGroups:
 
     def __init__(self) -> None:
         self.groups: set[str] = set()
+        self.records: dict[str, TrialRecord] = {}  # exit records packed pods pushed
 
     async def delete_groups(self, namespace: str, sweep: str, trials: Iterable[str]) -> None:
         self.groups.difference_update(trials)
@@ -205,6 +207,8 @@ class FakeGroups:
     async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
         return sorted(self.groups)
 
+    async def exit_records(self, namespace: str, sweep: str) -> dict[str, TrialRecord]:
+        return {t: r for t, r in self.records.items() if t in self.groups}
 
 class FakeSweeps:
     """The TuningSweeps API of a recurring sweep (``controller/recurring.py``): the

@@ -160,3 +160,33 @@ def test_fast_settings_without_fast_mode_are_refused() -> None:
 def test_default_fast_settings_are_accepted_in_full_mode() -> None:
     # The CRD writes the defaults into every sweep on a cluster: they change nothing.
     assert load_sweeps(BASE + "  fast: {months: 1, maxEpochs: 20}\n")[0].spec.max_epochs is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("  trainer: {trialsPerPod: 0}\n", "spec.trainer.trialsPerPod: must be at least 1"),
+        ("  trainer: {trialsPerPod: 65}\n", "spec.trainer.trialsPerPod: is more than 64"),
+        ("  trainer: {trialsPerPod: 4, command: [python, train.py]}\n",
+         "spec.trainer.trialsPerPod: packs trials into one process, and a program cannot be "
+         "called twice in one"),
+    ],
+)
+def test_trials_per_pod_mistakes(extra: str, expected: str) -> None:
+    messages = errors_of(BASE + extra)
+    assert any(expected in m for m in messages), messages
+
+
+def test_packing_with_early_stopping_is_refused_with_the_fix() -> None:
+    text = BASE.replace("seed: 7}", "seed: 7, earlyStopping: {rule: median}}") + (
+        "  trainer: {trialsPerPod: 4}\n")
+    (message,) = errors_of(text)
+    assert "spec.trainer.trialsPerPod: cannot be combined with search.earlyStopping" in message
+    assert "remove search.earlyStopping, or set trialsPerPod: 1" in message
+
+
+def test_trials_per_pod_defaults_to_one_and_packs_a_function_trainer() -> None:
+    (sweep,) = load_sweeps(BASE)
+    assert sweep.spec.trainer.trials_per_pod == 1
+    (sweep,) = load_sweeps(BASE + "  trainer: {trialsPerPod: 4, function: mytrainer:train}\n")
+    assert sweep.spec.trainer.trials_per_pod == 4

@@ -189,6 +189,15 @@ BAD = [
     Bad("function-and-command", {"spec.trainer.function": "train:main",
                                  "spec.trainer.command": ["python", "train.py"]},
         "spec.trainer.function", "not both"),
+    Bad("trials-per-pod-zero", {"spec.trainer.trialsPerPod": 0}, "spec.trainer.trialsPerPod"),
+    Bad("trials-per-pod-too-many", {"spec.trainer.trialsPerPod": 65},
+        "spec.trainer.trialsPerPod", "use 64 or fewer"),
+    Bad("trials-per-pod-with-command", {"spec.trainer.trialsPerPod": 4,
+                                        "spec.trainer.command": ["python", "train.py"]},
+        "spec.trainer.trialsPerPod", "set trainer.function"),
+    Bad("trials-per-pod-with-early-stopping", {"spec.trainer.trialsPerPod": 4,
+                                               "spec.search.earlyStopping": {"rule": "median"}},
+        "spec.trainer.trialsPerPod", "remove search.earlyStopping"),
 ]
 
 
@@ -201,6 +210,11 @@ class Edge(NamedTuple):
 
 EDGES = [
     Edge("defaults-only", {"spec": {"architecture": "mlp"}}),
+    Edge("trials-per-pod", {"spec.trainer": {"image": "local/fake-trainer:1",
+                                             "function": "train:main", "trialsPerPod": 64}}),
+    Edge("one-trial-per-pod-with-command-and-early-stopping", {
+        "spec.trainer.trialsPerPod": 1, "spec.trainer.command": ["python", "train.py"],
+        "spec.search.earlyStopping": {"rule": "median"}}),
     Edge("min-equals-max", {**RANDOM, "spec.parameters.dropout": {"min": 0.2, "max": 0.2}}),
     Edge("log-range-above-zero", {**RANDOM, "spec.parameters.decay": {
         "min": 0.001, "max": 1, "scale": "log"}}),

@@ -14,6 +14,8 @@ environment:
 * ``FAKE_EPOCHS``: epochs to report (default 1), ``FAKE_SLEEP`` spread over them; epoch
   ``e`` reports ``objective * (1 + 1/e)``, improving towards the final value;
 * ``FAKE_STARTED_DIR``: a folder where each trial touches ``<trial>.started``.
+* ``FAKE_KILL_CONFIGS``: config ids whose trial SIGKILLs its own process after
+  ``FAKE_SLEEP`` (the out-of-memory killer's way: no exit status of its own).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -47,6 +50,9 @@ def main() -> int:
     epochs = int(os.environ.get("FAKE_EPOCHS", "1"))
     sleep = float(os.environ.get("FAKE_SLEEP", "0.2"))
     config = trial.split("-")[0]
+    if config in _configs("FAKE_KILL_CONFIGS"):
+        time.sleep(sleep)
+        os.kill(os.getpid(), signal.SIGKILL)
     if config in _configs("FAKE_FAIL_CONFIGS"):
         time.sleep(sleep)
         print("loading data...", file=sys.stderr)

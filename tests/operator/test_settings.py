@@ -102,3 +102,19 @@ def test_render_uses_the_operators_pushgateway(
     monkeypatch.setenv("TUNINGSWEEP_OPERATOR_PUSHGATEWAY_URL", "http://pgw.ops:9091")
     assert _pushgateways(capsys) == {"http://pgw.ops:9091"}
     assert _pushgateways(capsys, "--pushgateway-url", "http://flag:9091") == {"http://flag:9091"}
+
+
+def test_render_shows_packed_jobs_when_trials_share_pods(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "grid.yaml").read_text()
+    body = yaml.safe_load(text)
+    body["spec"].setdefault("trainer", {})["trialsPerPod"] = 2
+    body["spec"]["trainer"].pop("command", None)
+    manifest = tmp_path / "packed.yaml"
+    manifest.write_text(yaml.safe_dump(body))
+    assert main(["render", str(manifest), "--today", "2026-11-27"]) == 0
+    jobs = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
+    listed = [j["metadata"]["annotations"].get("tuningsweep.io/trials", "") for j in jobs]
+    trials = [t for entry in listed for t in entry.split(",") if t]
+    assert len(trials) == len(set(trials)) and all(1 <= len(e.split(",")) <= 2 for e in listed)
+    assert any(len(e.split(",")) == 2 for e in listed)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from typing import Any
 
 import yaml
 
 from ..controller.settings import OperatorSettings
 from ..core.kube.jobs import build_job, model_uri_for
+from ..core.kube.packing import build_pack_job, pack_trials
 from ..core.planning.planner import plan_trials
 from ..core.planning.windows import resolve_windows
+from ..core.records import layout
 from ..io.manifests import read_sweeps
 from .common import Subparsers, add_today
 
@@ -53,11 +56,22 @@ def render_command(path: str, today: dt.date | None, pushgateway: str,
     A sweep without ``spec.output.results`` and no default gets a placeholder bucket in
     its model locations (the operator would refuse it until one is set).
     """
-    documents = []
+    documents: list[dict[str, Any]] = []
     for sweep in read_sweeps(path):
         windows = resolve_windows(sweep.spec, today or dt.date.today())
         results = sweep.spec.results or results_default or "gs://RESULTS-BUCKET/tuning"
-        for trial in plan_trials(sweep.spec, windows).trials:
+        trials = plan_trials(sweep.spec, windows).trials
+        size = sweep.spec.trainer.trials_per_pod
+        if size > 1:
+            # Packs as the operator fills them when every pod is free; which trials share
+            # a pod depends on what runs when (core/kube/packing.py).
+            models = layout.sweep_models(sweep.namespace, sweep.name, results,
+                                         sweep.spec.models)
+            documents.extend(build_pack_job(sweep, pack, models_uri=models, owner_uid=None,
+                                            pushgateway=pushgateway)
+                             for pack in pack_trials(trials, size, len(trials)))
+            continue
+        for trial in trials:
             documents.append(build_job(sweep, trial, owner_uid=None, pushgateway=pushgateway,
                                        model_uri=model_uri_for(sweep, trial.id, results)))
     yaml.safe_dump_all(documents, sys.stdout, sort_keys=False)

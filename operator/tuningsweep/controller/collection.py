@@ -101,7 +101,7 @@ class Collector:
                 started_at=job.started_at, finished_at=job.finished_at,
                 duration_seconds=duration, gpus=gpus,
                 model_uri=trial_model_uri(models_uri, job.trial),
-                job=naming.job_name(self.name, job.trial))
+                job=naming.job_name(self.name, job.pack or job.trial))
             out.rows.append(trial_row(sweep, end))
             out.ended[job.trial] = job.end
             if duration:
@@ -117,7 +117,8 @@ class Collector:
         """
         try:
             return await self.api.failure_message(self.namespace,
-                                                  naming.job_name(self.name, job.trial))
+                                                  naming.job_name(self.name,
+                                                                  job.pack or job.trial))
         except (ApiException, OSError, ValueError):
             return ""
 

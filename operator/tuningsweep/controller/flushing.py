@@ -29,9 +29,13 @@ class Flusher:
     """One sweep's background flushes and Pushgateway clean-up."""
 
     def __init__(self, results: ResultsStore, cleaner: GroupCleaner, namespace: str,
-                 name: str, on_durable: Callable[[list[str]], None] | None = None) -> None:
+                 name: str, on_durable: Callable[[list[str]], None] | None = None,
+                 held: Callable[[], Collection[str]] | None = None) -> None:
         self.results = results
         self.on_durable = on_durable
+        # Trials whose groups must stay although their rows are durable: packed trials
+        # whose pod may run again (an eviction), which reads their exit records there.
+        self.held = held
         self.cleaner = cleaner
         self.namespace = namespace
         self.name = name
@@ -113,7 +117,10 @@ class Flusher:
 
     async def retry_deletes(self) -> None:
         """Delete the groups of durable rows; what fails is tried again next step."""
-        trials = sorted(self._to_delete)
+        keep = self.held() if self.held is not None else ()
+        trials = sorted(t for t in self._to_delete if t not in keep)
+        if not trials:
+            return
         try:
             await self.cleaner.delete_groups(self.namespace, self.name, trials)
         except (OSError, ValueError) as exc:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..core.kube.packing import TrialRecord
 from ..io.storage import Store
 
 
@@ -67,6 +68,10 @@ class GroupCleaner(Protocol):
 
     async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
         """Trials of the sweep that still have a group; raises OSError when unreachable."""
+
+    async def exit_records(self, namespace: str, sweep: str) -> dict[str, TrialRecord]:
+        """Exit records packed pods pushed for the sweep's trials (core/kube/packing.py);
+        raises OSError when unreachable."""
 
 
 #: Opens the results location of a sweep (a local folder or a ``gs://`` prefix).

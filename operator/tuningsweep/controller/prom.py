@@ -15,9 +15,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import delete_from_gateway
 
+from ..core.kube.packing import TrialRecord, parse_exit_records
 from ..core.records.contract import EPOCH_GAUGE, FINISHED_GAUGE, METRIC_GAUGE, PUSH_JOB
 from .ports import MetricsUnavailable, TrialMetrics
 
@@ -141,11 +143,29 @@ async def delete_groups(url: str, namespace: str, sweep: str, trials: Iterable[s
         await asyncio.to_thread(_delete_group, url, namespace, sweep, trial)
 
 
-def _groups_sync(url: str) -> list[dict[str, str]]:
+def _metrics_sync(url: str) -> Any:
     with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/metrics",
                                 timeout=QUERY_TIMEOUT_S) as response:
-        payload = json.loads(response.read())
+        return json.loads(response.read())
+
+
+def _groups_sync(url: str) -> list[dict[str, str]]:
+    payload = _metrics_sync(url)
     return [g.get("labels", {}) for g in payload.get("data", [])]
+
+
+async def exit_records(url: str, namespace: str, sweep: str) -> dict[str, TrialRecord]:
+    """The exit records packed pods pushed for this sweep's trials (core/kube/packing.py).
+
+    Raises:
+        OSError: the Pushgateway did not answer or answered nonsense (a transient outage
+            for the reconciler).
+    """
+    try:
+        return parse_exit_records(await asyncio.to_thread(_metrics_sync, url), namespace,
+                                  sweep)
+    except ValueError as exc:
+        raise OSError(f"Pushgateway {url}: {exc}") from exc
 
 
 async def leftover_groups(url: str, namespace: str, sweep: str) -> list[str]:
@@ -186,3 +206,7 @@ class PushgatewayCleaner:
     async def leftover_groups(self, namespace: str, sweep: str) -> list[str]:
         """See :func:`leftover_groups`."""
         return await leftover_groups(self.url, namespace, sweep)
+
+    async def exit_records(self, namespace: str, sweep: str) -> dict[str, TrialRecord]:
+        """See :func:`exit_records`."""
+        return await exit_records(self.url, namespace, sweep)

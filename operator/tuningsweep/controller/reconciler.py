@@ -22,6 +22,7 @@ deterministic; 409 is success) and collects each trial exactly once (rows merge 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -34,7 +35,7 @@ from ..core.kube.jobs import JobState, gpus_requested, parse_timestamp
 from ..core.kube.resource import SweepBody
 from ..core.planning.decisions import Decision, Usage, decide
 from ..core.planning.ledger import pending_trials
-from ..core.planning.planner import Plan, count_trials
+from ..core.planning.planner import Plan, Trial, count_trials
 from ..core.planning.racing_summary import racing_status
 from ..core.planning.status import FAILED, SUCCEEDED
 from ..core.records.contract import sweep_models_uri
@@ -46,6 +47,14 @@ from .collection import Collector, job_failure
 from .flushing import Flusher
 from .job_creation import JobCreator
 from .opening import OpenedSweep, Refused, changed_fields, close_quietly, open_sweep
+from .packs import (
+    PackedJobs,
+    busy_pods,
+    offer_size,
+    packs_to_start,
+    pod_slots,
+    removable_packs,
+)
 from .ports import Emit, GroupCleaner, JobsApi, MetricsSource, MetricsUnavailable, OpenStore
 from .settings import OperatorSettings
 from .status_writer import StatusWriter
@@ -74,7 +83,9 @@ class _Running:
     flusher: Flusher
     cleanup: TrialCleanup
     models_uri: str
+    packs: PackedJobs
     plan: Plan | None = None
+    to_create: list[tuple[Trial, ...]] | None = None  # the last decision's packs (packing)
     total: int | None = None
     checked_generation: int | None = None  # the spec generation last checked for edits
     live: Sweep | None = None  # the live spec of that generation (None: invalid)
@@ -161,9 +172,12 @@ class SweepReconciler:
             done = self._state.opened.results.done_ids
             unrecorded: list[JobState] = []
             recorded: list[JobState] = []  # kept until job_retention removes them
-            for j in jobs:
-                if j.owner == self.uid:
-                    (recorded if j.trial in done else unrecorded).append(j)
+            # A packed Job is read as its trials (spec.trainer.trialsPerPod; .packs).
+            ours = await self._state.packs.as_trials(
+                [j for j in jobs if j.owner == self.uid], done,
+                self._state.opened.results.ledger.failed)
+            for j in ours:
+                (recorded if j.trial in done else unrecorded).append(j)
             result = await self._step(self._state, body, unrecorded, recorded)
             self.status.recovered()
             return result
@@ -206,13 +220,15 @@ class SweepReconciler:
                                    "creationTimestamp")) or time.time() - 86400.0,
                                self.settings.job_retention)
         cleanup.durable(results.done_ids)  # read back from results.csv: durable
+        packs = PackedJobs(self.cleaner, self.namespace, self.name)
         state = _Running(
             opened=opened,
             collector=Collector(self.metrics_source, self.api, self.status, self.namespace,
                                 self.name, self.settings.collect_timeout),
             flusher=Flusher(results, self.cleaner, self.namespace, self.name,
-                            on_durable=cleanup.durable),
+                            on_durable=cleanup.durable, held=packs.running_trials),
             cleanup=cleanup,
+            packs=packs,
             models_uri=sweep_models_uri(opened.sweep, results.store.uri, opened.sweep.spec.models))
         self._state = state
         # Only durable rows exist at this point, so groups of collected trials that a crash
@@ -257,18 +273,34 @@ class SweepReconciler:
         now = time.time()
         gpus = gpus_requested(sweep)
         usage = Usage.of((now - j.start, gpus) for j in unrecorded if j.running and j.start)
+        running = [j.trial for j in unrecorded if not j.finished] + list(self.jobs.in_flight)
+        size = sweep.spec.trainer.trials_per_pod
+        spec = sweep.spec
+        free_pods = None
+        if size > 1:
+            # parallelism counts trials training at once, one per pod: ask the core for
+            # enough trials to fill the free pods' packs (see .packs), through the spec
+            # as every parallelism reaches the decisions.
+            free_pods = pod_slots(sweep.spec.parallelism,
+                                  busy_pods(unrecorded, self.jobs.in_flight_pods))
+            spec = dataclasses.replace(spec, parallelism=offer_size(
+                len(set(running)), free_pods, size, len(state.opened.windows)))
         # Planning is pure but not always quick (a model-based search asks the batch still
         # running again after an operator restart: a replay of every earlier result), so
         # it runs in a worker thread: other sweeps' steps and kopf's handlers go on
         # meanwhile. The ledger is only read there, and rows are added only by this
         # (awaiting) step.
         decision = await asyncio.to_thread(
-            decide, sweep.spec, state.opened.windows, results.ledger,
-            running=[j.trial for j in unrecorded if not j.finished] + list(self.jobs.in_flight),
+            decide, spec, state.opened.windows, results.ledger,
+            running=running,
             collecting=[j.trial for j in unrecorded if j.finished],
             failing={j.trial: job_failure(j) for j in unrecorded if j.phase == "failed"},
             previous=state.plan, curves=curves,
             usage=usage)
+        if free_pods is not None:
+            state.to_create = packs_to_start(decision.start, size, free_pods)
+            decision = dataclasses.replace(
+                decision, start=tuple(t for pack in state.to_create for t in pack))
         previous, state.plan = state.plan, decision.plan
         if previous is not None and decision.plan.stage != previous.stage:
             self.emit("Normal", "StageStarted",
@@ -316,14 +348,16 @@ class SweepReconciler:
         state.flusher.start()
         if state.flusher.deletes_pending:
             await state.flusher.retry_deletes()
-        await state.cleanup.remove_recorded_jobs([*recorded, *jobs])
+        await state.cleanup.remove_recorded_jobs(self._removable(state, recorded, jobs))
 
         if decision.phase == FAILED:
             if self.status.phase != FAILED:
                 await self.status.fail(decision.reason, decision.message, _generation(body))
             return StepResult(wait=min(wait, FAILED_RECHECK_S) if finished else FAILED_RECHECK_S)
         if decision.phase == SUCCEEDED:
-            # Succeeded only once every row is durable and every group is gone.
+            # Succeeded only once every row is durable and every group is gone (a packed
+            # pod may still be exiting: its trials are recorded, its groups go now too).
+            state.flusher.held = None
             await state.flusher.finish()
             await state.flusher.clean_leftovers()
         ledger = results.ledger
@@ -334,8 +368,8 @@ class SweepReconciler:
             phase=decision.phase, total=self._total(state, sweep),
             succeeded=ledger.count("succeeded"), failed=ledger.count("failed"),
             stopped=ledger.count("stopped"),
-            running=sum(1 for j in live if j.running) + len(self.jobs.in_flight)
-            - queued_created,
+            running=sum(1 for j in live if j.running)
+            + (0 if queued_created else self.jobs.in_flight_pods),
             queued=sum(1 for j in live if j.suspended) + queued_created,
             windows=state.opened.windows, summary=results.summary,
             results_uri=results.results_uri, generation=_generation(body),
@@ -344,8 +378,9 @@ class SweepReconciler:
             racing=racing_status(sweep.spec, state.opened.windows, decision.plan))
         if decision.phase == SUCCEEDED:
             # Done once the recorded trials' Jobs are removed (after job_retention).
-            await state.cleanup.remove_recorded_jobs([*recorded, *jobs])
-            left = state.cleanup.next_removal([*recorded, *jobs])
+            removable = self._removable(state, recorded, jobs)
+            await state.cleanup.remove_recorded_jobs(removable)
+            left = state.cleanup.next_removal(removable)
             return StepResult(done=left is None, wait=left or 0.0)
         observed = {j.trial for j in jobs}
         pending = pending_trials(decision.plan, results.ledger, results.done_ids)
@@ -355,9 +390,9 @@ class SweepReconciler:
 
     async def _create(self, state: _Running, sweep: Sweep, jobs: list[JobState],
                       decision: Decision) -> Decision:
-        """Create the Jobs of the trials to start; a recurring run first copies the rows
-        of those an earlier run trained (no Job), and asks the core again for the slots
-        they leave free."""
+        """Create the Jobs of the trials to start: one per trial, or one per pack
+        (trialsPerPod). A recurring run first copies the rows of those an earlier run
+        trained (no Job), and asks the core again for the slots they leave free."""
         reuse = state.opened.reuse
         while reuse is not None:
             reused = [row for row in map(reuse, decision.start) if row is not None]
@@ -365,8 +400,20 @@ class SweepReconciler:
                 break
             state.flusher.collected(reused, {})
             decision = await self._decide(state, sweep, jobs)
-        await self.jobs.create(sweep, decision.start, state.models_uri)
+        if sweep.spec.trainer.trials_per_pod > 1:
+            packs, state.to_create = state.to_create or [], None
+            await self.jobs.create_packs(sweep, packs, state.models_uri)
+        else:
+            await self.jobs.create(sweep, decision.start, state.models_uri)
         return decision
+
+    @staticmethod
+    def _removable(state: _Running, recorded: list[JobState],
+                   jobs: list[JobState]) -> list[JobState]:
+        """Jobs that retention may remove: a packed Job once every trial it lists is
+        durable (its trials' states are not Jobs)."""
+        single = [j for j in (*recorded, *jobs) if not j.pack]
+        return single + removable_packs(state.packs.packs, state.cleanup.is_durable)
 
     def _total(self, state: _Running, sweep: Sweep) -> int:
         # Once the plan is final it is exact (a small discrete auto stage may hold fewer

@@ -111,6 +111,10 @@ class TrialCleanup:
         for trial in trials:
             self._durable_at.setdefault(trial, now)
 
+    def is_durable(self, trial: str) -> bool:
+        """Whether the trial's row is durable (a packed Job waits for all of its trials)."""
+        return trial in self._durable_at
+
     async def remove_recorded_jobs(self, jobs: Iterable[JobState]) -> None:
         """Delete Jobs whose rows have been durable for ``retention`` seconds (in one
         call for all of them, as a rule)."""

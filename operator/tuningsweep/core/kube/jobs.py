@@ -43,6 +43,9 @@ LABEL_TRIAL = "tuningsweep.io/trial"
 LABEL_CONFIG = "tuningsweep.io/config"
 ANNOTATION_PARAMS = "tuningsweep.io/params"
 ANNOTATION_WINDOW = "tuningsweep.io/window"
+#: A packed Job's trials in the order its pod runs them (``spec.trainer.trialsPerPod``;
+#: :mod:`.packing`). A Job of one trial has none.
+ANNOTATION_TRIALS = "tuningsweep.io/trials"
 LABEL_QUEUE = "kueue.x-k8s.io/queue-name"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "tuningsweep"}
 EXIT_BAD_INPUT = 2  # the trainer contract: retrying cannot help
@@ -195,6 +198,8 @@ class JobState(NamedTuple):
     message: str = ""
     owner: str = ""  # uid of the TuningSweep that owns the Job ("" when none)
     suspended: bool = False  # unfinished and suspended: queued (Kueue has not admitted it)
+    trials: tuple[str, ...] = ()  # a packed Job's trials in run order (none: one trial)
+    pack: str = ""  # one trial of a packed Job (core/kube/packing.py): the Job's lead trial
 
     @property
     def finished(self) -> bool:
@@ -288,7 +293,15 @@ def job_state(job: dict[str, Any]) -> JobState:
         message=message,
         owner=job_owner(metadata),
         suspended=phase == "active" and (job.get("spec") or {}).get("suspend") is True,
+        trials=_listed_trials((metadata.get("annotations") or {}).get(ANNOTATION_TRIALS)),
     )
+
+
+def _listed_trials(text: str | None) -> tuple[str, ...]:
+    """A packed Job's trials from its annotation (interned: the ids recur in the plan)."""
+    if not text:
+        return ()
+    return tuple(sys.intern(part.strip()) for part in text.split(",") if part.strip())
 
 
 LABEL_JOB_NAME = "batch.kubernetes.io/job-name"  # the Job controller labels its pods so

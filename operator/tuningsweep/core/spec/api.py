@@ -75,7 +75,24 @@ _RACING = "has(self.search) && has(self.search.racing)"
 _MAX_WINDOWS = f"{_RACING} && has(self.search.racing.maxWindows)"
 # The CRD's copies of the cross-field rules of core/spec/parse.py and core/spec/sections.py
 # that span sections of the spec; each names the field to change.
+#: ``spec.trainer.trialsPerPod``'s upper bound: a pack's annotation and environment stay
+#: small, and one pod's failure costs at most this many trials a new pod.
+MAX_TRIALS_PER_POD = 64
+_PACKED = ("has(self.trainer) && has(self.trainer.trialsPerPod) && "
+           "self.trainer.trialsPerPod > 1")
 _SPEC_RULES = (
+    Rule("!has(self.trainer) || !has(self.trainer.trialsPerPod) || "
+         f"self.trainer.trialsPerPod <= {MAX_TRIALS_PER_POD}",
+         f"is more than {MAX_TRIALS_PER_POD}: a pod's failure would cost that many trials a "
+         f"new pod; use {MAX_TRIALS_PER_POD} or fewer", ".trainer.trialsPerPod"),
+    Rule(f"!({_PACKED}) || !has(self.trainer.command)",
+         "packs trials into one process, and a program cannot be called twice in one: set "
+         "trainer.function (MODULE:FUNCTION) in place of trainer.command, or trialsPerPod: 1",
+         ".trainer.trialsPerPod"),
+    Rule(f"!({_PACKED}) || !has(self.search) || !has(self.search.earlyStopping)",
+         "cannot be combined with search.earlyStopping (a packed pod cannot stop one of its "
+         "trials): remove search.earlyStopping, or set trialsPerPod: 1",
+         ".trainer.trialsPerPod"),
     Rule("!has(self.trainer) || !has(self.trainer.function) || !has(self.trainer.command)",
          "is set together with trainer.command: give the command of a program or the "
          "function of a Python trainer, not both", ".trainer.function"),
@@ -311,6 +328,11 @@ SPEC = Field(
                 "volumeMounts": Field("array", "container volume mounts", open=True,
                                       content=POD_FIELDS["volumeMounts"]),
                 "backoffLimit": Field("integer", "Job retries per trial", default=0, minimum=0),
+                # No schema default (see automountServiceAccountToken): 1 in the model.
+                "trialsPerPod": Field("integer", "trials of one window run one after another "
+                                      "in one Job's pod, in one trainer process (the reference "
+                                      "trainer or trainer.function); default 1, a Job per "
+                                      "trial (docs/design.md, packing)", minimum=1),
                 "activeDeadlineSeconds": Field("integer", "per-trial time limit",
                                                default=86400, minimum=1),
             },

@@ -118,6 +118,7 @@ class Trainer:
     queue_name: str | None = None  # Kueue LocalQueue: Jobs are created suspended
     automount_service_account_token: bool = False  # no API token in trial pods unless asked
     function: str | None = None  # a Python trainer, MODULE:FUNCTION, called per trial
+    trials_per_pod: int = 1  # trials of one window run in one Job's pod (core/kube/packing.py)
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,19 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
     if raw["trainer"].get("function") and raw["trainer"].get("command"):
         err("trainer.function", "is set together with trainer.command",
             "give the command of a program or the function of a Python trainer, not both")
+    per_pod = raw["trainer"].get("trialsPerPod") or 1
+    if per_pod > api.MAX_TRIALS_PER_POD:
+        err("trainer.trialsPerPod", f"is more than {api.MAX_TRIALS_PER_POD}: a pod's failure "
+            "would cost that many trials a new pod", f"use {api.MAX_TRIALS_PER_POD} or fewer")
+    packed = per_pod > 1
+    if packed and raw["trainer"].get("command"):
+        err("trainer.trialsPerPod", "packs trials into one process, and a program cannot be "
+            "called twice in one", "set trainer.function (MODULE:FUNCTION) in place of "
+            "trainer.command, or trialsPerPod: 1")
+    if packed and search.get("earlyStopping"):
+        err("trainer.trialsPerPod", "cannot be combined with search.earlyStopping (a packed "
+            "pod cannot stop one of its trials)", "remove search.earlyStopping, or set "
+            "trialsPerPod: 1")
 
     objective = raw["objective"]
     trainer = raw["trainer"]
@@ -240,6 +253,7 @@ def build_spec(raw: dict[str, Any], errors: list[SpecError], locate: LineOf) -> 
             queue_name=trainer.get("queueName"),
             automount_service_account_token=bool(trainer.get("automountServiceAccountToken")),
             function=trainer.get("function") or None,
+            trials_per_pod=trainer.get("trialsPerPod") or 1,
         ),
         data=raw["data"],
         results=output.get("results") or None,
