@@ -210,6 +210,7 @@ class FakeGroups:
     async def exit_records(self, namespace: str, sweep: str) -> dict[str, TrialRecord]:
         return {t: r for t, r in self.records.items() if t in self.groups}
 
+
 class FakeSweeps:
     """The TuningSweeps API of a recurring sweep (``controller/recurring.py``): the
     objects by name, with their status; creates, deletes and status patches recorded."""
