@@ -51,7 +51,7 @@ def validate_command(files: list[str], today: dt.date | None) -> int:
         for sweep in sweeps:
             windows = resolve_windows(sweep.spec, anchor)
             try:
-                if sweep.spec.trainer.command is None:
+                if sweep.spec.trainer.reference:
                     check_reference_params(sweep)
                 print_warnings(check_data(sweep, windows, remote_required=False, source=path))
             except InvalidSpec as exc:

@@ -71,7 +71,7 @@ def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None 
     if not is_data_folder(uri):
         return DataCheck()
     if layout_required is None:
-        layout_required = sweep.spec.trainer.command is None
+        layout_required = sweep.spec.trainer.reference
     try:
         days = list_partitions(uri)
     except StorageError as exc:
@@ -94,7 +94,7 @@ def check_data(sweep: Sweep, windows: Sequence[DateWindow], *, data: str | None 
                                     max(w.end for w in windows)))
     coverage = window_coverage(windows, counted)
     errors, warnings = coverage_problems(coverage, name, uri, _optional_windows(sweep, windows))
-    if layout_required and sweep.spec.trainer.command is None:
+    if layout_required and sweep.spec.trainer.reference:
         errors += _column_problems(sweep, days, windows, warnings)
     if errors:
         raise InvalidSpec(errors, source)

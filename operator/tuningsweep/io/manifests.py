@@ -60,7 +60,7 @@ def resolve_data_path(sweep: Sweep, folder: Path) -> Sweep:
     if "://" in data:
         return sweep
     absolute = os.path.normpath(folder / os.path.expanduser(data))
-    own_trainer = sweep.spec.trainer.command is not None
+    own_trainer = not sweep.spec.trainer.reference
     if absolute == data or (own_trainer and not os.path.exists(absolute)):
         return sweep
     return dataclasses.replace(sweep, spec=dataclasses.replace(sweep.spec, data=absolute))

@@ -120,6 +120,12 @@ class Trainer:
     function: str | None = None  # a Python trainer, MODULE:FUNCTION, called per trial
     trials_per_pod: int = 1  # trials of one window run in one Job's pod (core/kube/packing.py)
 
+    @property
+    def reference(self) -> bool:
+        """Whether trials run the reference trainer (no command and no function of the
+        user's own): only then do its hyperparameter table and data layout apply."""
+        return self.command is None and self.function is None
+
 
 @dataclass(frozen=True)
 class Spec:
