@@ -84,7 +84,8 @@ def sign_test(differences: Sequence[float]) -> float:
     return _sign_test_cached(n, min(positive, negative))
 
 
-def _average_ranks_list(values: Sequence[float]) -> list[float]:
+def average_ranks(values: Sequence[float]) -> list[float]:
+    """Average ranks (1 = smallest), ties sharing the mean of their ranks."""
     order = sorted(range(len(values)), key=values.__getitem__)
     ranks = [0.0] * len(values)
     i = 0
@@ -143,7 +144,7 @@ def wilcoxon_signed_rank(differences: Sequence[float]) -> float:
     n = len(nonzero)
     if n == 0:
         return 1.0
-    ranks = _average_ranks_list([abs(d) for d in nonzero])
+    ranks = average_ranks([abs(d) for d in nonzero])
     w_plus = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
     if n <= EXACT_WILCOXON_MAX:
         doubled = tuple(sorted(round(2 * r) for r in ranks))

@@ -46,6 +46,7 @@ import numpy as np
 
 from tuningsweep.core.records.results import ParamValue
 from tuningsweep.core.stats.noise import additive_fit
+from tuningsweep.core.stats.significance import average_ranks
 from tuningsweep.core.stats.summary import Goal, Summary
 
 LevelValue = ParamValue
@@ -182,21 +183,6 @@ def _eta_squared(groups: Mapping[LevelValue, Sequence[float]]) -> float:
     return min(1.0, max(0.0, between / total))
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
-    """Average ranks (1 = smallest), ties sharing the mean of their ranks."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return ranks
-
-
 def _better(a: float, b: float, goal: Goal) -> bool:
     return a < b if goal == "minimize" else a > b
 
@@ -230,7 +216,7 @@ def compute_trends(
         groupings[name] = (grouping, present)
         by_level: dict[LevelValue, list[float]] = {label: [] for label in grouping.order}
         rank_level: dict[LevelValue, list[float]] = {label: [] for label in grouping.order}
-        ranks = _ranks([points[i][1] for i in present])
+        ranks = average_ranks([points[i][1] for i in present])
         for label, i, rank in zip(grouping.labels, present, ranks, strict=True):
             by_level[label].append(points[i][1])
             rank_level[label].append(rank)
