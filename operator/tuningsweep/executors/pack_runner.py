@@ -48,7 +48,7 @@ from ..core.records.contract import (
     ENV_TRIAL_STARTED,
     PUSH_JOB,
 )
-from .warm_worker import TrialFunction, exit_code, free_trial_state, load_function
+from .warm_worker import TrialFunction, exit_code, free_trial_state, load_or_explain
 
 USAGE = "usage: python -m tuningsweep.executors.pack_runner MODULE:FUNCTION [ARG...]"
 TIMEOUT_S = 10.0
@@ -169,14 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"tuningsweep: error: {err}", file=sys.stderr)
         return 2
-    try:
-        function = load_function(args[0])
-    except (ValueError, ImportError) as err:
-        print(f"tuningsweep: error: trainer function {args[0]}: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # the module itself fails: a bug no retry can fix
-        print(f"tuningsweep: error: trainer function {args[0]}: importing it failed: "
-              f"{type(err).__name__}: {err}", file=sys.stderr)
+    function = load_or_explain(args[0])
+    if function is None:
         return 2
     return run_pack(function, args[1:], entries, base_env)
 

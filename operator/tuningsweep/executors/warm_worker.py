@@ -105,6 +105,22 @@ def _stop_trial(signum: int, frame: Any) -> None:
         raise TrialStopped
 
 
+def load_or_explain(target: str, *, show_traceback: bool = False) -> TrialFunction | None:
+    """:func:`load_function`, or None after saying why on stderr in one line (the line a
+    failed trial's row keeps): a bad name, or a module that fails to import (a bug no
+    retry can fix, so its caller exits 2: bad input)."""
+    try:
+        return load_function(target)
+    except (ValueError, ImportError) as err:
+        print(f"tuningsweep: error: trainer function {target}: {err}", file=sys.stderr)
+    except Exception as err:
+        if show_traceback:
+            traceback.print_exc()
+        print(f"tuningsweep: error: trainer function {target}: importing it failed: "
+              f"{type(err).__name__}: {err}", file=sys.stderr)
+    return None
+
+
 def exit_code(function: TrialFunction, args: list[str]) -> int:
     """Call the trial function; the exit status a process running it would have had."""
     global _in_trial
@@ -198,15 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python -m tuningsweep.executors.warm_worker MODULE:FUNCTION "
               "--reply-fd N | --once MODULE:FUNCTION [ARG...]", file=sys.stderr)
         return 2
-    try:
-        function = load_function(args[0])
-    except (ValueError, ImportError) as err:
-        print(f"tuningsweep: error: trainer function {args[0]}: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # the module itself fails: a bug no retry can fix
-        traceback.print_exc()
-        print(f"tuningsweep: error: trainer function {args[0]}: importing it failed: "
-              f"{type(err).__name__}: {err}", file=sys.stderr)
+    function = load_or_explain(args[0], show_traceback=True)
+    if function is None:
         return 2
     if once:
         sys.argv = [sys.argv[0], *args[1:]]
