@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tuningsweep.reports.model import Report
 
 FORMATS = ("table", "json", "html")
@@ -123,33 +125,21 @@ def _write(report: Report, fmt: str, out: str | None, top: int | None) -> int:
     from tuningsweep.reports.render_json import render_json
     from tuningsweep.reports.render_table import DEFAULT_TOP, render_table
 
-    to_stdout = out is None or out == "-"
-    try:
-        if fmt == "table":
-            if to_stdout:
-                render_table(report, sys.stdout, top=top or DEFAULT_TOP)
+    if fmt == "table":
+        def table(handle: TextIO, to_file: bool) -> None:
+            if to_file:
+                render_table(report, handle, top=top or DEFAULT_TOP, color=False)
             else:
-                assert out is not None
-                with open(out, "w", encoding="utf-8") as handle:
-                    render_table(report, handle, top=top or DEFAULT_TOP, color=False)
-            return EXIT_OK
-        if fmt == "json":
-            text = render_json(report)
-        else:
-            # Only the page draws plots: matplotlib loads for it alone.
-            from tuningsweep.reports.render_html import DEFAULT_HTML_TOP, render_html
+                render_table(report, handle, top=top or DEFAULT_TOP)
+        return _emit(out, table)
+    if fmt == "json":
+        text = render_json(report)
+    else:
+        # Only the page draws plots: matplotlib loads for it alone.
+        from tuningsweep.reports.render_html import DEFAULT_HTML_TOP, render_html
 
-            text = render_html(report, top=top or DEFAULT_HTML_TOP)
-        if to_stdout:
-            sys.stdout.write(text)
-        else:
-            assert out is not None
-            with open(out, "w", encoding="utf-8") as handle:
-                handle.write(text)
-    except OSError as err:
-        print(f"error: cannot write {out}: {err.strerror or err}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        text = render_html(report, top=top or DEFAULT_HTML_TOP)
+    return _emit(out, lambda handle, _: _put(handle, text))
 
 
 def _write_history(folder: str, fmt: str, out: str | None) -> int:
@@ -165,20 +155,30 @@ def _write_history(folder: str, fmt: str, out: str | None) -> int:
         rows = load_history(folder)
     except ReportInputError as err:
         return _error(str(err))
-    try:
-        if fmt == "table":
-            if out is None or out == "-":
-                render_history_table(rows, sys.stdout)
+    if fmt == "table":
+        def table(handle: TextIO, to_file: bool) -> None:
+            if to_file:
+                render_history_table(rows, handle, color=False)
             else:
-                with open(out, "w", encoding="utf-8") as handle:
-                    render_history_table(rows, handle, color=False)
-            return EXIT_OK
-        text = render_history_json(rows) if fmt == "json" else render_history_html(rows, folder)
+                render_history_table(rows, handle)
+        return _emit(out, table)
+    text = render_history_json(rows) if fmt == "json" else render_history_html(rows, folder)
+    return _emit(out, lambda handle, _: _put(handle, text))
+
+
+def _put(handle: TextIO, text: str) -> None:
+    handle.write(text)
+
+
+def _emit(out: str | None, write: Callable[[TextIO, bool], None]) -> int:
+    """Write to standard output (``out`` None or ``-``) or to the file ``out``:
+    ``write(handle, to_file)``; a file that cannot be written is an error (EXIT_FAILED)."""
+    try:
         if out is None or out == "-":
-            sys.stdout.write(text)
+            write(sys.stdout, False)
         else:
             with open(out, "w", encoding="utf-8") as handle:
-                handle.write(text)
+                write(handle, True)
     except OSError as err:
         print(f"error: cannot write {out}: {err.strerror or err}", file=sys.stderr)
         return EXIT_FAILED
