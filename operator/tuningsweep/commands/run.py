@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import os
 import shutil
 import signal
@@ -31,14 +32,14 @@ from typing import TYPE_CHECKING
 
 from ..core.planning.planner import count_trials
 from ..core.planning.status import SUSPENDED, TERMINAL
-from ..core.planning.windows import resolve_windows
 from ..core.records import layout
 from ..core.records.contract import sweep_models_uri
 from ..core.recurring.runs import HISTORY_CSV
-from ..core.spec.parse import Sweep
+from ..core.spec.parse import DateWindow, Sweep
 from ..executors.local import Events, LocalExecutor, LocalSettings, default_workdir
 from ..io.data_check import check_data
 from ..io.manifests import read_sweeps
+from ..io.opening import open_results
 from ..io.results_store import ResultsStore
 from ..io.storage import StorageError, open_store
 from .common import (
@@ -219,33 +220,31 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
                     command: list[str], results: ResultsStore, is_local: bool,
                     location: str, models_uri: str, reference: bool,
                     picked: RecurringRun | None = None) -> int:
-    if args.fresh:
-        results.discard()
-    else:
-        # Locally the trainer is a command the user may fix and resume with (and the
-        # image, irrelevant here, has a release-pinned default): only the search counts.
-        results.check_same_sweep(ignore=("output", "trainer"))
-        results.load()
-    earlier_failures = {r.trial: r.error for r in results.rows if r.status == "failed"}
     anchor = picked.anchor if picked else args.today or today()
-    resolved = resolve_windows(sweep.spec, anchor)
-    windows = results.pin_windows(resolved)
-    if args.today is not None and picked is None and windows != resolved:
-        raise today_conflict(args.today, resolved, windows, results.store.uri_for(results.folder))
-    data = check_data(sweep, windows, data=args.data, source=args.file,
-                      layout_required=reference)
-    if console is not None:
-        print_warnings(data)
-    start = None
-    if picked is not None:
-        start = begin(picked, results.store, windows, [*command, *sweep.spec.trainer.args],
-                      args.data or sweep.spec.data, reuse=not args.no_reuse, fresh=args.fresh)
-        sweep = results.sweep = start.sweep  # its seeds pinned: the plan they replay
+
+    def vet(planned: Sweep, resolved: tuple[DateWindow, ...],
+            windows: tuple[DateWindow, ...]) -> None:
+        if args.today is not None and picked is None and windows != resolved:
+            raise today_conflict(args.today, resolved, windows,
+                                 results.store.uri_for(results.folder))
+        data = check_data(planned, windows, data=args.data, source=args.file,
+                          layout_required=reference)
         if console is not None:
-            for line in describe_start(picked, start):
-                console.print(f"{sweep.key}: {line}")
-    if results.rows:
-        results.add([])  # refresh summary.csv and the in-memory summary
+            print_warnings(data)
+
+    # The run's trainer identity and data, fingerprinted on its first start.
+    start_run = None if picked is None else functools.partial(
+        begin, picked, results.store, runner=[*command, *sweep.spec.trainer.args],
+        data=args.data or sweep.spec.data, reuse=not args.no_reuse, fresh=args.fresh)
+    # Locally the trainer is a command the user may fix and resume with (and the image,
+    # irrelevant here, has a release-pinned default): only the search counts.
+    opened = open_results(results, anchor, fresh=args.fresh, ignore=("output", "trainer"),
+                          vet=vet, begin=start_run)
+    earlier_failures = {r.trial: r.error for r in results.rows if r.status == "failed"}
+    sweep, windows, start = opened.sweep, opened.windows, opened.start
+    if console is not None and picked is not None and start is not None:
+        for line in describe_start(picked, start):
+            console.print(f"{sweep.key}: {line}")
     gpus = detect_gpus()
     parallel = args.parallel or max(1, len(gpus) or _cores())
     tf_threads = None if gpus else max(1, _cores() // parallel)
@@ -255,7 +254,7 @@ def _run_with_store(sweep: Sweep, args: argparse.Namespace, console: Console | N
         parallel=parallel, command=command, models_uri=models_uri,
         workdir=workdir, tf_threads=tf_threads,
         gpus=gpus[:parallel], data=args.data, retry_failed=args.retry_failed,
-        reuse=start.reuse if start is not None and start.index is not None else None,
+        reuse=start.lookup if start is not None else None,
         warm=warm_settings(sweep, reference, args.trainer_command) if args.warm else None,
         data_cache=workdir / "data-cache" if args.warm else None)
     _, total = count_trials(sweep.spec, windows)

@@ -1,19 +1,21 @@
 """Opening a sweep on the cluster: validate, find its results, pin its windows.
 
-Runs once per sweep per operator start, before any Job is created:
+Runs once per sweep per operator start, before any Job is created. The results folder
+is opened by :func:`tuningsweep.io.opening.open_results`, the steps ``tuningsweep run``
+takes too, in the same order (rows read back, windows pinned, a recurring run's seeds
+and reuse record pinned, each read back on a restart). What is the cluster's own:
 
 * an invalid spec is the user's to fix: phase Failed, reason ``InvalidSpec``, no retries
   (a recurring sweep, ``spec.schedule``, is not opened here: :mod:`.recurring` creates
   its runs, and a run, a child sweep, opens here in its run's folder:
   :mod:`.recurring_child`);
-* the results folder is opened and checked writable; rows already there are read back,
-  so a restarted operator collects nothing twice;
-* a folder left by an earlier object of the same name (deleted and applied again, as
-  GitOps does) is resumed when it holds the same search and refused otherwise;
-* windows are pinned in status and ``windows.json`` before the first Job, and never
-  resolved again (a sweep restarted next month trains on the same data);
-* the spec the sweep started with is kept: later edits to immutable fields are refused
-  with a condition rather than replanned;
+* the results folder is checked writable, and its owner is the object's uid: a folder
+  left by an earlier object of the same name (deleted and applied again, as GitOps
+  does) is resumed when it holds the same search (a ``Resumed`` Event) and refused
+  otherwise (``ResultsConflict``); the sweep's own folder resumes on the spec it started
+  with, so later edits to immutable fields are refused with a condition, not replanned;
+* rolling windows are resolved against the object's creation date (a run's: its slot's)
+  and kept in status too, so a sweep restarted next month trains on the same data;
 * ``gs://`` data is checked against the windows where the operator can list it (the same
   check as ``tuningsweep validate``): a window without data fails the sweep (``NoData``) before
   any Job, a partial one is a Warning Event. Data the operator's credentials cannot list
@@ -23,20 +25,20 @@ Runs once per sweep per operator start, before any Job is created:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
+import functools
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from ..core.kube.jobs import parse_timestamp
 from ..core.kube.resource import SweepBody
-from ..core.planning.windows import resolve_windows, windows_from_data
+from ..core.planning.windows import windows_from_data
 from ..core.spec.errors import InvalidSpec, SpecError
 from ..core.spec.parse import DateWindow, Sweep, parse_spec
 from ..io.data_check import check_data
 from ..io.errors import StorageError
+from ..io.opening import open_results
 from ..io.results_store import ResultsConflict, ResultsStore, immutable_differences
 from .ports import Emit, OpenStore
 from .recurring_child import Reuse, run_of, start_child
@@ -111,64 +113,45 @@ async def open_sweep(body: SweepBody, name: str, namespace: str, uid: str,
     await asyncio.to_thread(store.check_writable)
     results = ResultsStore(store, sweep, min_interval=RESULTS_MIN_INTERVAL_S, owner=uid,
                            folder=picked.folder if picked else None)
+    # A recurring run's windows are resolved against its slot's date.
+    anchor = picked.anchor if picked else _date_of(
+        (body.get("metadata") or {}).get("creationTimestamp"))
+    pinned = (body.get("status") or {}).get("windows")
+
+    def vet(planned: Sweep, resolved: tuple[DateWindow, ...],
+            windows: tuple[DateWindow, ...]) -> None:
+        problem = _check_data(planned, windows, emit)
+        if problem is not None:
+            raise _Refusal(problem)
+
+    start_run = None if picked is None else functools.partial(start_child, picked, store)
     try:
-        opened = await _open_results(body, sweep, results, uid, emit,
-                                     picked.anchor if picked else None)
-        if picked is not None and isinstance(opened, OpenedSweep):
-            # Seeds and reuse record pinned before the first trial (read back after).
-            start, opened.reuse = await asyncio.to_thread(start_child, picked, store,
-                                                          opened.windows)
-            # The run's plan is the recurring spec's with its seeds; the spec compared
-            # with later edits stays the child's own.
-            opened.sweep = results.sweep = dataclasses.replace(
-                start.sweep, raw_spec=opened.sweep.raw_spec)
+        opened = await asyncio.to_thread(
+            open_results, results, anchor, pinned=windows_from_data(pinned) if pinned else None,
+            vet=vet, begin=start_run)
+    except (ResultsConflict, _Refusal) as exc:
+        await asyncio.to_thread(close_quietly, results)
+        if isinstance(exc, _Refusal):
+            return exc.refused
+        return Refused("ResultsConflict", "; ".join(e.render() for e in exc.errors))
     except BaseException:
         await asyncio.to_thread(close_quietly, results)  # no writer thread per retry
         raise
-    if isinstance(opened, Refused):
-        await asyncio.to_thread(close_quietly, results)
-    else:
-        generation = (body.get("metadata") or {}).get("generation")
-        opened.live = sweep
-        opened.live_generation = generation if isinstance(generation, int) else None
-    return opened
+    if opened.resumed:
+        emit("Normal", "Resumed", "results of an earlier sweep with the same spec found in "
+             f"{results.store.uri_for(results.folder)}; continuing on its windows and rows")
+    generation = (body.get("metadata") or {}).get("generation")
+    return OpenedSweep(opened.sweep, results, opened.windows, pinned_now=not pinned,
+                       reuse=opened.start.lookup if opened.start else None, live=sweep,
+                       live_generation=generation if isinstance(generation, int) else None)
 
 
-async def _open_results(body: SweepBody, sweep: Sweep, results: ResultsStore, uid: str,
-                        emit: Emit, anchor: dt.date | None = None) -> OpenedSweep | Refused:
-    previous = await asyncio.to_thread(results.previous_manifest)
-    if previous is not None:
-        if (previous.get("metadata") or {}).get("uid") == uid:
-            sweep = _original_spec(previous, sweep)
-        else:
-            # An earlier object of the same name left results here. The same search
-            # resumes on its windows and rows; a different one must not be mixed in.
-            try:
-                await asyncio.to_thread(results.check_same_sweep)
-            except ResultsConflict as exc:
-                return Refused("ResultsConflict", "; ".join(e.render() for e in exc.errors))
-            await asyncio.to_thread(results.record_owner)
-            emit("Normal", "Resumed", "results of an earlier sweep with the same spec found "
-                 f"in {results.store.uri_for(results.folder)}; continuing on its windows "
-                 "and rows")
-    results.sweep = sweep
-    pinned = (body.get("status") or {}).get("windows")
-    if pinned:
-        windows = windows_from_data(pinned)
-        results.windows = windows
-    else:
-        # A recurring run's windows are resolved against its slot's date.
-        anchor = anchor or _date_of(body.get("metadata", {}).get("creationTimestamp"))
-        windows = await asyncio.to_thread(results.pin_windows,
-                                          resolve_windows(sweep.spec, anchor))
-    if not pinned:  # once per sweep: a sweep already running was checked when it started
-        problem = await asyncio.to_thread(_check_data, sweep, windows, emit)
-        if problem is not None:
-            return problem
-    await asyncio.to_thread(results.load)
-    if results.rows:
-        await asyncio.to_thread(results.publish)  # the summary for the status
-    return OpenedSweep(sweep, results, windows, pinned_now=not pinned)
+class _Refusal(Exception):
+    """Raised by a check inside :func:`open_results` to refuse the sweep."""
+
+    def __init__(self, refused: Refused) -> None:
+        super().__init__(refused.message)
+        self.refused = refused
 
 
 def _check_data(sweep: Sweep, windows: tuple[DateWindow, ...], emit: Emit) -> Refused | None:
@@ -193,11 +176,3 @@ def _check_data(sweep: Sweep, windows: tuple[DateWindow, ...], emit: Emit) -> Re
     for warning in found.warnings:
         emit("Warning", "DataCoverage", warning)
     return None
-
-
-def _original_spec(previous: dict[str, Any], live: Sweep) -> Sweep:
-    """The spec this sweep started with (the live one if the record is unreadable)."""
-    try:
-        return parse_spec(previous.get("spec") or {}, live.name, live.namespace)
-    except InvalidSpec:
-        return live

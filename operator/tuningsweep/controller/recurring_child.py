@@ -64,9 +64,8 @@ def trainer_command(sweep: Sweep) -> list[str]:
     return [f"image={trainer.image}", *(trainer.command or ()), *trainer.args]
 
 
-def start_child(picked: RecurringRun, store: Store,
-                windows: tuple[DateWindow, ...]) -> tuple[RunStart, Reuse | None]:
-    """The run's start (pinned on its first call) and its reuse lookup (None: off)."""
+def start_child(picked: RecurringRun, store: Store, windows: tuple[DateWindow, ...]) -> RunStart:
+    """The run's start, pinned on its first call (its ``lookup``: what is reused)."""
     data = picked.base.spec.data
     try:
         start = begin(picked, store, windows, trainer_command(picked.base), data, reuse=True)
@@ -78,4 +77,4 @@ def start_child(picked: RecurringRun, store: Store,
                     picked.sweep.key, data)
         start = begin(picked, store, windows, trainer_command(picked.base),
                       f"{UNLISTED}{data}", reuse=False)
-    return start, (start.reuse if start.index is not None else None)
+    return start

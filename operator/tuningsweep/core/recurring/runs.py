@@ -20,7 +20,7 @@ data fingerprints and the history are read at the edge and passed in.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..planning.planner import Trial
@@ -63,6 +63,11 @@ class RunStart:
     context: ReuseContext
     champion: Mapping[str, ParamValue] | None
     index: ReuseIndex | None
+
+    @property
+    def lookup(self) -> Callable[[Trial], ResultRow | None] | None:
+        """:meth:`reuse` when reuse is on, else None (every trial is trained)."""
+        return self.reuse if self.index is not None else None
 
     def reuse(self, trial: Trial) -> ResultRow | None:
         """The trial's row copied from an earlier run, or None to train it."""
