@@ -137,6 +137,10 @@ class Truth:
         rng = random.Random(f"train:{self.seed}:{arm}:{window.start}:{run}")
         return self.mean(arm, window) + rng.gauss(0.0, self.scenario.noise)
 
+    def jumped(self, windows: Sequence[DateWindow]) -> bool:
+        """Whether the jump arm has improved in one of the windows' months."""
+        return any(month_index(w.start) >= self.scenario.jump_month for w in windows)
+
     def best(self, windows: Sequence[DateWindow]) -> int:
         """The truth's best arm over a run's windows."""
         means = {a: statistics.fmean(self.mean(a, w) for w in windows)
@@ -177,6 +181,7 @@ class RunScore:
     change_claimed: bool  # the run says the winner changed (for (b): new or left)
     champion_before: int | None = None  # the champion the run was judged against
     verdict: str = ""
+    jumped: bool = False  # a regular window of the run is a month the jump arm improved in
 
     @property
     def significant_claim(self) -> bool:
@@ -200,7 +205,8 @@ def run_new_sweeps(scenario: Scenario, seed: int) -> list[RunScore]:
         best = summary.config(summary.best).params["arm"] if summary.best else None
         winner = int(best) if best is not None else None
         out.append(RunScore(run, len(rows), 0, winner, truth.best(windows[:REGULAR]),
-                            previous is not None and winner != previous, previous))
+                            previous is not None and winner != previous, previous,
+                            jumped=truth.jumped(windows[:REGULAR])))
         previous = winner
     return out
 
@@ -229,7 +235,8 @@ def run_recurring(scenario: Scenario, seed: int) -> list[RunScore]:
         champion = (int(start.champion["arm"]) if start.champion is not None else None)
         best = truth.best(windows[:REGULAR])
         out.append(RunScore(run, row.trained, row.reused, winner, best,
-                            row.verdict in ("new", "left"), champion, row.verdict))
+                            row.verdict in ("new", "left"), champion, row.verdict,
+                            jumped=truth.jumped(windows[:REGULAR])))
     return out
 
 
@@ -249,12 +256,13 @@ class Figures:
     # champion is the truth's best
     false_left: float  # share of those runs saying the champion left the race
     runs_champion_best: int  # the runs those shares are of
-    delays: dict[int, int]  # runs from the truth's change to its report: replicates
+    delays: dict[int, int]  # runs from the truth's change to its report (negative:
+    # reported before it): replicates
     missed_change: int  # replicates that never reported it
 
     @property
     def reported_by(self) -> dict[int, float]:
-        """Share of the replicates that reported the change within k runs of it."""
+        """Share of the replicates that reported the change within k runs of it (or before)."""
         total = sum(self.delays.values()) + self.missed_change
         return {k: sum(n for d, n in self.delays.items() if d <= k) / max(total, 1)
                 for k in (0, 1, 2)}
@@ -264,9 +272,12 @@ def score(runs_per_replicate: Sequence[Sequence[RunScore]], jump_arm: int) -> Fi
     """Aggregate the runs of every replicate.
 
     A significant change claimed while the champion it replaces is the truth's best for
-    the run's windows is false (a champion that left the race is counted apart). The real change happens at the first run whose truth's best is the
-    arm that jumped; it is reported at the first run from then on claiming a change to
-    that arm.
+    the run's windows is false (a champion that left the race is counted apart). The real
+    change happens at the first run whose truth's best is the arm that jumped; it is
+    reported at the first run claiming a change to that arm once the arm has improved in
+    one of the run's windows, which may be a run before the truth's best over all the
+    windows changes (a delay of -1: the improvement is visible on the newest window
+    first, and a winner chosen there is counted as reported early, not as missed).
     """
     later = [r.trained for runs in runs_per_replicate for r in runs[1:]]
     first = [runs[0].trained for runs in runs_per_replicate]
@@ -282,7 +293,8 @@ def score(runs_per_replicate: Sequence[Sequence[RunScore]], jump_arm: int) -> Fi
         change_at = next((k for k, r in enumerate(runs) if r.truth_best == jump_arm), None)
         if change_at is None or change_at == 0:
             continue
-        claimed = next((k for k in range(change_at, len(runs))
+        onset = next(k for k, r in enumerate(runs) if r.jumped or k == change_at)
+        claimed = next((k for k in range(onset, len(runs))
                         if runs[k].change_claimed and runs[k].winner == jump_arm), None)
         if claimed is None:
             missed += 1

@@ -293,6 +293,37 @@ def test_a_clearly_better_winner_is_a_new_winner() -> None:
     assert verdict.text.startswith("new winner: c1 beats the champion c0 by -0.05")
 
 
+def test_no_change_is_claimed_on_a_test_that_finds_the_winner_behind() -> None:
+    """The winner's lead is one trial the robust test leaves out (an outlier both ways);
+    on the windows that remain the champion is ahead: the verdict must not call the
+    winner significantly better (a two-sided p-value of the other direction once did)."""
+    shift = [0.0, 0.05, -0.03]
+    noise = [[0.001, -0.002, 0.0015], [-0.001, 0.002, 0.0], [0.0005, 0.001, -0.0015]]
+    values = {f"c{i}": [0.3 + 0.01 * i + shift[w] + noise[i % 3][w] for w in range(3)]
+              for i in range(12)}
+    values["c6"] = [0.3 + shift[0] - 0.135, 0.3 + shift[1] + 0.066, 0.3 + shift[2] + 0.062]
+    summary = _summary(values)
+    assert summary.best == "c6" and summary.test is not None
+    assert [(t.config, t.window) for t in summary.test.outliers] == [("c6", "w0")]
+    verdict = judge(summary, {"arm": 0})
+    assert verdict.difference is not None and verdict.difference < 0  # ahead on the mean
+    assert verdict.kind == "keep" and not verdict.significant and not verdict.changed
+
+
+def test_a_maximised_metric_is_tested_in_its_own_direction() -> None:
+    base = {"c0": [0.1 + n for n in NOISE], "c1": [0.05 + n for n in reversed(NOISE)],
+            **OTHERS}
+    rows = []
+    for arm, per_window in base.items():
+        for w, value in enumerate(per_window):
+            rows.append(ResultRow("s", f"{arm}-w{w}", arm, f"w{w}", "", "", "succeeded",
+                                  params={"arm": int(arm[1:])}, metrics={"auc": 1.0 - value}))
+    summary = summarize(rows, "auc", "maximize")
+    verdict = judge(summary, {"arm": 0})
+    assert summary.best == "c1" and verdict.kind == "new" and verdict.significant
+    assert verdict.difference is not None and verdict.difference > 0
+
+
 def test_the_champion_left_the_race_when_absent_or_failed() -> None:
     summary = _summary({"c1": [0.1, 0.2], "c2": [0.3, 0.4]})
     gone = judge(summary, {"arm": 9})

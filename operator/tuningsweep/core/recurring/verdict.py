@@ -5,8 +5,9 @@ replaced only when a later run's winner beats it by more than noise, or when it 
 longer be measured. Each run compares its winner with the champion **on this run's
 windows** (where the champion, carried over by warm start, was trained or reused like
 any other configuration): one paired difference per window both have, the mean
-difference with its 95% paired-t interval and the two-sided p-value
-(:mod:`tuningsweep.core.stats.significance`, the same test the leaderboard uses). Then:
+difference with its 95% paired-t interval, and the p-value of the leaderboard's test
+(:mod:`tuningsweep.core.stats.comparisons`: its scale, its flagged trials left out) that
+the winner is better, two-sided when the test favours the winner. Then:
 
 * *keep the champion*: the winner is the champion, or ahead by no more than noise
   (p >= alpha or fewer than two shared windows);
@@ -30,7 +31,7 @@ import numpy as np
 
 from ..records.results import ParamValue
 from ..records.reuse import params_key
-from ..stats.comparisons import p_values_against
+from ..stats.comparisons import behind_p_values
 from ..stats.significance import paired_t_intervals
 from ..stats.summary_model import ConfigSummary, Summary
 
@@ -124,11 +125,12 @@ def _compare(base: Verdict, summary: Summary, best: ConfigSummary, held: ConfigS
              champion: Mapping[str, ParamValue], alpha: float) -> Verdict:
     """Test the winner against the champion on the run's windows.
 
-    Every configuration is tested against the champion with the leaderboard's test (the
-    paired mean difference over the moderated noise of the whole run, see
-    core/stats/comparisons.py), and the winner's p-value is multiplied by the number of those
-    comparisons (Bonferroni): the champion was chosen before this run, but the winner
-    is the luckiest of the ``k - 1`` others, so any of them could have been tested.
+    The winner is tested against the champion with the leaderboard's test (the paired
+    mean difference over the moderated noise of the whole run, on the report's scale and
+    without the trials it flags, see core/stats/comparisons.py), in the direction
+    claimed, and its p-value is multiplied by the number of configurations but the
+    champion (Bonferroni): the champion was chosen before this run, but the winner is the
+    luckiest of the ``k - 1`` others, so any of them could have been tested.
     """
     windows = list(summary.windows)
     configs = [c for c in summary.configs if c.per_window]
@@ -140,9 +142,16 @@ def _compare(base: Verdict, summary: Summary, best: ConfigSummary, held: ConfigS
     difference = float(diffs.mean())
     low, high = paired_t_intervals(diffs)
     ci = None if np.isnan(low[0]) else (float(low[0]), float(high[0]))
-    raw = p_values_against(matrix, rows[held.config])[rows[best.config]]
+    # The leaderboard's test, on its scale and without the trials it flags: one-sided,
+    # "the champion is behind the winner", so that a claim is never made on a test that
+    # found the difference the other way (a flagged trial of the winner's, left out, can
+    # turn the windows that remain against it). Doubled, it is the two-sided p-value when
+    # the test favours the winner.
+    sign = 1.0 if summary.goal == "minimize" else -1.0
+    behind = behind_p_values(sign * matrix, rows[best.config],
+                             summary.goal)[rows[held.config]]
     tested = len(configs) - 1
-    p_value = None if np.isnan(raw) else min(1.0, float(raw) * tested)
+    p_value = None if np.isnan(behind) else min(1.0, 2.0 * float(behind) * tested)
     better = difference < 0 if summary.goal == "minimize" else difference > 0
     significant = better and p_value is not None and p_value < alpha
     numbers = f"{difference:+.4g}" + (f" (95% CI [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else " (")
