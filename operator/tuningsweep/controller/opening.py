@@ -129,13 +129,12 @@ async def open_sweep(body: SweepBody, name: str, namespace: str, uid: str,
         opened = await asyncio.to_thread(
             open_results, results, anchor, pinned=windows_from_data(pinned) if pinned else None,
             vet=vet, begin=start_run)
-    except (ResultsConflict, _Refusal) as exc:
-        await asyncio.to_thread(close_quietly, results)
+    except BaseException as exc:
+        await asyncio.to_thread(close_quietly, results)  # no writer thread per retry
         if isinstance(exc, _Refusal):
             return exc.refused
-        return Refused("ResultsConflict", "; ".join(e.render() for e in exc.errors))
-    except BaseException:
-        await asyncio.to_thread(close_quietly, results)  # no writer thread per retry
+        if isinstance(exc, ResultsConflict):
+            return Refused("ResultsConflict", "; ".join(e.render() for e in exc.errors))
         raise
     if opened.resumed:
         emit("Normal", "Resumed", "results of an earlier sweep with the same spec found in "

@@ -107,7 +107,7 @@ def _claim(results: ResultsStore, ignore: tuple[str, ...]) -> tuple[Sweep, bool]
     owner = (previous.get("metadata") or {}).get("uid")
     if results.owner is not None and owner == results.owner:
         return _original_spec(previous, results.sweep), False
-    results.check_same_sweep(ignore)
+    results.check_same_sweep(previous, ignore)
     if results.owner is None:  # locally: no object to own the folder
         return results.sweep, False
     results.record_owner()

@@ -208,15 +208,15 @@ class ResultsStore:
                                f"({exc}); move the folder away or use --fresh") from None
         return previous if isinstance(previous, dict) else None
 
-    def check_same_sweep(self, ignore: tuple[str, ...] = ("output",)) -> None:
+    def check_same_sweep(self, previous: dict[str, Any],
+                         ignore: tuple[str, ...] = ("output",)) -> None:
         """Refuse a folder holding results of a different search (same name, new spec).
+
+        ``previous`` is the folder's manifest (:meth:`previous_manifest`).
 
         Raises:
             ResultsConflict: naming the fields that differ and the way out.
         """
-        previous = self.previous_manifest()
-        if previous is None:
-            return
         differences = immutable_differences(previous.get("spec") or {},
                                             dict(self.sweep.raw_spec), ignore)
         if differences:
